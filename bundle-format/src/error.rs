@@ -1,0 +1,165 @@
+//! Errors of the bundle format. Each names the entry, its offset in the bundle file, the cause,
+//! and what to do next.
+
+use std::io;
+
+use crate::digest::Digest;
+use crate::index::IndexError;
+use crate::signing::{KeyError, KeyId};
+
+/// Broad class of a failure: the cli maps these to exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Corrupt,
+    BadSignature,
+    Unsigned,
+    UntrustedKey,
+    Io,
+    Usage,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("corrupt bundle: entry `{entry}` at offset {offset}: {problem}; {}", problem.next_step())]
+    Corrupt {
+        entry: String,
+        offset: u64,
+        problem: Corruption,
+    },
+    #[error(
+        "the bundle is unsigned; verify it with its producer out of band and pass \
+         --allow-unsigned to accept it anyway, or ask for a signed bundle"
+    )]
+    Unsigned,
+    #[error(
+        "the bundle is signed by key {key_id}, which is not trusted here (trusted: {trusted}); \
+         add the signer's public key with --trusted-key FILE or to the trusted-keys directory"
+    )]
+    UntrustedKey { key_id: KeyId, trusted: String },
+    #[error(
+        "the bundle index signature is invalid (key {key_id}): {reason}; the index or its \
+         signature was altered after signing: do not use this bundle"
+    )]
+    BadSignature { key_id: String, reason: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("writing the bundle: {0}")]
+    Write(WriteProblem),
+}
+
+/// What is wrong with an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum Corruption {
+    #[error("its zstd frame is damaged ({0})")]
+    DamagedFrame(String),
+    #[error("the bundle ends inside this entry")]
+    Truncated,
+    #[error("the archive ends here, before this entry")]
+    UnexpectedEnd,
+    #[error("content digest is {actual}, the signed index says {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("it holds {actual} bytes, the signed index says {expected}")]
+    SizeMismatch { expected: u64, actual: u64 },
+    #[error("expected `{expected}` here")]
+    Unexpected { expected: String },
+    #[error("no such entry belongs in a bundle")]
+    UnknownEntry,
+    #[error("it appears twice")]
+    DuplicateEntry,
+    #[error("blob {0} is missing")]
+    MissingBlob(Digest),
+    #[error("the path escapes the target directory")]
+    UnsafePath,
+    #[error("it is a {0}, and bundles hold only regular files")]
+    ForbiddenType(&'static str),
+    #[error("its tar header is invalid ({0})")]
+    BadHeader(&'static str),
+    #[error("it is {size} bytes, over the limit of {max}")]
+    TooLarge { size: u64, max: u64 },
+    #[error("its frame holds data past the entry")]
+    FrameOverrun,
+    #[error("its tar padding is not zero")]
+    NonZeroPadding,
+    #[error("{0} bytes follow the end of the bundle")]
+    TrailingGarbage(u64),
+    #[error("the offset table is invalid ({0})")]
+    OffsetTable(String),
+    #[error("{0}")]
+    Index(#[from] IndexError),
+}
+
+impl Corruption {
+    fn next_step(&self) -> &'static str {
+        match self {
+            Self::Truncated => {
+                "the copy is incomplete: transfer it again or rejoin it from its parts"
+            }
+            Self::TrailingGarbage(_) => {
+                "something was appended to the file: transfer it again and compare its sha256"
+            }
+            Self::UnsafePath | Self::ForbiddenType(_) => {
+                "this file was crafted or is not a ferry bundle: do not unpack it"
+            }
+            Self::Index(_) => "re-export the bundle with this ferry version",
+            _ => {
+                "the bundle was damaged or altered: transfer it again or rebuild it from its parts"
+            }
+        }
+    }
+}
+
+/// Misuse of the writer, or a source that does not match what the index promised.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteProblem {
+    #[error("blob {0} is not listed in the bundle index; add it to the index before writing it")]
+    NotInIndex(Digest),
+    #[error("blob {got} was written out of order: the index lists {expected} next")]
+    OutOfOrder { expected: Digest, got: Digest },
+    #[error(
+        "the source of blob {expected} produced {actual} ({size} bytes): the source changed or is \
+         corrupt; check it and export again"
+    )]
+    SourceMismatch {
+        expected: Digest,
+        actual: Digest,
+        size: u64,
+    },
+    #[error("blob {0} from the index was never written; the exporter must write every blob")]
+    Missing(Digest),
+    #[error("the index is invalid: {0}")]
+    Index(#[from] IndexError),
+}
+
+impl Error {
+    pub fn category(&self) -> Category {
+        match self {
+            Self::Corrupt { .. } => Category::Corrupt,
+            Self::Unsigned => Category::Unsigned,
+            Self::UntrustedKey { .. } => Category::UntrustedKey,
+            Self::BadSignature { .. } => Category::BadSignature,
+            Self::Io { .. } => Category::Io,
+            Self::Key(_) | Self::Write(_) => Category::Usage,
+        }
+    }
+
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(entry: impl Into<String>, offset: u64, problem: Corruption) -> Self {
+        Self::Corrupt {
+            entry: entry.into(),
+            offset,
+            problem,
+        }
+    }
+}

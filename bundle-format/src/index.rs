@@ -1,0 +1,217 @@
+//! The bundle index: the first entry of every bundle, and the only thing the signature covers
+//! directly. Everything else in the bundle is bound to it by digest.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::limits;
+
+/// Bundle format major version written and read by this crate.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleIndex {
+    pub format_version: u32,
+    pub name: String,
+    pub version: String,
+    pub platforms: Vec<String>,
+    pub images: Vec<ImageArtifact>,
+    pub charts: Vec<ChartArtifact>,
+    pub files: Vec<FileArtifact>,
+    /// The two OCI layout files that are not blobs: `oci-layout` and `index.json`.
+    pub layout: LayoutFiles,
+    /// Every blob in the bundle, once, in stream order.
+    pub blobs: Vec<BlobDescriptor>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImageArtifact {
+    /// The original reference, as written in the manifest.
+    pub reference: String,
+    /// Digest of the top-level manifest or index stored in the bundle.
+    pub digest: Digest,
+    pub media_type: String,
+    pub platforms: Vec<String>,
+    /// Where it was exported from.
+    pub source: String,
+    /// The source's own digest when platform filtering rewrote the index; absent when the stored
+    /// digest is the source's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_digest: Option<Digest>,
+    /// Every blob this image needs, shared ones included.
+    pub blobs: Vec<Digest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartArtifact {
+    pub name: String,
+    pub version: String,
+    pub source: String,
+    /// Reference of the chart artifact inside the OCI layout (`charts/<name>:<version>`).
+    pub reference: String,
+    /// Digest of the chart's OCI artifact manifest.
+    pub digest: Digest,
+    pub blobs: Vec<Digest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileArtifact {
+    pub name: String,
+    /// Digest of the file's content (its single layer blob).
+    pub sha256: Digest,
+    pub size: u64,
+    /// Unix permission bits, written in octal such as `0755`.
+    pub mode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub source: String,
+    /// Reference of the file artifact inside the OCI layout (`files/<name>:<tag>`).
+    pub reference: String,
+    /// Digest of the file's OCI artifact manifest.
+    pub digest: Digest,
+    pub blobs: Vec<Digest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayoutFiles {
+    pub oci_layout: ContentRef,
+    pub index_json: ContentRef,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContentRef {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BlobDescriptor {
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+}
+
+/// Why an index is not acceptable, found after its signature was checked.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("the bundle index is not valid JSON for format v{FORMAT_VERSION}: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "the bundle uses format version {found}, this ferry reads version {FORMAT_VERSION}; \
+         use a ferry release that supports version {found}"
+    )]
+    UnsupportedVersion { found: u32 },
+    #[error("the bundle index lists blob {0} twice")]
+    DuplicateBlob(Digest),
+    #[error("artifact `{artifact}` needs blob {digest}, which the bundle index does not list")]
+    DanglingBlob { artifact: String, digest: Digest },
+    #[error("the bundle index lists {count} blobs, more than the limit of {max}")]
+    TooManyBlobs { count: usize, max: usize },
+    #[error("the bundle index has an unusable {field} `{value}`: {why}")]
+    BadField {
+        field: &'static str,
+        value: String,
+        why: &'static str,
+    },
+}
+
+impl BundleIndex {
+    /// Parse and check an index. Callers must have verified the signature over `bytes` first.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, IndexError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct VersionProbe {
+            format_version: u32,
+        }
+        let probe: VersionProbe = serde_json::from_slice(bytes)?;
+        if probe.format_version != FORMAT_VERSION {
+            return Err(IndexError::UnsupportedVersion {
+                found: probe.format_version,
+            });
+        }
+        let index: BundleIndex = serde_json::from_slice(bytes)?;
+        index.validate()?;
+        Ok(index)
+    }
+
+    /// The canonical serialisation that gets signed. Deterministic: struct field order, no maps.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// The bundle id: the digest of the canonical index. Re-signing does not change it.
+    pub fn bundle_id(&self) -> Digest {
+        Digest::of(&self.to_json())
+    }
+
+    pub fn blob(&self, digest: &Digest) -> Option<&BlobDescriptor> {
+        self.blobs.iter().find(|b| &b.digest == digest)
+    }
+
+    pub fn total_blob_bytes(&self) -> u64 {
+        self.blobs.iter().map(|b| b.size).sum()
+    }
+
+    pub fn validate(&self) -> Result<(), IndexError> {
+        if self.blobs.len() > limits::MAX_BLOBS {
+            return Err(IndexError::TooManyBlobs {
+                count: self.blobs.len(),
+                max: limits::MAX_BLOBS,
+            });
+        }
+        let mut seen = HashSet::with_capacity(self.blobs.len());
+        for blob in &self.blobs {
+            if !seen.insert(blob.digest) {
+                return Err(IndexError::DuplicateBlob(blob.digest));
+            }
+        }
+        let check = |artifact: &str, digests: &[Digest]| {
+            for digest in digests {
+                if !seen.contains(digest) {
+                    return Err(IndexError::DanglingBlob {
+                        artifact: artifact.to_owned(),
+                        digest: *digest,
+                    });
+                }
+            }
+            Ok(())
+        };
+        for image in &self.images {
+            check(&image.reference, &image.blobs)?;
+            check(&image.reference, &[image.digest])?;
+        }
+        for chart in &self.charts {
+            check(&chart.reference, &chart.blobs)?;
+            check(&chart.reference, &[chart.digest])?;
+        }
+        for file in &self.files {
+            check(&file.reference, &file.blobs)?;
+            check(&file.reference, &[file.digest, file.sha256])?;
+            parse_mode(&file.mode).ok_or_else(|| IndexError::BadField {
+                field: "file mode",
+                value: file.mode.clone(),
+                why: "expected octal permission bits such as 0755",
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Parse octal permission bits (`0755`, `644`). Only the permission bits are allowed.
+pub fn parse_mode(text: &str) -> Option<u32> {
+    let mode = u32::from_str_radix(text, 8).ok()?;
+    (mode <= 0o7777 && !text.is_empty() && text.len() <= 5).then_some(mode)
+}

@@ -1,0 +1,32 @@
+//! The ferry bundle format, v1: a zstd-compressed tar stream, one frame per entry, that unpacks
+//! to a valid OCI image layout. The first entry is the signed bundle index, the second its
+//! minisign signature; blobs follow in push order; a trailing offset table allows random access.
+//!
+//! Pure library: no network, no async runtime, no printing. Progress is reported through
+//! `tracing` spans (see [`progress`]). The normative specification is `docs/bundle-format.md`.
+
+pub mod digest;
+pub mod error;
+pub mod frame;
+pub mod index;
+pub mod layout;
+pub mod limits;
+pub mod offset_table;
+pub mod progress;
+pub mod random_access;
+pub mod reader;
+pub mod resign;
+pub mod signing;
+pub mod tar_entry;
+mod tracked;
+pub mod writer;
+
+pub use digest::{Digest, digest_reader};
+pub use error::{Category, Corruption, Error};
+pub use index::{
+    BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, FORMAT_VERSION, FileArtifact,
+    ImageArtifact,
+};
+pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};
+pub use signing::{KeyId, SignatureCheck, SigningKey, TrustedKey, generate_key};
+pub use writer::{BundleWriter, WriteSummary, WriterOptions};

@@ -1,0 +1,159 @@
+//! Random access to any entry through the trailing offset table. The table is not signed, so
+//! every entry read here is checked against the signed index: its name, size and digest.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+
+use zstd::stream::read::Decoder;
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Corruption, Error};
+use crate::index::BundleIndex;
+use crate::limits;
+use crate::offset_table::{self, OffsetTable};
+use crate::reader::{BundleReader, SignaturePolicy};
+use crate::signing::SignatureCheck;
+use crate::tar_entry::parse_header;
+
+#[derive(Debug)]
+pub struct BundleFile {
+    file: File,
+    table: OffsetTable,
+    index: BundleIndex,
+    signature: SignatureCheck,
+}
+
+impl BundleFile {
+    /// Check the index signature (reading only the first entries) and load the offset table.
+    pub fn open(mut file: File, policy: &SignaturePolicy) -> Result<Self, Error> {
+        let head = file
+            .try_clone()
+            .map_err(|e| Error::io("opening the bundle", e))?;
+        let reader = BundleReader::open(head, policy)?;
+        let index = reader.index().clone();
+        let signature = reader.signature().clone();
+        drop(reader);
+        let table = read_table(&mut file)?;
+        Ok(Self {
+            file,
+            table,
+            index,
+            signature,
+        })
+    }
+
+    pub fn index(&self) -> &BundleIndex {
+        &self.index
+    }
+
+    pub fn signature(&self) -> &SignatureCheck {
+        &self.signature
+    }
+
+    pub fn table(&self) -> &OffsetTable {
+        &self.table
+    }
+
+    /// Stream one blob, decompressing only its own frame. Fails at the end on a digest mismatch.
+    pub fn open_blob(&self, digest: &Digest) -> Result<impl Read + use<>, Error> {
+        let name = digest.blob_path();
+        let descriptor = self
+            .index
+            .blob(digest)
+            .ok_or_else(|| Error::corrupt(&name, 0, Corruption::UnknownEntry))?;
+        let entry = self.table.find(&name).ok_or_else(|| {
+            Error::corrupt(
+                &name,
+                0,
+                Corruption::OffsetTable("it has no entry for this blob".into()),
+            )
+        })?;
+        let offset = entry.frame.offset;
+        let corrupt = |problem| Error::corrupt(&name, offset, problem);
+        let mut file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io("opening the bundle", e))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io("seeking in the bundle", e))?;
+        let mut decoder = Decoder::with_buffer(BufReader::new(file.take(entry.frame.length)))
+            .map_err(|e| corrupt(Corruption::DamagedFrame(e.to_string())))?
+            .single_frame();
+        decoder
+            .window_log_max(limits::MAX_WINDOW_LOG)
+            .map_err(|e| corrupt(Corruption::DamagedFrame(e.to_string())))?;
+        let mut header = [0u8; 512];
+        decoder
+            .read_exact(&mut header)
+            .map_err(|e| corrupt(Corruption::DamagedFrame(e.to_string())))?;
+        let parsed = parse_header(&header)
+            .map_err(|_| corrupt(Corruption::BadHeader("not the blob's header")))?;
+        if parsed.name != name || parsed.size != descriptor.size {
+            return Err(corrupt(Corruption::OffsetTable(
+                "it points at the wrong frame".into(),
+            )));
+        }
+        Ok(VerifiedBlob {
+            inner: decoder.take(descriptor.size),
+            hasher: Hasher::default(),
+            expected: *digest,
+            size: descriptor.size,
+            offset,
+        })
+    }
+}
+
+fn read_table(file: &mut File) -> Result<OffsetTable, Error> {
+    let missing =
+        |why: &str| Error::corrupt("offset table", 0, Corruption::OffsetTable(why.into()));
+    let len = file
+        .seek(SeekFrom::End(0))
+        .map_err(|e| Error::io("reading the bundle", e))?;
+    if len < offset_table::FOOTER_LEN {
+        return Err(missing("the file is too short to hold one"));
+    }
+    let mut footer = [0u8; 16];
+    file.seek(SeekFrom::Start(len - offset_table::FOOTER_LEN))
+        .and_then(|_| file.read_exact(&mut footer))
+        .map_err(|e| Error::io("reading the bundle", e))?;
+    let (start, _) =
+        offset_table::locate(&footer, len).ok_or_else(|| missing("the footer is not ferry's"))?;
+    let mut frame = Vec::new();
+    file.seek(SeekFrom::Start(start))
+        .and_then(|_| file.read_to_end(&mut frame))
+        .map_err(|e| Error::io("reading the bundle", e))?;
+    offset_table::decode(&frame).ok_or_else(|| missing("it cannot be decoded"))
+}
+
+struct VerifiedBlob<R> {
+    inner: R,
+    hasher: Hasher,
+    expected: Digest,
+    size: u64,
+    offset: u64,
+}
+
+impl<R: Read> Read for VerifiedBlob<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        if n == 0 || self.hasher.bytes() == self.size {
+            let (actual, bytes) = self.hasher.clone().finish();
+            let problem = if bytes != self.size {
+                Some(Corruption::Truncated)
+            } else if actual != self.expected {
+                Some(Corruption::DigestMismatch {
+                    expected: self.expected,
+                    actual,
+                })
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                let error = Error::corrupt(self.expected.blob_path(), self.offset, problem);
+                return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+            }
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,208 @@
+//! Writer -> reader round trips and tampering, at the library level.
+
+use std::io::Read;
+
+use bundle_format::index::ImageArtifact;
+use bundle_format::layout;
+use bundle_format::{
+    BlobDescriptor, BundleIndex, BundleReader, BundleWriter, Category, Corruption, Digest, Error,
+    SignaturePolicy, SigningKey, TrustedKey, WriterOptions, generate_key,
+};
+
+fn keys() -> (SigningKey, TrustedKey) {
+    let generated = generate_key(None).unwrap_or_else(|e| panic!("{e}"));
+    let signer = SigningKey::open(&generated.secret_file, None, "test key");
+    let trusted = TrustedKey::parse(&generated.public_file, "test key");
+    match (signer, trusted) {
+        (Ok(s), Ok(t)) => (s, t),
+        _ => panic!("generated keys must open"),
+    }
+}
+
+fn blobs() -> Vec<(Vec<u8>, &'static str)> {
+    let mut gz = vec![0x1f, 0x8b, 8, 0];
+    gz.extend((0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    vec![
+        (gz, "application/vnd.oci.image.layer.v1.tar+gzip"),
+        (
+            b"{\"architecture\":\"amd64\",\"os\":\"linux\"}".to_vec(),
+            "application/vnd.oci.image.config.v1+json",
+        ),
+        (
+            b"{\"schemaVersion\":2}".to_vec(),
+            "application/vnd.oci.image.manifest.v1+json",
+        ),
+    ]
+}
+
+fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
+    let descriptors: Vec<BlobDescriptor> = blobs
+        .iter()
+        .map(|(data, media)| BlobDescriptor {
+            digest: Digest::of(data),
+            size: data.len() as u64,
+            media_type: (*media).into(),
+        })
+        .collect();
+    BundleIndex {
+        format_version: bundle_format::FORMAT_VERSION,
+        name: "t".into(),
+        version: "1".into(),
+        platforms: vec!["linux/amd64".into()],
+        images: vec![ImageArtifact {
+            reference: "docker.io/library/t:1".into(),
+            digest: descriptors[2].digest,
+            media_type: descriptors[2].media_type.clone(),
+            platforms: vec!["linux/amd64".into()],
+            source: "test".into(),
+            source_digest: None,
+            blobs: descriptors.iter().map(|d| d.digest).collect(),
+        }],
+        charts: vec![],
+        files: vec![],
+        layout: layout::unsealed(),
+        blobs: descriptors,
+    }
+}
+
+fn write_bundle(signer: Option<&SigningKey>) -> Vec<u8> {
+    let blobs = blobs();
+    let mut writer = BundleWriter::new(
+        Vec::new(),
+        index_for(&blobs),
+        signer,
+        WriterOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    for (data, _) in &blobs {
+        assert!(
+            writer
+                .add_blob(&Digest::of(data), &mut &data[..])
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        // a second add of the same digest is deduplicated without reading
+        assert!(
+            !writer
+                .add_blob(&Digest::of(data), &mut std::io::empty())
+                .unwrap_or(true)
+        );
+    }
+    writer.finish().unwrap_or_else(|e| panic!("{e}")).0
+}
+
+fn verify(bytes: &[u8], trusted: &TrustedKey) -> Result<(), Error> {
+    let policy = SignaturePolicy::Require(vec![trusted.clone()]);
+    BundleReader::open(bytes, &policy)?.finish().map(|_| ())
+}
+
+#[test]
+fn round_trip_streams_every_blob_back() {
+    let (signer, trusted) = keys();
+    let bytes = write_bundle(Some(&signer));
+    let policy = SignaturePolicy::Require(vec![trusted]);
+    let mut reader = BundleReader::open(&bytes[..], &policy).unwrap_or_else(|e| panic!("{e}"));
+    let expected = blobs();
+    let mut i = 0;
+    while let Some(mut blob) = reader.next_blob().unwrap_or_else(|e| panic!("{e}")) {
+        let mut data = Vec::new();
+        blob.read_to_end(&mut data)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data, expected[i].0);
+        blob.finish().unwrap_or_else(|e| panic!("{e}"));
+        i += 1;
+    }
+    assert_eq!(i, 3);
+    let report = reader.finish().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.bundle_bytes, bytes.len() as u64);
+    // and stock zstd + tar see an ordinary archive with the blob paths
+    let tar_bytes = zstd::decode_all(&bytes[..]).unwrap_or_default();
+    let mut archive = tar::Archive::new(&tar_bytes[..]);
+    let names: Vec<String> = archive
+        .entries()
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| {
+                    e.path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        &names[..4],
+        [
+            "ferry-index.json",
+            "ferry-index.json.minisig",
+            "oci-layout",
+            "index.json"
+        ]
+    );
+    assert_eq!(names.len(), 7);
+}
+
+#[test]
+fn unsigned_needs_opt_out_and_untrusted_is_refused() {
+    let (signer, trusted) = keys();
+    let unsigned = write_bundle(None);
+    let err = verify(&unsigned, &trusted).err().map(|e| e.category());
+    assert_eq!(err, Some(Category::Unsigned));
+    let lenient = SignaturePolicy::AllowUnsigned(vec![]);
+    assert!(
+        BundleReader::open(&unsigned[..], &lenient)
+            .and_then(|r| r.finish())
+            .is_ok()
+    );
+    let (_, other) = keys();
+    let signed = write_bundle(Some(&signer));
+    let err = verify(&signed, &other).err().map(|e| e.category());
+    assert_eq!(err, Some(Category::UntrustedKey));
+}
+
+#[test]
+fn truncation_and_trailing_garbage_are_distinct() {
+    let (signer, trusted) = keys();
+    let bytes = write_bundle(Some(&signer));
+    for cut in [bytes.len() - 1, bytes.len() - 40, bytes.len() / 2, 100] {
+        let err = verify(&bytes[..cut], &trusted).err();
+        assert!(
+            matches!(
+                err,
+                Some(Error::Corrupt {
+                    problem: Corruption::Truncated | Corruption::OffsetTable(_),
+                    ..
+                })
+            ),
+            "cut at {cut}: {err:?}"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"garbage");
+    let err = verify(&longer, &trusted).err();
+    assert!(
+        matches!(
+            err,
+            Some(Error::Corrupt {
+                problem: Corruption::TrailingGarbage(7),
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn every_single_byte_flip_is_rejected() {
+    let (signer, trusted) = keys();
+    let bytes = write_bundle(Some(&signer));
+    let step = (bytes.len() / 400).max(1);
+    for position in (0..bytes.len()).step_by(step) {
+        let mut flipped = bytes.clone();
+        flipped[position] ^= 0x40;
+        assert!(
+            verify(&flipped, &trusted).is_err(),
+            "flip at {position} was accepted"
+        );
+    }
+}
