@@ -28,5 +28,5 @@ pub use index::{
     ImageArtifact,
 };
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};
-pub use signing::{KeyId, SignatureCheck, SigningKey, TrustedKey, generate_key};
+pub use signing::{KeyId, Password, SignatureCheck, SigningKey, TrustedKey, generate_key};
 pub use writer::{BundleWriter, WriteSummary, WriterOptions};

@@ -25,15 +25,15 @@ pub enum SignaturePolicy {
     /// Also accept unsigned bundles and unknown signers (never an invalid signature by a
     /// trusted key). Only on the user's explicit opt-out.
     AllowUnsigned(Vec<TrustedKey>),
-    /// Do not judge the signature: for re-signing and for showing what a bundle claims.
-    Ignore,
+    /// Check against these keys and report, but never fail: for re-signing and for showing
+    /// what a bundle claims. Blob digests are still checked.
+    Report(Vec<TrustedKey>),
 }
 
 impl SignaturePolicy {
     fn keys(&self) -> &[TrustedKey] {
         match self {
-            Self::Require(keys) | Self::AllowUnsigned(keys) => keys,
-            Self::Ignore => &[],
+            Self::Require(keys) | Self::AllowUnsigned(keys) | Self::Report(keys) => keys,
         }
     }
 
@@ -41,7 +41,7 @@ impl SignaturePolicy {
         let lenient = !matches!(self, Self::Require(_));
         match check {
             SignatureCheck::Trusted { .. } => Ok(()),
-            _ if matches!(self, Self::Ignore) => Ok(()),
+            _ if matches!(self, Self::Report(_)) => Ok(()),
             SignatureCheck::Unsigned if lenient => Ok(()),
             SignatureCheck::UntrustedKey { .. } if lenient => Ok(()),
             SignatureCheck::Unsigned => Err(Error::Unsigned),

@@ -20,11 +20,11 @@ pub fn resign<W: Write>(input: File, out: W, key: &SigningKey) -> Result<VerifyR
     let scan = input
         .try_clone()
         .map_err(|e| Error::io("opening the bundle", e))?;
-    let report = BundleReader::open(scan, &SignaturePolicy::Ignore)?.finish()?;
+    let report = BundleReader::open(scan, &SignaturePolicy::Report(Vec::new()))?.finish()?;
     let mut file = input
         .try_clone()
         .map_err(|e| Error::io("opening the bundle", e))?;
-    let bundle = BundleFile::open(input, &SignaturePolicy::Ignore)?;
+    let bundle = BundleFile::open(input, &SignaturePolicy::Report(Vec::new()))?;
     let index = bundle.index();
     let signature = key.sign(&index.to_json(), &trusted_comment(index))?;
     let old = bundle.table().clone();

@@ -85,6 +85,32 @@ impl TrustedKey {
     }
 }
 
+/// Where a secret key's password comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Password {
+    /// The key is not encrypted.
+    None,
+    Given(String),
+    /// minisign prompts on the controlling terminal.
+    AskOnTerminal,
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "Password::None",
+            Self::Given(_) => "Password::Given(<redacted>)",
+            Self::AskOnTerminal => "Password::AskOnTerminal",
+        })
+    }
+}
+
+impl From<Option<String>> for Password {
+    fn from(password: Option<String>) -> Self {
+        password.map_or(Self::None, Self::Given)
+    }
+}
+
 /// An opened secret key, ready to sign.
 pub struct SigningKey {
     secret: SecretKey,
@@ -100,13 +126,20 @@ impl fmt::Debug for SigningKey {
 impl SigningKey {
     /// Open a minisign secret key file's text. `password` is needed for encrypted keys.
     pub fn open(text: &str, password: Option<String>, origin: &str) -> Result<Self, KeyError> {
+        Self::open_with(text, Password::from(password), origin)
+    }
+
+    /// Like [`SigningKey::open`], with the password's source spelled out.
+    pub fn open_with(text: &str, password: Password, origin: &str) -> Result<Self, KeyError> {
         let boxed = SecretKeyBox::from_string(text).map_err(|e| KeyError::Malformed {
             what: origin.to_owned(),
             cause: e.to_string(),
         })?;
         let secret = match password {
-            Some(password) => boxed.into_secret_key(Some(password)),
-            None => boxed.into_unencrypted_secret_key(),
+            Password::Given(password) => boxed.into_secret_key(Some(password)),
+            Password::None => boxed.into_unencrypted_secret_key(),
+            // minisign asks on the terminal itself
+            Password::AskOnTerminal => boxed.into_secret_key(None),
         }
         .map_err(|e| KeyError::Locked {
             what: origin.to_owned(),
@@ -146,12 +179,13 @@ pub struct GeneratedKey {
     pub public_file: String,
 }
 
-/// Generate a key pair. With `password` the secret key is encrypted (scrypt, as minisign does).
-pub fn generate_key(password: Option<String>) -> Result<GeneratedKey, KeyError> {
+/// Generate a key pair. With a password the secret key is encrypted (scrypt, as minisign does).
+pub fn generate_key(password: impl Into<Password>) -> Result<GeneratedKey, KeyError> {
     let generate = |e: minisign::PError| KeyError::Generate(e.to_string());
-    let pair = match password {
-        Some(password) => KeyPair::generate_encrypted_keypair(Some(password)),
-        None => KeyPair::generate_unencrypted_keypair(),
+    let pair = match password.into() {
+        Password::Given(password) => KeyPair::generate_encrypted_keypair(Some(password)),
+        Password::None => KeyPair::generate_unencrypted_keypair(),
+        Password::AskOnTerminal => KeyPair::generate_encrypted_keypair(None),
     }
     .map_err(generate)?;
     let id = KeyId::from_slice(pair.pk.keynum());

@@ -1,1 +1,15 @@
-//! placeholder
+//! ferry export: manifest -> sources -> bundle. Reads a manifest, plans the bundle from its
+//! sources (metadata only), then streams every blob into a `bundle-format` writer.
+
+pub mod error;
+pub mod export;
+pub mod manifest;
+mod package;
+pub mod plan;
+pub mod platform;
+pub mod source;
+
+pub use error::ExportError;
+pub use export::write_bundle;
+pub use manifest::{LoadedManifest, load_manifest};
+pub use plan::{ExportPlan, plan};

@@ -1,0 +1,140 @@
+//! Command-line definition. Business logic lives in the library crates.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferry",
+    version,
+    about = "Air-gapped artifact bundler and installer",
+    long_about = "ferry exports container images, Helm charts and files into one signed, \
+                  content-addressed bundle, carries it across a one-way link, and installs it \
+                  into a private cloud.",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 corrupt bundle, 4 bad signature, \
+                  5 unsigned bundle, 6 signer not trusted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Export the artifacts of a manifest into a signed bundle.
+    Export(ExportArgs),
+    /// Verify a bundle's signature and every digest, streaming.
+    Verify(VerifyArgs),
+    /// Show a bundle's artifacts, sizes, platforms and signer.
+    Inspect(InspectArgs),
+    /// Re-sign a bundle with another key, without recompressing it.
+    Sign(SignArgs),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages into a directory.
+    Man {
+        #[arg(short, long, default_value = ".")]
+        out_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// Read the secret key's password from this file (first line).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// A trusted minisign public key (repeatable). Keys in the trusted-keys directory are
+    /// trusted too: $FERRY_TRUSTED_KEYS_DIR, else $XDG_CONFIG_HOME/ferry/trusted-keys, else
+    /// ~/.config/ferry/trusted-keys.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    pub trusted_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The manifest (YAML).
+    #[arg(short, long, value_name = "FILE")]
+    pub manifest: PathBuf,
+    /// Where to write the bundle.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// minisign secret key to sign the bundle index with.
+    #[arg(long, value_name = "FILE", required_unless_present = "unsigned")]
+    pub key: Option<PathBuf>,
+    /// Write an unsigned bundle. Readers refuse it unless they opt out too.
+    #[arg(long, conflicts_with = "key")]
+    pub unsigned: bool,
+    /// zstd level for compressible content (already-compressed layers are stored as they are).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(i32).range(-7..=19))]
+    pub level: i32,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print the bundle index as JSON, with the signature status.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    pub bundle: PathBuf,
+    /// minisign secret key.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Write the re-signed bundle here instead of replacing BUNDLE.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate a minisign key pair: PREFIX.key (mode 0600) and PREFIX.pub.
+    Generate {
+        /// Path prefix of the two files.
+        #[arg(short, long, value_name = "PREFIX", default_value = "ferry")]
+        output: PathBuf,
+        /// Do not encrypt the secret key (for automation only).
+        #[arg(long)]
+        unencrypted: bool,
+        /// Overwrite existing key files.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}

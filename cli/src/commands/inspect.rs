@@ -1,0 +1,88 @@
+use std::fs::File;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use bundle_format::{BundleIndex, BundleReader, Digest, SignaturePolicy};
+use serde_json::json;
+
+use crate::args::InspectArgs;
+use crate::commands::verify::signature_json;
+use crate::keys;
+use crate::render::{human_bytes, line, print_json, short_digest, signature_text};
+
+/// Reads only the first entries: the index and its signature. It reports the signature status
+/// instead of failing on it; `ferry verify` is the check.
+pub fn run(args: &InspectArgs) -> Result<ExitCode> {
+    let trusted = keys::trusted_keys(&args.trust)?;
+    let file = File::open(&args.bundle)
+        .with_context(|| format!("cannot open {}", args.bundle.display()))?;
+    let reader = BundleReader::open(file, &SignaturePolicy::Report(trusted))?;
+    let index = reader.index();
+    let bundle_id = Digest::of(reader.index_bytes());
+    if args.json {
+        print_json(&json!({
+            "bundleId": bundle_id.to_string(),
+            "signature": signature_json(reader.signature()),
+            "index": index,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = format!(
+        "bundle    {} {}\nid        {bundle_id}\nformat    v{}\nsignature {}\nplatforms {}\nblobs     {} ({})\n",
+        index.name,
+        index.version,
+        index.format_version,
+        signature_text(reader.signature()),
+        index.platforms.join(", "),
+        index.blobs.len(),
+        human_bytes(index.total_blob_bytes()),
+    );
+    if !index.images.is_empty() {
+        out.push_str("\nIMAGES\n");
+        for image in &index.images {
+            out.push_str(&format!(
+                "  {}  {}  {}  {}\n",
+                image.reference,
+                short_digest(&image.digest),
+                image.platforms.join(","),
+                human_bytes(artifact_bytes(index, &image.blobs))
+            ));
+        }
+    }
+    if !index.charts.is_empty() {
+        out.push_str("\nCHARTS\n");
+        for chart in &index.charts {
+            out.push_str(&format!(
+                "  {} {}  from {}  {}\n",
+                chart.name,
+                chart.version,
+                chart.source,
+                human_bytes(artifact_bytes(index, &chart.blobs))
+            ));
+        }
+    }
+    if !index.files.is_empty() {
+        out.push_str("\nFILES\n");
+        for file in &index.files {
+            out.push_str(&format!(
+                "  {}  role={}  platform={}  mode={}  {}  {}\n",
+                file.name,
+                file.role.as_deref().unwrap_or("-"),
+                file.platform.as_deref().unwrap_or("any"),
+                file.mode,
+                human_bytes(file.size),
+                short_digest(&file.sha256),
+            ));
+        }
+    }
+    line(out.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn artifact_bytes(index: &BundleIndex, blobs: &[Digest]) -> u64 {
+    blobs
+        .iter()
+        .filter_map(|d| index.blob(d))
+        .map(|b| b.size)
+        .sum()
+}

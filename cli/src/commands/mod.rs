@@ -1,0 +1,31 @@
+//! One module per command; each turns arguments into library calls and renders the result.
+
+mod export;
+mod inspect;
+mod key;
+mod meta;
+mod sign;
+mod verify;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::args::{Command, KeyCommand};
+
+pub fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Export(args) => export::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Sign(args) => sign::run(&args),
+        Command::Key(KeyCommand::Generate {
+            output,
+            unencrypted,
+            force,
+            password,
+        }) => key::generate(&output, unencrypted, force, &password),
+        Command::Completions { shell } => meta::completions(shell),
+        Command::Man { out_dir } => meta::man(&out_dir),
+    }
+}

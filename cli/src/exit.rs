@@ -1,0 +1,48 @@
+//! Exit codes (documented in `ferry --help` and docs/cli.md).
+
+use std::process::ExitCode;
+
+use bundle_format::Category;
+
+pub const CORRUPT: u8 = 3;
+pub const BAD_SIGNATURE: u8 = 4;
+pub const UNSIGNED: u8 = 5;
+pub const UNTRUSTED: u8 = 6;
+
+pub fn category_code(category: Category) -> u8 {
+    match category {
+        Category::Corrupt => CORRUPT,
+        Category::BadSignature => BAD_SIGNATURE,
+        Category::Unsigned => UNSIGNED,
+        Category::UntrustedKey => UNTRUSTED,
+        Category::Io | Category::Usage => 1,
+    }
+}
+
+pub fn category_name(category: Category) -> &'static str {
+    match category {
+        Category::Corrupt => "corrupt",
+        Category::BadSignature => "bad-signature",
+        Category::Unsigned => "unsigned",
+        Category::UntrustedKey => "untrusted-key",
+        Category::Io => "io",
+        Category::Usage => "usage",
+    }
+}
+
+/// The bundle error inside an anyhow chain, if any.
+pub fn bundle_category(error: &anyhow::Error) -> Option<Category> {
+    error.chain().find_map(|cause| {
+        cause
+            .downcast_ref::<bundle_format::Error>()
+            .map(bundle_format::Error::category)
+            .or_else(|| match cause.downcast_ref::<exporter::ExportError>() {
+                Some(exporter::ExportError::Bundle(e)) => Some(e.category()),
+                _ => None,
+            })
+    })
+}
+
+pub fn code_for(error: &anyhow::Error) -> ExitCode {
+    ExitCode::from(bundle_category(error).map_or(1, category_code))
+}

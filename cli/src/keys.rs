@@ -1,0 +1,84 @@
+//! Loading keys and passwords for the commands.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bundle_format::{Password, SigningKey, TrustedKey};
+
+use crate::args::{PasswordArgs, TrustArgs};
+
+pub const PASSWORD_ENV: &str = "FERRY_KEY_PASSWORD";
+pub const TRUSTED_DIR_ENV: &str = "FERRY_TRUSTED_KEYS_DIR";
+
+/// Password from --password-file, then $FERRY_KEY_PASSWORD, then the terminal if there is one.
+pub fn password(args: &PasswordArgs) -> Result<Password> {
+    if let Some(file) = &args.password_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the password file {}", file.display()))?;
+        let line = text.lines().next().unwrap_or_default().to_owned();
+        return Ok(Password::Given(line));
+    }
+    if let Ok(password) = std::env::var(PASSWORD_ENV) {
+        return Ok(Password::Given(password));
+    }
+    if std::io::stdin().is_terminal() {
+        return Ok(Password::AskOnTerminal);
+    }
+    Ok(Password::None)
+}
+
+pub fn signing_key(path: &Path, password: &PasswordArgs) -> Result<SigningKey> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the secret key {}; create one with `ferry key generate`",
+            path.display()
+        )
+    })?;
+    let origin = path.display().to_string();
+    let password = self::password(password)?;
+    // An unencrypted key opens without a password; only ask when it is needed.
+    match SigningKey::open_with(&text, Password::None, &origin) {
+        Ok(key) => Ok(key),
+        Err(_) if password != Password::None => {
+            Ok(SigningKey::open_with(&text, password, &origin)?)
+        }
+        Err(e) => bail!("{e}; no password was given (use --password-file or {PASSWORD_ENV})"),
+    }
+}
+
+pub fn trusted_keys_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(TRUSTED_DIR_ENV) {
+        return Some(PathBuf::from(dir));
+    }
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(config.join("ferry").join("trusted-keys"))
+}
+
+pub fn trusted_keys(args: &TrustArgs) -> Result<Vec<TrustedKey>> {
+    let mut keys = Vec::new();
+    for path in &args.trusted_keys {
+        keys.push(read_public_key(path)?);
+    }
+    if let Some(dir) = trusted_keys_dir() {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut paths: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pub"))
+                .collect();
+            paths.sort();
+            for path in paths {
+                keys.push(read_public_key(&path)?);
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn read_public_key(path: &Path) -> Result<TrustedKey> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the trusted key {}", path.display()))?;
+    Ok(TrustedKey::parse(&text, &path.display().to_string())?)
+}

@@ -1,0 +1,122 @@
+//! Output helpers: sizes, digests, JSON, and files written atomically.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use bundle_format::{Digest, SignatureCheck};
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn short_digest(digest: &Digest) -> String {
+    format!("sha256:{}", &digest.hex()[..12])
+}
+
+pub fn signature_text(check: &SignatureCheck) -> String {
+    match check {
+        SignatureCheck::Trusted { key_id, .. } => {
+            format!("signed by key {key_id} (trusted, valid)")
+        }
+        SignatureCheck::Unsigned => "UNSIGNED".to_owned(),
+        SignatureCheck::UntrustedKey { key_id } => {
+            format!("signed by key {key_id} (NOT trusted here)")
+        }
+        SignatureCheck::Invalid { key_id, reason } => format!(
+            "INVALID signature{}: {reason}",
+            key_id.map(|k| format!(" by key {k}")).unwrap_or_default()
+        ),
+    }
+}
+
+/// Print a line to stdout without tearing progress bars.
+#[allow(clippy::print_stdout)]
+pub fn line(text: &str) {
+    crate::progress::suspend(|| println!("{text}"));
+}
+
+#[allow(clippy::print_stdout)]
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
+    crate::progress::suspend(|| println!("{text}"));
+    Ok(())
+}
+
+/// A file that appears under its name only when complete: written as `NAME.partial`, renamed on
+/// commit, removed if dropped uncommitted.
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    partial: PathBuf,
+    file: File,
+    committed: bool,
+}
+
+impl AtomicFile {
+    pub fn create(target: &Path) -> Result<Self> {
+        let mut name = target
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        name.push(".partial");
+        let partial = target.with_file_name(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            partial,
+            file,
+            committed: false,
+        })
+    }
+
+    pub fn writer(&self) -> BufWriter<File> {
+        let file = self.file.try_clone().unwrap_or_else(|_| {
+            // try_clone only fails when the process is out of file descriptors; writing to the
+            // original handle through a fresh open keeps the same semantics.
+            OpenOptions::new()
+                .write(true)
+                .open(&self.partial)
+                .unwrap_or_else(|_| std::process::exit(1))
+        });
+        BufWriter::with_capacity(1 << 20, file)
+    }
+
+    pub fn commit(mut self) -> Result<()> {
+        self.file.flush().ok();
+        std::fs::rename(&self.partial, &self.target).with_context(|| {
+            format!(
+                "cannot move {} to {}",
+                self.partial.display(),
+                self.target.display()
+            )
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.partial);
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Shared test support: the ferry binary, fixtures, keys, and a real distribution registry.
+//! Tests that need the test bed skip with a printed reason when it is missing, except under
+//! CI=true, where they fail instead.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn ferry() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    // never pick up a developer's own trusted keys
+    command.env("FERRY_TRUSTED_KEYS_DIR", "/nonexistent-ferry-test-keys");
+    command.env_remove("FERRY_KEY_PASSWORD");
+    command.stdin(Stdio::null());
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("the command runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+pub fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "command failed: {}\n{}",
+        stderr(&output),
+        stdout(&output)
+    );
+    output
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Skip (or, under CI=true, fail) when something the test needs is missing.
+#[track_caller]
+pub fn require(condition: bool, what: &str) -> bool {
+    if condition {
+        return true;
+    }
+    if in_ci() {
+        panic!("CI=true and the test bed is incomplete: {what}; run scripts/test.sh");
+    }
+    eprintln!("SKIPPED: {what}; run scripts/test.sh to set up the test bed");
+    false
+}
+
+pub fn have_tool(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[track_caller]
+pub fn require_tools(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !have_tool(t)).collect();
+    require(
+        missing.is_empty(),
+        &format!("missing tools: {}", missing.join(", ")),
+    )
+}
+
+pub fn fixtures() -> PathBuf {
+    std::env::var_os("FERRY_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures"))
+}
+
+#[track_caller]
+pub fn require_fixtures() -> Option<PathBuf> {
+    let dir = fixtures();
+    require(
+        dir.join(".stamp").exists(),
+        &format!("fixtures not built in {}", dir.display()),
+    )
+    .then_some(dir)
+}
+
+/// A temp dir with an unencrypted key pair `k.key`/`k.pub`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        ok(run(ferry().current_dir(dir.path()).args([
+            "key",
+            "generate",
+            "-o",
+            "k",
+            "--unencrypted",
+        ])));
+        Self { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// A manifest over the fixtures, written into the workspace.
+    pub fn demo_manifest(&self, fixtures: &Path) -> PathBuf {
+        let f = fixtures.display();
+        self.write(
+            "manifest.yaml",
+            &format!(
+                "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: test, version: 1.0.0}}
+spec:
+  platforms: [linux/amd64, linux/arm64]
+  images:
+    - name: docker.io/library/hello:1.0
+      from: oci-layout:{f}/images/hello
+      platforms: [linux/amd64]
+    - name: docker.io/example/multiarch:1.0
+      from: oci-layout:{f}/images/multiarch
+    - name: registry.example.com/apps/app1:1.0
+      from: oci-layout:{f}/images/shared:app1
+      platforms: [linux/amd64]
+    - name: registry.example.com/apps/app2:1.0
+      from: oci-layout:{f}/images/shared:app2
+      platforms: [linux/amd64]
+  charts:
+    - path: {f}/charts/demo
+    - path: {f}/charts/other-0.1.0.tgz
+  files:
+    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+"
+            ),
+        )
+    }
+
+    /// Export `manifest` signed with k.key into `name`.
+    pub fn export(&self, manifest: &Path, name: &str) -> PathBuf {
+        let bundle = self.path(name);
+        ok(run(ferry().current_dir(self.dir.path()).args([
+            "export".as_ref(),
+            "-m".as_ref(),
+            manifest.as_os_str(),
+            "-o".as_ref(),
+            bundle.as_os_str(),
+            "--key".as_ref(),
+            self.path("k.key").as_os_str(),
+        ])));
+        bundle
+    }
+
+    pub fn verify(&self, bundle: &Path) -> Output {
+        run(ferry().args([
+            "verify".as_ref(),
+            bundle.as_os_str(),
+            "--trusted-key".as_ref(),
+            self.path("k.pub").as_os_str(),
+        ]))
+    }
+}
+
+/// A throwaway distribution registry (Debian's docker-registry) on a free loopback port.
+/// Killed by its PID on drop.
+pub struct Registry {
+    child: Child,
+    pub address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: \"{address}\"}}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .args(["serve".as_ref(), config.as_os_str()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry starts");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(&address).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "registry did not listen on {address}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            child,
+            address,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,30 @@
+use crate::manifest::ManifestError;
+
+/// Export failures. Each names the artifact, the cause and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("{artifact}: {cause}; {hint}")]
+    Source {
+        artifact: String,
+        cause: String,
+        hint: String,
+    },
+    #[error(transparent)]
+    Bundle(#[from] bundle_format::Error),
+}
+
+impl ExportError {
+    pub(crate) fn source(
+        artifact: impl Into<String>,
+        cause: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self::Source {
+            artifact: artifact.into(),
+            cause: cause.into(),
+            hint: hint.into(),
+        }
+    }
+}

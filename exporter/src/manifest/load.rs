@@ -1,0 +1,479 @@
+//! Read a manifest file and turn it into checked export requests.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use bundle_format::Digest;
+use bundle_format::index::parse_mode;
+use serde_saphyr::{Location, Spanned};
+
+use super::reference::{Reference, parse_reference};
+use super::types::{API_VERSION, DetailedImage, FileSpec, ImageSpec, KIND, Manifest};
+use crate::platform::Platform;
+
+/// A manifest error, located in its file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}; check the path given to -m")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{at}: {message}")]
+    Syntax { at: At, message: String },
+    #[error("{at}: {message}; {hint}")]
+    Invalid {
+        at: At,
+        message: String,
+        hint: String,
+    },
+}
+
+/// file:line:col
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A manifest, checked, with paths resolved against its directory.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub path: PathBuf,
+    pub name: String,
+    pub version: String,
+    pub platforms: Vec<Platform>,
+    pub images: Vec<ImageRequest>,
+    pub charts: Vec<ChartRequest>,
+    pub files: Vec<FileRequest>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageRequest {
+    /// Exactly as written in the manifest: the name recorded in the bundle.
+    pub name: String,
+    pub reference: Reference,
+    pub source: ImageSource,
+    /// Overrides `spec.platforms` for this image.
+    pub platforms: Vec<Platform>,
+    pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// `oci-layout:DIR` or `oci-layout:DIR:REF`.
+    OciLayout {
+        dir: PathBuf,
+        reference: Option<String>,
+    },
+}
+
+impl fmt::Display for ImageSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OciLayout { dir, reference } => {
+                write!(f, "oci-layout:{}", dir.display())?;
+                if let Some(reference) = reference {
+                    write!(f, ":{reference}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ChartRequest {
+    pub path: PathBuf,
+    pub written: String,
+    pub at: At,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileRequest {
+    pub name: String,
+    pub path: PathBuf,
+    pub written: String,
+    pub sha256: Option<Digest>,
+    pub mode: String,
+    pub platform: Option<Platform>,
+    pub role: Option<String>,
+    pub at: At,
+}
+
+pub fn load_manifest(path: &Path) -> Result<LoadedManifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_manifest(&text, path)
+}
+
+/// Parse manifest text; `path` names the file in errors and anchors relative paths.
+pub fn parse_manifest(text: &str, path: &Path) -> Result<LoadedManifest, ManifestError> {
+    let file = path.display().to_string();
+    let manifest: Manifest = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        ManifestError::Syntax {
+            at: At {
+                file: file.clone(),
+                line,
+                column,
+            },
+            message: e.to_string().replace("<input>", &file),
+        }
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    Checker { file, base }.check(manifest, path)
+}
+
+struct Checker {
+    file: String,
+    base: PathBuf,
+}
+
+impl Checker {
+    fn at(&self, location: &Location) -> At {
+        At {
+            file: self.file.clone(),
+            line: location.line(),
+            column: location.column(),
+        }
+    }
+
+    fn invalid<T>(
+        &self,
+        location: &Location,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Result<T, ManifestError> {
+        Err(ManifestError::Invalid {
+            at: self.at(location),
+            message: message.into(),
+            hint: hint.into(),
+        })
+    }
+
+    fn check(&self, manifest: Manifest, path: &Path) -> Result<LoadedManifest, ManifestError> {
+        if manifest.api_version.value != API_VERSION {
+            return self.invalid(
+                &manifest.api_version.referenced,
+                format!("unsupported apiVersion `{}`", manifest.api_version.value),
+                format!("write `apiVersion: {API_VERSION}`"),
+            );
+        }
+        if manifest.kind.value != KIND {
+            return self.invalid(
+                &manifest.kind.referenced,
+                format!("kind `{}` is not a manifest", manifest.kind.value),
+                format!("write `kind: {KIND}`"),
+            );
+        }
+        let name = self.bundle_word(&manifest.metadata.name, "metadata.name")?;
+        let version = self.bundle_word(&manifest.metadata.version, "metadata.version")?;
+        let platforms = match &manifest.spec.platforms {
+            None => vec![Platform::default()],
+            Some(list) if list.value.is_empty() => {
+                return self.invalid(
+                    &list.referenced,
+                    "spec.platforms is empty",
+                    "list at least one platform such as linux/amd64, or leave the field out",
+                );
+            }
+            Some(list) => self.platforms(&list.value)?,
+        };
+        let images = manifest
+            .spec
+            .images
+            .iter()
+            .map(|image| self.image(image, &platforms))
+            .collect::<Result<Vec<_>, _>>()?;
+        let charts = manifest
+            .spec
+            .charts
+            .iter()
+            .map(|chart| {
+                Ok(ChartRequest {
+                    path: self.base.join(&chart.value.path.value),
+                    written: chart.value.path.value.clone(),
+                    at: self.at(&chart.referenced),
+                })
+            })
+            .collect::<Result<Vec<_>, ManifestError>>()?;
+        let files = manifest
+            .spec
+            .files
+            .iter()
+            .map(|file| self.file(file))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.no_duplicates(&manifest)?;
+        Ok(LoadedManifest {
+            path: path.to_path_buf(),
+            name,
+            version,
+            platforms,
+            images,
+            charts,
+            files,
+        })
+    }
+
+    fn bundle_word(&self, value: &Spanned<String>, field: &str) -> Result<String, ManifestError> {
+        let text = &value.value;
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c))
+            && text.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid {
+            return self.invalid(
+                &value.referenced,
+                format!("{field} `{text}` is not usable in a bundle name"),
+                "use 1 to 64 letters, digits and . _ + -, starting with a letter or digit",
+            );
+        }
+        Ok(text.clone())
+    }
+
+    fn platforms(&self, list: &[Spanned<String>]) -> Result<Vec<Platform>, ManifestError> {
+        let mut out: Vec<Platform> = Vec::new();
+        for item in list {
+            let platform = self.platform(item)?;
+            if out.contains(&platform) {
+                return self.invalid(
+                    &item.referenced,
+                    format!("platform {platform} is listed twice"),
+                    "remove the repeat",
+                );
+            }
+            out.push(platform);
+        }
+        Ok(out)
+    }
+
+    fn platform(&self, item: &Spanned<String>) -> Result<Platform, ManifestError> {
+        match item.value.parse::<Platform>() {
+            Ok(platform) => Ok(platform),
+            Err(why) => self.invalid(
+                &item.referenced,
+                why,
+                "write os/arch[/variant], such as linux/amd64 or linux/arm64",
+            ),
+        }
+    }
+
+    fn image(
+        &self,
+        image: &Spanned<ImageSpec>,
+        spec_platforms: &[Platform],
+    ) -> Result<ImageRequest, ManifestError> {
+        let (name, name_at, from, platforms) = match &image.value {
+            ImageSpec::Reference(text) => (text.clone(), &image.referenced, None, None),
+            ImageSpec::Detailed(DetailedImage {
+                name,
+                from,
+                platforms,
+            }) => (
+                name.value.clone(),
+                &name.referenced,
+                from.as_ref(),
+                platforms.as_ref(),
+            ),
+        };
+        let reference = match parse_reference(&name) {
+            Ok(reference) => reference,
+            Err(why) => {
+                return self.invalid(
+                    name_at,
+                    format!("image `{name}` is not a valid reference: {why}"),
+                    "write it as registry/repository:tag, e.g. docker.io/library/nginx:1.27",
+                );
+            }
+        };
+        let Some(from) = from else {
+            return self.invalid(
+                name_at,
+                format!("image `{name}` has no `from:` source"),
+                "this release exports images from local OCI layouts only: add `from: oci-layout:DIR`",
+            );
+        };
+        let source = self.image_source(from)?;
+        let platforms = match platforms {
+            Some(list) if list.is_empty() => {
+                return self.invalid(
+                    name_at,
+                    "the image's platforms list is empty",
+                    "list at least one platform or leave the field out",
+                );
+            }
+            Some(list) => self.platforms(list)?,
+            None => spec_platforms.to_vec(),
+        };
+        Ok(ImageRequest {
+            name,
+            reference,
+            source,
+            platforms,
+            at: self.at(&image.referenced),
+        })
+    }
+
+    fn image_source(&self, from: &Spanned<String>) -> Result<ImageSource, ManifestError> {
+        let Some(rest) = from.value.strip_prefix("oci-layout:") else {
+            return self.invalid(
+                &from.referenced,
+                format!("image source `{}` is not supported", from.value),
+                "write `oci-layout:DIR` or `oci-layout:DIR:REF` (a local OCI image layout)",
+            );
+        };
+        let (dir, reference) = match rest.split_once(':') {
+            Some((dir, reference)) if !reference.is_empty() => (dir, Some(reference.to_owned())),
+            _ => (rest, None),
+        };
+        if dir.is_empty() {
+            return self.invalid(
+                &from.referenced,
+                "the oci-layout source names no directory",
+                "write `oci-layout:./path/to/layout`",
+            );
+        }
+        Ok(ImageSource::OciLayout {
+            dir: self.base.join(dir),
+            reference,
+        })
+    }
+
+    fn file(&self, file: &Spanned<FileSpec>) -> Result<FileRequest, ManifestError> {
+        let spec = &file.value;
+        let name = &spec.name;
+        let valid_name = !name.value.is_empty()
+            && name.value.len() <= 128
+            && name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && name.value.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid_name {
+            return self.invalid(
+                &name.referenced,
+                format!("file name `{}` is not valid", name.value),
+                "use letters, digits and . _ -, starting with a letter or digit",
+            );
+        }
+        if let Some(url) = &spec.url {
+            return self.invalid(
+                &url.referenced,
+                "`url:` file sources are not supported by this release",
+                "download the file, pin its sha256, and use `path:`",
+            );
+        }
+        let Some(path) = &spec.path else {
+            return self.invalid(
+                &file.referenced,
+                format!("file `{}` has no source", name.value),
+                "add `path: FILE` (relative to the manifest)",
+            );
+        };
+        let sha256 = match &spec.sha256 {
+            None => None,
+            Some(text) => match Digest::from_hex(text.value.trim_start_matches("sha256:")) {
+                Ok(digest) => Some(digest),
+                Err(e) => {
+                    return self.invalid(
+                        &text.referenced,
+                        e.to_string(),
+                        "copy the value printed by `sha256sum FILE`",
+                    );
+                }
+            },
+        };
+        let mode = match &spec.mode {
+            None => "0644".to_owned(),
+            Some(mode) if parse_mode(&mode.value).is_some() => {
+                format!("{:04o}", parse_mode(&mode.value).unwrap_or(0o644))
+            }
+            Some(mode) => {
+                return self.invalid(
+                    &mode.referenced,
+                    format!("mode `{}` is not octal permission bits", mode.value),
+                    "quote it as a string, such as mode: \"0755\"",
+                );
+            }
+        };
+        let platform = spec
+            .platform
+            .as_ref()
+            .map(|p| self.platform(p))
+            .transpose()?;
+        let role = match &spec.role {
+            Some(role)
+                if role.value.is_empty()
+                    || !role
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '-') =>
+            {
+                return self.invalid(
+                    &role.referenced,
+                    format!("role `{}` is not valid", role.value),
+                    "use lowercase letters and -, such as registry, k3s, airgap-images",
+                );
+            }
+            other => other.as_ref().map(|r| r.value.clone()),
+        };
+        Ok(FileRequest {
+            name: name.value.clone(),
+            path: self.base.join(&path.value),
+            written: path.value.clone(),
+            sha256,
+            mode,
+            platform,
+            role,
+            at: self.at(&file.referenced),
+        })
+    }
+
+    fn no_duplicates(&self, manifest: &Manifest) -> Result<(), ManifestError> {
+        let mut names = std::collections::HashSet::new();
+        for image in &manifest.spec.images {
+            let name = match &image.value {
+                ImageSpec::Reference(text) => text.clone(),
+                ImageSpec::Detailed(detailed) => detailed.name.value.clone(),
+            };
+            if !names.insert(name.clone()) {
+                return self.invalid(
+                    &image.referenced,
+                    format!("image `{name}` is listed twice"),
+                    "remove the repeat",
+                );
+            }
+        }
+        let mut files = std::collections::HashSet::new();
+        for file in &manifest.spec.files {
+            let key = (
+                file.value.name.value.clone(),
+                file.value.platform.as_ref().map(|p| p.value.clone()),
+            );
+            if !files.insert(key) {
+                return self.invalid(
+                    &file.referenced,
+                    format!(
+                        "file `{}` is listed twice for the same platform",
+                        file.value.name.value
+                    ),
+                    "remove the repeat or give each a different platform",
+                );
+            }
+        }
+        Ok(())
+    }
+}

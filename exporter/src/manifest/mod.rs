@@ -1,0 +1,13 @@
+//! The export manifest (`apiVersion: ferry/v1alpha1`, `kind: Manifest`), parsed strictly: unknown
+//! fields and bad values are errors that point at file:line:col. Reference: docs/manifest.md.
+
+mod load;
+mod reference;
+mod types;
+
+pub use load::{
+    At, ChartRequest, FileRequest, ImageRequest, ImageSource, LoadedManifest, ManifestError,
+    load_manifest, parse_manifest,
+};
+pub use reference::{Reference, parse_reference};
+pub use types::{ChartSpec, FileSpec, ImageSpec, Manifest, Metadata, Spec};

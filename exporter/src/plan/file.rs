@@ -1,0 +1,105 @@
+//! Files as OCI 1.1 artifacts: an empty config and the file as the single layer, annotated with
+//! name, mode, platform and role.
+
+use std::fs::File;
+use std::io::BufReader;
+
+use bundle_format::{FileArtifact, digest_reader};
+use serde_json::json;
+
+use super::{BlobList, BlobSource};
+use crate::error::ExportError;
+use crate::manifest::FileRequest;
+
+pub const FILE_ARTIFACT_TYPE: &str = "application/vnd.ferry.file.v1";
+pub const FILE_LAYER: &str = "application/octet-stream";
+const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+pub(super) fn plan_file(
+    request: &FileRequest,
+    blobs: &mut BlobList,
+) -> Result<FileArtifact, ExportError> {
+    let artifact = format!("file {} ({})", request.name, request.at);
+    let _span = tracing::info_span!("file", name = %request.name).entered();
+    let metadata = std::fs::metadata(&request.path).map_err(|e| {
+        ExportError::source(
+            &artifact,
+            format!("cannot read {}: {e}", request.path.display()),
+            "check `path:` (it is relative to the manifest)",
+        )
+    })?;
+    if !metadata.is_file() {
+        return Err(ExportError::source(
+            &artifact,
+            format!("{} is not a regular file", request.path.display()),
+            "point `path:` at a file",
+        ));
+    }
+    let (digest, size) = File::open(&request.path)
+        .and_then(|f| digest_reader(BufReader::new(f)))
+        .map_err(|e| {
+            ExportError::source(
+                &artifact,
+                format!("cannot read {}: {e}", request.path.display()),
+                "check the file",
+            )
+        })?;
+    if let Some(pinned) = request.sha256 {
+        if pinned != digest {
+            return Err(ExportError::source(
+                &artifact,
+                format!(
+                    "{} has sha256 {}, the manifest pins {}",
+                    request.path.display(),
+                    digest.hex(),
+                    pinned.hex()
+                ),
+                "the file changed: check where it came from, then update the pin",
+            ));
+        }
+    }
+    let empty = blobs.add_metadata(b"{}".to_vec(), EMPTY_CONFIG);
+    blobs.add(
+        digest,
+        size,
+        FILE_LAYER,
+        BlobSource::File(request.path.clone()),
+    );
+    let platform = request.platform.as_ref().map(ToString::to_string);
+    let mut annotations = serde_json::Map::new();
+    annotations.insert("org.opencontainers.image.title".into(), json!(request.name));
+    annotations.insert("dev.ferry.file.mode".into(), json!(request.mode));
+    if let Some(platform) = &platform {
+        annotations.insert("dev.ferry.file.platform".into(), json!(platform));
+    }
+    if let Some(role) = &request.role {
+        annotations.insert("dev.ferry.file.role".into(), json!(role));
+    }
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": FILE_ARTIFACT_TYPE,
+        "config": {"mediaType": EMPTY_CONFIG, "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": FILE_LAYER, "digest": digest.to_string(), "size": size, "annotations": annotations}],
+    });
+    let manifest_digest = blobs.add_metadata(
+        serde_json::to_vec(&manifest).unwrap_or_default(),
+        OCI_MANIFEST,
+    );
+    let tag = platform
+        .as_deref()
+        .map_or_else(|| "any".to_owned(), |p| p.replace('/', "-"));
+    Ok(FileArtifact {
+        reference: format!("files/{}:{tag}", request.name.to_ascii_lowercase()),
+        name: request.name.clone(),
+        sha256: digest,
+        size,
+        mode: request.mode.clone(),
+        platform,
+        role: request.role.clone(),
+        source: request.written.clone(),
+        digest: manifest_digest,
+        blobs: vec![empty, digest, manifest_digest],
+    })
+}

@@ -1,0 +1,110 @@
+//! Planning: everything about the bundle is decided before a byte of it is written, because the
+//! signed index comes first and lists every blob. Only metadata is read here; layers and files
+//! are located and streamed later by [`crate::export`].
+
+mod chart;
+mod file;
+mod image;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bundle_format::{BlobDescriptor, BundleIndex, Digest, layout};
+
+use crate::error::ExportError;
+use crate::manifest::LoadedManifest;
+
+/// Where a blob's bytes come from when it is written.
+#[derive(Debug, Clone)]
+pub enum BlobSource {
+    File(PathBuf),
+    /// Generated metadata only (manifests, configs): bounded by the manifest size limit.
+    Metadata(Arc<Vec<u8>>),
+    /// A chart packaged from a directory, kept on disk until written.
+    Packaged(Arc<tempfile::NamedTempFile>),
+}
+
+#[derive(Debug)]
+pub struct ExportPlan {
+    pub index: BundleIndex,
+    pub sources: HashMap<Digest, BlobSource>,
+}
+
+/// Collects blobs in push order, once each.
+#[derive(Debug, Default)]
+pub(crate) struct BlobList {
+    blobs: Vec<BlobDescriptor>,
+    sources: HashMap<Digest, BlobSource>,
+}
+
+impl BlobList {
+    pub(crate) fn add(&mut self, digest: Digest, size: u64, media_type: &str, source: BlobSource) {
+        if self.sources.contains_key(&digest) {
+            return;
+        }
+        self.sources.insert(digest, source);
+        self.blobs.push(BlobDescriptor {
+            digest,
+            size,
+            media_type: media_type.to_owned(),
+        });
+    }
+
+    pub(crate) fn add_metadata(&mut self, data: Vec<u8>, media_type: &str) -> Digest {
+        let digest = Digest::of(&data);
+        let size = data.len() as u64;
+        self.add(
+            digest,
+            size,
+            media_type,
+            BlobSource::Metadata(Arc::new(data)),
+        );
+        digest
+    }
+}
+
+pub fn plan(manifest: &LoadedManifest) -> Result<ExportPlan, ExportError> {
+    let _span = tracing::info_span!("plan", manifest = %manifest.path.display()).entered();
+    let mut blobs = BlobList::default();
+    let images = manifest
+        .images
+        .iter()
+        .map(|request| image::plan_image(request, &mut blobs))
+        .collect::<Result<Vec<_>, _>>()?;
+    let charts = manifest
+        .charts
+        .iter()
+        .map(|request| chart::plan_chart(request, &mut blobs))
+        .collect::<Result<Vec<_>, _>>()?;
+    let files = manifest
+        .files
+        .iter()
+        .map(|request| file::plan_file(request, &mut blobs))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut chart_refs = std::collections::HashSet::new();
+    for chart in &charts {
+        if !chart_refs.insert(chart.reference.clone()) {
+            return Err(ExportError::source(
+                &chart.reference,
+                "two charts have the same name and version",
+                "list each chart once",
+            ));
+        }
+    }
+    let index = BundleIndex {
+        format_version: bundle_format::FORMAT_VERSION,
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        platforms: manifest.platforms.iter().map(ToString::to_string).collect(),
+        images,
+        charts,
+        files,
+        layout: layout::unsealed(),
+        blobs: blobs.blobs,
+    };
+    Ok(ExportPlan {
+        index,
+        sources: blobs.sources,
+    })
+}

@@ -1,0 +1,3 @@
+//! Where artifacts come from. This release: local OCI image layouts.
+
+pub mod oci_layout;
