@@ -26,9 +26,12 @@ pub struct BundleFile {
 impl BundleFile {
     /// Check the index signature (reading only the first entries) and load the offset table.
     pub fn open(mut file: File, policy: &SignaturePolicy) -> Result<Self, Error> {
-        let head = file
+        // A cloned handle shares the cursor: start from the beginning whatever was read before.
+        let mut head = file
             .try_clone()
             .map_err(|e| Error::io("opening the bundle", e))?;
+        head.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io("seeking in the bundle", e))?;
         let reader = BundleReader::open(head, policy)?;
         let index = reader.index().clone();
         let signature = reader.signature().clone();

@@ -35,11 +35,34 @@ pub struct Spec {
 }
 
 /// `- docker.io/library/x:1` or `- {name, from, platforms}`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum ImageSpec {
     Reference(String),
     Detailed(DetailedImage),
+}
+
+// Not `#[serde(untagged)]`: that buffers the input and loses every location inside it.
+impl<'de> Deserialize<'de> for ImageSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringOrMap;
+        impl<'de> serde::de::Visitor<'de> for StringOrMap {
+            type Value = ImageSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an image reference, or a map with name, from and platforms")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ImageSpec, E> {
+                Ok(ImageSpec::Reference(text.to_owned()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ImageSpec, A::Error> {
+                let deserializer = serde::de::value::MapAccessDeserializer::new(map);
+                DetailedImage::deserialize(deserializer).map(ImageSpec::Detailed)
+            }
+        }
+        deserializer.deserialize_any(StringOrMap)
+    }
 }
 
 #[derive(Debug, Deserialize)]
