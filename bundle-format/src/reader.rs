@@ -524,15 +524,13 @@ impl<R: Read> Read for BlobStream<'_, R> {
 
 /// Recover a bundle error that travelled through `io::Error`.
 pub fn unwrap_bundle_error(error: io::Error) -> Result<Error, io::Error> {
-    if error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
-        if let Some(inner) = error.into_inner() {
-            if let Ok(bundle_error) = inner.downcast::<Error>() {
-                return Ok(*bundle_error);
-            }
-        }
-        return Err(io::Error::other("bundle error lost"));
+    if !error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return Err(error);
     }
-    Err(error)
+    match error.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(bundle_error)) => Ok(*bundle_error),
+        _ => Err(io::Error::other("bundle error lost")),
+    }
 }
 
 fn new_decoder<'a, R: Read>(

@@ -1,4 +1,5 @@
 //! Writer -> reader round trips and tampering, at the library level.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
 

@@ -62,16 +62,16 @@ pub fn trusted_keys(args: &TrustArgs) -> Result<Vec<TrustedKey>> {
     for path in &args.trusted_keys {
         keys.push(read_public_key(path)?);
     }
-    if let Some(dir) = trusted_keys_dir() {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut paths: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "pub"))
-                .collect();
-            paths.sort();
-            for path in paths {
-                keys.push(read_public_key(&path)?);
-            }
+    if let Some(dir) = trusted_keys_dir()
+        && let Ok(entries) = std::fs::read_dir(&dir)
+    {
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pub"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            keys.push(read_public_key(&path)?);
         }
     }
     Ok(keys)

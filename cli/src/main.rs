@@ -11,6 +11,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// The binary's one place that reports a failure to the user.
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     progress::install();

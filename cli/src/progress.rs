@@ -117,11 +117,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for ProgressLayer {
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(&id) {
-            if let Some(bar) = span.extensions_mut().remove::<ProgressBar>() {
-                bar.finish_and_clear();
-                bars().remove(&bar);
-            }
+        if let Some(span) = ctx.span(&id)
+            && let Some(bar) = span.extensions_mut().remove::<ProgressBar>()
+        {
+            bar.finish_and_clear();
+            bars().remove(&bar);
         }
     }
 }

@@ -45,19 +45,19 @@ pub(super) fn plan_file(
                 "check the file",
             )
         })?;
-    if let Some(pinned) = request.sha256 {
-        if pinned != digest {
-            return Err(ExportError::source(
-                &artifact,
-                format!(
-                    "{} has sha256 {}, the manifest pins {}",
-                    request.path.display(),
-                    digest.hex(),
-                    pinned.hex()
-                ),
-                "the file changed: check where it came from, then update the pin",
-            ));
-        }
+    if let Some(pinned) = request.sha256
+        && pinned != digest
+    {
+        return Err(ExportError::source(
+            &artifact,
+            format!(
+                "{} has sha256 {}, the manifest pins {}",
+                request.path.display(),
+                digest.hex(),
+                pinned.hex()
+            ),
+            "the file changed: check where it came from, then update the pin",
+        ));
     }
     let empty = blobs.add_metadata(b"{}".to_vec(), EMPTY_CONFIG);
     blobs.add(

@@ -62,17 +62,17 @@ pub(super) fn plan_image(
         request.reference.tag.as_deref(),
         artifact,
     )?;
-    if let Some(pinned) = request.reference.digest {
-        if pinned != top.digest {
-            return Err(ExportError::source(
-                artifact,
-                format!(
-                    "the reference pins {pinned}, the layout holds {}",
-                    top.digest
-                ),
-                "update the pin or the layout so they agree",
-            ));
-        }
+    if let Some(pinned) = request.reference.digest
+        && pinned != top.digest
+    {
+        return Err(ExportError::source(
+            artifact,
+            format!(
+                "the reference pins {pinned}, the layout holds {}",
+                top.digest
+            ),
+            "update the pin or the layout so they agree",
+        ));
     }
     let top_bytes = layout.read_metadata(&top, artifact)?;
     let probe: MediaTypeProbe = serde_json::from_slice(&top_bytes).map_err(|e| {
@@ -93,10 +93,10 @@ pub(super) fn plan_image(
             let kept = select_children(&children, &request.platforms, artifact)?;
             let mut platforms = Vec::new();
             for child in &kept {
-                if let Some(p) = &child.platform {
-                    if p.os != "unknown" {
-                        platforms.push(platform_text(&p.os, &p.architecture, p.variant.as_deref()));
-                    }
+                if let Some(p) = &child.platform
+                    && p.os != "unknown"
+                {
+                    platforms.push(platform_text(&p.os, &p.architecture, p.variant.as_deref()));
                 }
                 plan_single(&layout, child, blobs, &mut image_blobs, artifact)?;
             }
