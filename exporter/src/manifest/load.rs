@@ -128,11 +128,23 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<LoadedManifest, Manifes
                 line,
                 column,
             },
-            message: e.to_string().replace("<input>", &file),
+            message: without_location_prefix(&e.to_string()).replace("<input>", &file),
         }
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Checker { file, base }.check(manifest, path)
+}
+
+/// serde-saphyr renders `error: line L column C: message` and a snippet; we lead with
+/// file:line:col ourselves, so drop its prefix and keep the message and snippet.
+fn without_location_prefix(rendered: &str) -> String {
+    let text = rendered.strip_prefix("error: ").unwrap_or(rendered);
+    match text.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => {
+            rest.to_owned()
+        }
+        _ => text.to_owned(),
+    }
 }
 
 struct Checker {
