@@ -39,7 +39,7 @@ fn write_synthetic_layer(path: &Path, size: u64) {
     out.flush().unwrap();
 }
 
-fn peak_rss_kb(mut command: Command) -> u64 {
+fn peak_rss_kb(command: Command) -> u64 {
     let mut timed = Command::new("/usr/bin/time");
     timed
         .arg("-v")
