@@ -3,11 +3,7 @@
 
 mod support;
 
-use std::fs::File;
-
-use bundle_format::SignaturePolicy;
-use bundle_format::random_access::BundleFile;
-use support::{Workspace, require_fixtures, stderr};
+use support::stderr;
 use tar::{EntryType, Header};
 
 /// One zstd frame holding a tar entry with an arbitrary header.
@@ -33,16 +29,11 @@ fn end_frame() -> Vec<u8> {
 
 #[test]
 fn escapes_links_and_devices_are_refused_before_and_after_the_signature() {
-    let Some(fixtures) = require_fixtures() else {
+    let Some((ws, good)) = support::demo_bundle() else {
         return;
     };
-    let ws = Workspace::new();
-    let good = ws.export(&ws.demo_manifest(&fixtures), "good.tar.zst");
     let bytes = std::fs::read(&good).unwrap();
-    let table = BundleFile::open(File::open(&good).unwrap(), &SignaturePolicy::Report(vec![]))
-        .unwrap()
-        .table()
-        .clone();
+    let table = support::offset_table(&good);
     // index + signature, valid and signed
     let signed_head = &bytes[..table.entries[2].frame.offset as usize];
     let cases: [(&str, EntryType, Option<&str>, &str); 5] = [
@@ -109,16 +100,11 @@ fn escapes_links_and_devices_are_refused_before_and_after_the_signature() {
 
 #[test]
 fn a_bundle_of_unknown_entries_is_refused() {
-    let Some(fixtures) = require_fixtures() else {
+    let Some((ws, good)) = support::demo_bundle() else {
         return;
     };
-    let ws = Workspace::new();
-    let good = ws.export(&ws.demo_manifest(&fixtures), "good.tar.zst");
     let bytes = std::fs::read(&good).unwrap();
-    let table = BundleFile::open(File::open(&good).unwrap(), &SignaturePolicy::Report(vec![]))
-        .unwrap()
-        .table()
-        .clone();
+    let table = support::offset_table(&good);
     // a valid header with an unexpected name where the first blob belongs
     let first_blob = table
         .entries

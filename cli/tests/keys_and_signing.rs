@@ -6,7 +6,7 @@ mod support;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use support::{Workspace, ok, require_fixtures, require_tools, run, stderr, stdout};
+use support::{Workspace, ok, require_tools, run, stderr, stdout};
 
 #[test]
 fn generated_keys_are_encrypted_by_default_and_private() {
@@ -64,11 +64,9 @@ fn generated_keys_are_encrypted_by_default_and_private() {
 
 #[test]
 fn resigning_keeps_the_id_and_switches_the_trusted_key() {
-    let Some(fixtures) = require_fixtures() else {
+    let Some((ws, bundle)) = support::demo_bundle() else {
         return;
     };
-    let ws = Workspace::new();
-    let bundle = ws.export(&ws.demo_manifest(&fixtures), "b.tar.zst");
     ws.write("pw", "s3cret\n");
     ok(run(support::ferry().current_dir(ws.dir.path()).args([
         "key",
@@ -142,11 +140,9 @@ fn inspect_id(bundle: &std::path::Path) -> String {
 
 #[test]
 fn inspect_shows_artifacts_platforms_and_signer() {
-    let Some(fixtures) = require_fixtures() else {
+    let Some((ws, bundle)) = support::demo_bundle() else {
         return;
     };
-    let ws = Workspace::new();
-    let bundle = ws.export(&ws.demo_manifest(&fixtures), "b.tar.zst");
     let key_id = std::fs::read_to_string(ws.path("k.pub")).unwrap();
     let output = ok(run(support::ferry().args([
         "inspect".as_ref(),

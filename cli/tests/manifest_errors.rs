@@ -8,15 +8,7 @@ use support::{Workspace, require_fixtures, stderr};
 fn export_error(ws: &Workspace, manifest_text: &str) -> String {
     let manifest = ws.write("m.yaml", manifest_text);
     let bundle = ws.path("out.tar.zst");
-    let output = support::run(support::ferry().args([
-        "export".as_ref(),
-        "-m".as_ref(),
-        manifest.as_os_str(),
-        "-o".as_ref(),
-        bundle.as_os_str(),
-        "--key".as_ref(),
-        ws.path("k.key").as_os_str(),
-    ]));
+    let output = support::run(&mut ws.export_command(&manifest, &bundle));
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(!bundle.exists(), "no bundle is left behind");
     assert!(

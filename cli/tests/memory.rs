@@ -76,16 +76,7 @@ fn export_and_verify_of_a_1_gib_bundle_stay_under_100_mb() {
         "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: big, version: '1'}\nspec:\n  files:\n    - {name: layer, path: layer.bin}\n",
     );
     let bundle = ws.path("big.tar.zst");
-    let mut export = support::ferry();
-    export.args([
-        "export".as_ref(),
-        "-m".as_ref(),
-        manifest.as_os_str(),
-        "-o".as_ref(),
-        bundle.as_os_str(),
-        "--key".as_ref(),
-        ws.path("k.key").as_os_str(),
-    ]);
+    let export = ws.export_command(&manifest, &bundle);
     let export_kb = peak_rss_kb(export);
     let size = std::fs::metadata(&bundle).unwrap().len();
     assert!(size >= GIB, "the bundle is at least 1 GiB ({size} bytes)");

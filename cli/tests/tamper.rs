@@ -3,12 +3,9 @@
 
 mod support;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use bundle_format::SignaturePolicy;
 use bundle_format::offset_table::OffsetTable;
-use bundle_format::random_access::BundleFile;
 use support::{Workspace, require_fixtures, stderr};
 
 const CORRUPT: i32 = 3;
@@ -22,14 +19,9 @@ struct Bundle {
 }
 
 fn bundle() -> Option<Bundle> {
-    let fixtures = require_fixtures()?;
-    let ws = Workspace::new();
-    let path = ws.export(&ws.demo_manifest(&fixtures), "b.tar.zst");
+    let (ws, path) = support::demo_bundle()?;
     let bytes = std::fs::read(&path).unwrap();
-    let table = BundleFile::open(File::open(&path).unwrap(), &SignaturePolicy::Report(vec![]))
-        .unwrap()
-        .table()
-        .clone();
+    let table = support::offset_table(&path);
     Some(Bundle {
         ws,
         path,

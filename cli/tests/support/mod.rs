@@ -157,10 +157,10 @@ spec:
         )
     }
 
-    /// Export `manifest` signed with k.key into `name`.
-    pub fn export(&self, manifest: &Path, name: &str) -> PathBuf {
-        let bundle = self.path(name);
-        ok(run(ferry().current_dir(self.dir.path()).args([
+    /// `ferry export -m manifest -o bundle --key k.key`, not yet run.
+    pub fn export_command(&self, manifest: &Path, bundle: &Path) -> Command {
+        let mut command = ferry();
+        command.current_dir(self.dir.path()).args([
             "export".as_ref(),
             "-m".as_ref(),
             manifest.as_os_str(),
@@ -168,7 +168,14 @@ spec:
             bundle.as_os_str(),
             "--key".as_ref(),
             self.path("k.key").as_os_str(),
-        ])));
+        ]);
+        command
+    }
+
+    /// Export `manifest` signed with k.key into `name`.
+    pub fn export(&self, manifest: &Path, name: &str) -> PathBuf {
+        let bundle = self.path(name);
+        ok(run(&mut self.export_command(manifest, &bundle)));
         bundle
     }
 
@@ -180,6 +187,26 @@ spec:
             self.path("k.pub").as_os_str(),
         ]))
     }
+}
+
+/// A workspace with the demo manifest over the fixtures exported into `b.tar.zst`, or None
+/// (skipped) when the fixtures are missing.
+#[track_caller]
+pub fn demo_bundle() -> Option<(Workspace, PathBuf)> {
+    let fixtures = require_fixtures()?;
+    let ws = Workspace::new();
+    let bundle = ws.export(&ws.demo_manifest(&fixtures), "b.tar.zst");
+    Some((ws, bundle))
+}
+
+/// The bundle's offset table: where each entry's frame lies.
+pub fn offset_table(bundle: &Path) -> bundle_format::offset_table::OffsetTable {
+    let file = std::fs::File::open(bundle).unwrap();
+    let policy = bundle_format::SignaturePolicy::Report(vec![]);
+    bundle_format::random_access::BundleFile::open(file, &policy)
+        .unwrap()
+        .table()
+        .clone()
 }
 
 /// A throwaway distribution registry (Debian's docker-registry) on a free loopback port.

@@ -26,32 +26,23 @@ pub(super) fn plan_chart(
 ) -> Result<ChartArtifact, ExportError> {
     let artifact = format!("chart {}", request.written);
     let _span = tracing::info_span!("chart", path = %request.path.display()).entered();
-    let (chart_yaml, archive) = if request.path.is_dir() {
-        let text = std::fs::read_to_string(request.path.join("Chart.yaml")).map_err(|e| {
+    let is_dir = request.path.is_dir();
+    let chart_yaml = if is_dir {
+        std::fs::read_to_string(request.path.join("Chart.yaml")).map_err(|e| {
             ExportError::source(
                 &artifact,
                 format!("cannot read Chart.yaml: {e}"),
                 "point `path:` at a chart directory (with Chart.yaml) or a .tgz",
             )
-        })?;
-        let packaged =
-            package_chart_dir(&request.path, &chart_name(&text, &artifact)?).map_err(|e| {
-                ExportError::source(
-                    &artifact,
-                    format!("cannot package the chart: {e}"),
-                    "check the chart directory",
-                )
-            })?;
-        (text, BlobSource::Packaged(Arc::new(packaged)))
+        })?
     } else {
-        let text = chart_yaml_from_archive(&request.path).map_err(|cause| {
+        chart_yaml_from_archive(&request.path).map_err(|cause| {
             ExportError::source(
                 &artifact,
                 cause,
                 "point `path:` at a chart directory or a .tgz made by `helm package`",
             )
-        })?;
-        (text, BlobSource::File(request.path.clone()))
+        })?
     };
     let metadata: Value = serde_saphyr::from_str(&chart_yaml).map_err(|e| {
         ExportError::source(
@@ -60,23 +51,37 @@ pub(super) fn plan_chart(
             "fix Chart.yaml",
         )
     })?;
-    let name = metadata
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let version = metadata
-        .get("version")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    if name.is_empty() || version.is_empty() {
+    let text_field = |field: &str| {
+        metadata
+            .get(field)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (name, version) = (text_field("name"), text_field("version"));
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_name || version.is_empty() {
         return Err(ExportError::source(
             &artifact,
-            "Chart.yaml lacks name or version",
-            "add both to Chart.yaml",
+            format!("Chart.yaml has name `{name}` and version `{version}`"),
+            "give the chart a name of lowercase letters, digits and -, and a version",
         ));
     }
+    let archive = if is_dir {
+        let packaged = package_chart_dir(&request.path, &name).map_err(|e| {
+            ExportError::source(
+                &artifact,
+                format!("cannot package the chart: {e}"),
+                "check the chart directory",
+            )
+        })?;
+        BlobSource::Packaged(Arc::new(packaged))
+    } else {
+        BlobSource::File(request.path.clone())
+    };
     let archive_path = match &archive {
         BlobSource::Packaged(file) => file.path().to_path_buf(),
         _ => request.path.clone(),
@@ -116,32 +121,6 @@ pub(super) fn plan_chart(
         digest: manifest_digest,
         blobs: vec![config_digest, layer_digest, manifest_digest],
     })
-}
-
-fn chart_name(chart_yaml: &str, artifact: &str) -> Result<String, ExportError> {
-    let metadata: Value = serde_saphyr::from_str(chart_yaml).map_err(|e| {
-        ExportError::source(
-            artifact,
-            format!("Chart.yaml is not valid YAML: {e}"),
-            "fix Chart.yaml",
-        )
-    })?;
-    let name = metadata
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid {
-        return Err(ExportError::source(
-            artifact,
-            format!("chart name `{name}` is not valid"),
-            "use lowercase letters, digits and -",
-        ));
-    }
-    Ok(name.to_owned())
 }
 
 /// Find `<chart>/Chart.yaml` in a packaged chart, streaming through the archive.

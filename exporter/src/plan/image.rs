@@ -75,18 +75,9 @@ pub(super) fn plan_image(
         ));
     }
     let top_bytes = layout.read_metadata(&top, artifact)?;
-    let probe: MediaTypeProbe = serde_json::from_slice(&top_bytes).map_err(|e| {
-        ExportError::source(
-            artifact,
-            format!("{} is not an image manifest or index: {e}", top.digest),
-            "check the layout",
-        )
-    })?;
-    let media_type = probe
-        .media_type
-        .clone()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| top.media_type.clone());
+    let probe: MediaTypeProbe =
+        parse_json(&top_bytes, &top, artifact, "an image manifest or index")?;
+    let media_type = effective_media_type(probe.media_type.as_deref(), &top);
     let mut image_blobs = Vec::new();
     match probe.manifests {
         Some(children) => {
@@ -98,7 +89,15 @@ pub(super) fn plan_image(
                 {
                     platforms.push(platform_text(&p.os, &p.architecture, p.variant.as_deref()));
                 }
-                plan_single(&layout, child, blobs, &mut image_blobs, artifact)?;
+                let child_bytes = layout.read_metadata(child, artifact)?;
+                plan_single(
+                    &layout,
+                    child,
+                    child_bytes,
+                    blobs,
+                    &mut image_blobs,
+                    artifact,
+                )?;
             }
             let (digest, size, source_digest, bytes) = if kept.len() == children.len() {
                 (top.digest, top_bytes.len() as u64, None, top_bytes)
@@ -133,7 +132,14 @@ pub(super) fn plan_image(
                 media_type: media_type.clone(),
                 ..top
             };
-            let platform = plan_single(&layout, &descriptor, blobs, &mut image_blobs, artifact)?;
+            let platform = plan_single(
+                &layout,
+                &descriptor,
+                top_bytes,
+                blobs,
+                &mut image_blobs,
+                artifact,
+            )?;
             let platform_ok = request.platforms.iter().any(|p| {
                 p.matches(
                     &platform.os,
@@ -269,27 +275,22 @@ fn filtered_index(
     })
 }
 
-/// One platform manifest: layers, then config, then the manifest itself.
+/// One platform manifest (already read, as `bytes`): layers, then config, then the manifest.
 fn plan_single(
     layout: &OciLayout,
     descriptor: &Descriptor,
+    bytes: Vec<u8>,
     blobs: &mut BlobList,
     image_blobs: &mut Vec<Digest>,
     artifact: &str,
 ) -> Result<ConfigPlatform, ExportError> {
-    let bytes = layout.read_metadata(descriptor, artifact)?;
-    let manifest: ImageManifest = serde_json::from_slice(&bytes).map_err(|e| {
-        ExportError::source(
-            artifact,
-            format!("{} is not an image manifest: {e}", descriptor.digest),
-            "nested indexes are not supported; check the layout",
-        )
-    })?;
-    let media_type = manifest
-        .media_type
-        .clone()
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| descriptor.media_type.clone());
+    let manifest: ImageManifest = parse_json(
+        &bytes,
+        descriptor,
+        artifact,
+        "an image manifest (nested indexes are not supported)",
+    )?;
+    let media_type = effective_media_type(manifest.media_type.as_deref(), descriptor);
     if media_type == OCI_INDEX || media_type == DOCKER_LIST {
         return Err(ExportError::source(
             artifact,
@@ -347,4 +348,27 @@ fn plan_single(
     );
     image_blobs.push(descriptor.digest);
     Ok(platform)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    descriptor: &Descriptor,
+    artifact: &str,
+    what: &str,
+) -> Result<T, ExportError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ExportError::source(
+            artifact,
+            format!("{} is not {what}: {e}", descriptor.digest),
+            "check the layout",
+        )
+    })
+}
+
+/// The media type a manifest declares itself, else the one its descriptor gives.
+fn effective_media_type(declared: Option<&str>, descriptor: &Descriptor) -> String {
+    declared
+        .filter(|m| !m.is_empty())
+        .unwrap_or(&descriptor.media_type)
+        .to_owned()
 }
