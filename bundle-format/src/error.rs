@@ -58,6 +58,8 @@ pub enum Error {
 pub enum Corruption {
     #[error("its zstd frame is damaged ({0})")]
     DamagedFrame(String),
+    #[error("this is not a ferry bundle: {0}")]
+    NotABundle(&'static str),
     #[error("the bundle ends inside this entry")]
     Truncated,
     #[error("the archive ends here, before this entry")]
@@ -102,6 +104,9 @@ impl Corruption {
             }
             Self::TrailingGarbage(_) => {
                 "something was appended to the file: transfer it again and compare its sha256"
+            }
+            Self::NotABundle(_) => {
+                "check the file name; a ferry bundle is written by `ferry export`"
             }
             Self::UnsafePath | Self::ForbiddenType(_) => {
                 "this file was crafted or is not a ferry bundle: do not unpack it"

@@ -87,7 +87,8 @@ pub struct BundleReader<R: Read> {
     next: usize,
     table: Vec<TableEntry>,
     in_blob: bool,
-    progress: Progress,
+    /// Started with the first blob, so reading only the index (inspect) shows no progress.
+    progress: Option<Progress>,
 }
 
 /// DCtx has no Debug; this wrapper gives the reader one.
@@ -114,6 +115,9 @@ impl<R: Read> BundleReader<R> {
     /// files. Nothing of the index is trusted before its signature passed.
     pub fn open(input: R, policy: &SignaturePolicy) -> Result<Self, Error> {
         let mut input = TrackedReader::new(input);
+        if let Some(problem) = not_a_bundle(&mut input)? {
+            return Err(Error::corrupt(INDEX_ENTRY, 0, problem));
+        }
         let mut dctx = DCtxBox(DCtx::create());
         let (index_bytes, index_span) =
             read_small(&mut input, &mut dctx, INDEX_ENTRY, limits::MAX_INDEX_BYTES)?;
@@ -140,7 +144,7 @@ impl<R: Read> BundleReader<R> {
             },
         ];
         let mut reader = Self {
-            progress: Progress::start("verify", index.total_blob_bytes()),
+            progress: None,
             input,
             dctx,
             index,
@@ -267,6 +271,10 @@ impl<R: Read> BundleReader<R> {
         }
         self.next += 1;
         self.in_blob = true;
+        let total = self.index.total_blob_bytes();
+        let progress = self
+            .progress
+            .get_or_insert_with(|| Progress::start("verify", total));
         Ok(Some(BlobStream {
             remaining: descriptor.size,
             descriptor,
@@ -274,9 +282,29 @@ impl<R: Read> BundleReader<R> {
             hasher: Hasher::default(),
             table: &mut self.table,
             in_blob: &mut self.in_blob,
-            progress: &mut self.progress,
+            progress,
         }))
     }
+}
+
+/// A clear word for files that are not bundles at all, before any zstd error.
+fn not_a_bundle<R: Read>(input: &mut TrackedReader<R>) -> Result<Option<Corruption>, Error> {
+    use std::io::BufRead;
+    let head = input
+        .fill_buf()
+        .map_err(|e| Error::io("reading the bundle", e))?;
+    let what = if head.is_empty() {
+        "the file is empty"
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Ok(None);
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        "it is gzip data"
+    } else if head.len() > 262 && &head[257..262] == b"ustar" {
+        "it is an uncompressed tar archive"
+    } else {
+        "it does not start with a zstd frame"
+    };
+    Ok(Some(Corruption::NotABundle(what)))
 }
 
 fn misplaced_entry(
@@ -310,7 +338,9 @@ impl<R: Read> BundleReader<R> {
         }
         let end = self.read_end_of_archive()?;
         self.read_offset_table(end)?;
-        self.progress.finish();
+        if let Some(progress) = &mut self.progress {
+            progress.finish();
+        }
         Ok(VerifyReport {
             bundle_id: Digest::of(&self.index_bytes),
             signature: self.signature.clone(),

@@ -107,7 +107,10 @@ fn impossible_platforms_and_changed_files_are_errors() {
             "0".repeat(64)
         ),
     );
-    assert!(message.contains("the manifest pins"), "{message}");
+    assert!(
+        message.contains("pinned in the manifest") && message.contains("file sh"),
+        "{message}"
+    );
 }
 
 #[test]

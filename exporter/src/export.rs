@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
 
+use bundle_format::error::WriteProblem;
 use bundle_format::{BundleWriter, SigningKey, WriteSummary, WriterOptions};
 
 use crate::error::ExportError;
@@ -14,7 +15,11 @@ pub fn write_bundle<W: Write>(
     signer: Option<&SigningKey>,
     options: WriterOptions,
 ) -> Result<(W, WriteSummary), ExportError> {
-    let ExportPlan { index, sources } = plan;
+    let ExportPlan {
+        index,
+        sources,
+        owners,
+    } = plan;
     let order: Vec<_> = index.blobs.iter().map(|b| b.digest).collect();
     let mut writer = BundleWriter::new(out, index, signer, options)?;
     for digest in order {
@@ -45,7 +50,37 @@ pub fn write_bundle<W: Write>(
             })?)),
             BlobSource::Metadata(bytes) => Box::new(std::io::Cursor::new(bytes.as_ref().clone())),
         };
-        writer.add_blob(&digest, &mut reader)?;
+        writer
+            .add_blob(&digest, &mut reader)
+            .map_err(|e| blame(e, owners.get(&digest), source))?;
     }
     Ok(writer.finish()?)
+}
+
+/// Name the artifact a failed blob belongs to; a source that no longer matches its digest is the
+/// user's to fix, so say so in their terms.
+fn blame(error: bundle_format::Error, owner: Option<&String>, source: &BlobSource) -> ExportError {
+    let owner = owner.cloned().unwrap_or_else(|| "a blob".to_owned());
+    match (&error, source) {
+        (
+            bundle_format::Error::Write(WriteProblem::SourceMismatch {
+                expected, actual, ..
+            }),
+            BlobSource::File(path),
+        ) => ExportError::source(
+            owner,
+            format!(
+                "{} has sha256 {}, but {} was expected (pinned in the manifest or read at planning)",
+                path.display(),
+                actual.hex(),
+                expected.hex()
+            ),
+            "the file changed or the pin is wrong: check where it came from, then fix the pin or export again",
+        ),
+        _ => ExportError::source(
+            owner,
+            error.to_string(),
+            "fix the cause above and export again",
+        ),
+    }
 }

@@ -26,6 +26,7 @@ pub(super) fn plan_chart(
 ) -> Result<ChartArtifact, ExportError> {
     let artifact = format!("chart {}", request.written);
     let _span = tracing::info_span!("chart", path = %request.path.display()).entered();
+    blobs.start_artifact(&artifact);
     let is_dir = request.path.is_dir();
     let chart_yaml = if is_dir {
         std::fs::read_to_string(request.path.join("Chart.yaml")).map_err(|e| {

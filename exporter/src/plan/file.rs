@@ -22,6 +22,7 @@ pub(super) fn plan_file(
 ) -> Result<FileArtifact, ExportError> {
     let artifact = format!("file {} ({})", request.name, request.at);
     let _span = tracing::info_span!("file", name = %request.name).entered();
+    blobs.start_artifact(&artifact);
     let metadata = std::fs::metadata(&request.path).map_err(|e| {
         ExportError::source(
             &artifact,
@@ -36,29 +37,20 @@ pub(super) fn plan_file(
             "point `path:` at a file",
         ));
     }
-    let (digest, size) = File::open(&request.path)
-        .and_then(|f| digest_reader(BufReader::new(f)))
-        .map_err(|e| {
-            ExportError::source(
-                &artifact,
-                format!("cannot read {}: {e}", request.path.display()),
-                "check the file",
-            )
-        })?;
-    if let Some(pinned) = request.sha256
-        && pinned != digest
-    {
-        return Err(ExportError::source(
-            &artifact,
-            format!(
-                "{} has sha256 {}, the manifest pins {}",
-                request.path.display(),
-                digest.hex(),
-                pinned.hex()
-            ),
-            "the file changed: check where it came from, then update the pin",
-        ));
-    }
+    // With a pin, the file is read once, while it streams into the bundle, and checked there.
+    // Without one, it must be hashed now: the signed index comes first and names every digest.
+    let (digest, size) = match request.sha256 {
+        Some(pinned) => (pinned, metadata.len()),
+        None => File::open(&request.path)
+            .and_then(|f| digest_reader(BufReader::new(f)))
+            .map_err(|e| {
+                ExportError::source(
+                    &artifact,
+                    format!("cannot read {}: {e}", request.path.display()),
+                    "check the file",
+                )
+            })?,
+    };
     let empty = blobs.add_metadata(b"{}".to_vec(), EMPTY_CONFIG);
     blobs.add(
         digest,

@@ -54,6 +54,7 @@ pub(super) fn plan_image(
 ) -> Result<ImageArtifact, ExportError> {
     let artifact = request.name.as_str();
     let _span = tracing::info_span!("image", reference = artifact).entered();
+    blobs.start_artifact(&format!("image {artifact}"));
     let ImageSource::OciLayout { dir, reference } = &request.source;
     let layout = OciLayout::open(dir, artifact)?;
     let top = layout.resolve(

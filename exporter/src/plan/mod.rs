@@ -29,6 +29,8 @@ pub enum BlobSource {
 pub struct ExportPlan {
     pub index: BundleIndex,
     pub sources: HashMap<Digest, BlobSource>,
+    /// The artifact that first needed each blob, for messages.
+    pub owners: HashMap<Digest, String>,
 }
 
 /// Collects blobs in push order, once each.
@@ -36,14 +38,22 @@ pub struct ExportPlan {
 pub(crate) struct BlobList {
     blobs: Vec<BlobDescriptor>,
     sources: HashMap<Digest, BlobSource>,
+    owners: HashMap<Digest, String>,
+    owner: String,
 }
 
 impl BlobList {
+    /// Blobs added from now on belong to `artifact` (for messages).
+    pub(crate) fn start_artifact(&mut self, artifact: &str) {
+        artifact.clone_into(&mut self.owner);
+    }
+
     pub(crate) fn add(&mut self, digest: Digest, size: u64, media_type: &str, source: BlobSource) {
         if self.sources.contains_key(&digest) {
             return;
         }
         self.sources.insert(digest, source);
+        self.owners.insert(digest, self.owner.clone());
         self.blobs.push(BlobDescriptor {
             digest,
             size,
@@ -106,5 +116,6 @@ pub fn plan(manifest: &LoadedManifest) -> Result<ExportPlan, ExportError> {
     Ok(ExportPlan {
         index,
         sources: blobs.sources,
+        owners: blobs.owners,
     })
 }

@@ -1,0 +1,168 @@
+//! export -> verify -> inspect, with every claim checked against an independent source.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::process::Command;
+
+use support::{ok, require_tools, run, stderr, stdout};
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn export_verify_inspect_agree_with_the_sources() {
+    let Some((ws, bundle)) = support::demo_bundle() else {
+        return;
+    };
+    let fixtures = support::fixtures();
+    let verify = ok(run(support::ferry().args([
+        "verify".as_ref(),
+        bundle.as_os_str(),
+        "--json".as_ref(),
+        "--trusted-key".as_ref(),
+        ws.path("k.pub").as_os_str(),
+    ])));
+    let verify = json(&verify);
+    let inspect = json(&ok(run(support::ferry().args([
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        bundle.as_os_str(),
+        "--trusted-key".as_ref(),
+        ws.path("k.pub").as_os_str(),
+    ]))));
+    let index = &inspect["index"];
+    assert_eq!(verify["ok"], true);
+    assert_eq!(verify["bundleId"], inspect["bundleId"]);
+    assert_eq!(verify["signature"]["status"], "trusted");
+    assert_eq!(inspect["signature"]["status"], "trusted");
+    assert_eq!(
+        verify["blobs"].as_u64().unwrap(),
+        index["blobs"].as_array().unwrap().len() as u64
+    );
+    assert_eq!(
+        std::fs::metadata(&bundle).unwrap().len(),
+        verify["bundleBytes"].as_u64().unwrap()
+    );
+
+    // images: references as written, digests as in the source layouts
+    let images = index["images"].as_array().unwrap();
+    let refs: Vec<&str> = images
+        .iter()
+        .map(|i| i["reference"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        refs,
+        [
+            "docker.io/library/hello:1.0",
+            "docker.io/example/multiarch:1.0",
+            "registry.example.com/apps/app1:1.0",
+            "registry.example.com/apps/app2:1.0"
+        ]
+    );
+    let layout_index =
+        std::fs::read_to_string(fixtures.join("images/multiarch/index.json")).unwrap();
+    assert!(layout_index.contains(images[1]["digest"].as_str().unwrap()));
+    assert!(
+        images[1].get("sourceDigest").is_none(),
+        "all platforms kept: the digest is the source's"
+    );
+    assert_eq!(
+        images[1]["platforms"],
+        serde_json::json!(["linux/amd64", "linux/arm64"])
+    );
+
+    // charts: both sources, names and versions from Chart.yaml
+    let charts: Vec<(String, String)> = index["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["version"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        charts,
+        [
+            ("demo".to_owned(), "0.1.0".to_owned()),
+            ("other".to_owned(), "0.1.0".to_owned())
+        ]
+    );
+
+    // files: sha256 and size as sha256sum and stat see them
+    let file = &index["files"][0];
+    if require_tools(&["sha256sum"]) {
+        let sum = ok(run(
+            Command::new("sha256sum").arg("/usr/bin/docker-registry")
+        ));
+        let hex = stdout(&sum).split_whitespace().next().unwrap().to_owned();
+        assert_eq!(file["sha256"], format!("sha256:{hex}"));
+    }
+    assert_eq!(
+        file["size"].as_u64().unwrap(),
+        std::fs::metadata("/usr/bin/docker-registry").unwrap().len()
+    );
+    assert_eq!(
+        (
+            file["mode"].as_str(),
+            file["role"].as_str(),
+            file["platform"].as_str()
+        ),
+        (Some("0755"), Some("registry"), Some("linux/amd64"))
+    );
+
+    // the blob list holds each digest once and sizes add up
+    let blobs = index["blobs"].as_array().unwrap();
+    let unique: std::collections::HashSet<&str> = blobs
+        .iter()
+        .map(|b| b["digest"].as_str().unwrap())
+        .collect();
+    assert_eq!(unique.len(), blobs.len());
+    let total: u64 = blobs.iter().map(|b| b["size"].as_u64().unwrap()).sum();
+    assert_eq!(total, verify["blobBytes"].as_u64().unwrap());
+}
+
+#[test]
+fn the_same_manifest_gives_the_same_bundle_id() {
+    let Some((ws, first)) = support::demo_bundle() else {
+        return;
+    };
+    let second = ws.export(&ws.demo_manifest(&support::fixtures()), "again.tar.zst");
+    let id = |bundle: &std::path::Path| {
+        json(&ok(run(support::ferry().args([
+            "inspect".as_ref(),
+            "--json".as_ref(),
+            bundle.as_os_str(),
+        ]))))["bundleId"]
+            .clone()
+    };
+    assert_eq!(id(&first), id(&second));
+}
+
+#[test]
+fn files_that_are_not_bundles_are_named_as_such() {
+    let ws = support::Workspace::new();
+    for (name, content, expected) in [
+        ("empty", Vec::new(), "the file is empty"),
+        (
+            "key.pub",
+            std::fs::read(ws.path("k.pub")).unwrap(),
+            "does not start with a zstd frame",
+        ),
+        ("x.gz", vec![0x1f, 0x8b, 8, 0, 0, 0], "gzip data"),
+    ] {
+        let path = ws.write(name, "");
+        std::fs::write(&path, content).unwrap();
+        let output = ws.verify(&path);
+        assert_eq!(output.status.code(), Some(3), "{name}");
+        assert!(
+            stderr(&output).contains(expected),
+            "{name}: {}",
+            stderr(&output)
+        );
+    }
+}
