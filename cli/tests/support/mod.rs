@@ -11,8 +11,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 pub fn ferry() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
@@ -209,12 +208,15 @@ pub fn offset_table(bundle: &Path) -> bundle_format::offset_table::OffsetTable {
         .clone()
 }
 
-/// A throwaway distribution registry (Debian's docker-registry) on a free loopback port.
-/// Killed by its PID on drop.
+/// A throwaway distribution registry on a free loopback port, run by testdata/registry.sh (the
+/// same script shell benchmarks use). Stopped by its PID on drop.
 pub struct Registry {
-    child: Child,
     pub address: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+}
+
+fn registry_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/registry.sh")
 }
 
 impl Registry {
@@ -225,41 +227,23 @@ impl Registry {
             .local_addr()
             .unwrap()
             .port();
-        let address = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage:\n  filesystem: {{rootdirectory: {}}}\n  delete: {{enabled: true}}\nhttp: {{addr: \"{address}\"}}\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .args(["serve".as_ref(), config.as_os_str()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry starts");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(&address).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "registry did not listen on {address}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            child,
-            address,
-            _dir: dir,
-        }
+        let output = ok(run(Command::new("bash")
+            .arg(registry_script())
+            .arg("start")
+            .arg(dir.path())
+            .arg(port.to_string())));
+        let address = stdout(&output).trim().to_owned();
+        assert_eq!(address, format!("127.0.0.1:{port}"));
+        Self { address, dir }
     }
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = Command::new("bash")
+            .arg(registry_script())
+            .arg("stop")
+            .arg(self.dir.path())
+            .status();
     }
 }
