@@ -58,6 +58,8 @@ pub enum Error {
 pub enum Corruption {
     #[error("its zstd frame is damaged ({0})")]
     DamagedFrame(String),
+    #[error("its zstd frame needs a window over the {}-MiB limit", (1u64 << crate::limits::MAX_WINDOW_LOG) >> 20)]
+    WindowTooLarge,
     #[error("this is not a ferry bundle: {0}")]
     NotABundle(&'static str),
     #[error("the bundle ends inside this entry")]

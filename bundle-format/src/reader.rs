@@ -580,7 +580,10 @@ fn frame_input_ended<R: Read>(decoder: &mut FrameDecoder<'_, R>) -> bool {
 }
 
 fn io_corruption(error: &io::Error) -> Corruption {
-    if error.kind() == io::ErrorKind::UnexpectedEof {
+    // zstd reports a window above window_log_max only through this message
+    if error.to_string().contains("too much memory") {
+        Corruption::WindowTooLarge
+    } else if error.kind() == io::ErrorKind::UnexpectedEof {
         Corruption::Truncated
     } else {
         Corruption::DamagedFrame(error.to_string())

@@ -140,3 +140,50 @@ fn a_bundle_of_unknown_entries_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn oversized_entries_and_windows_are_refused_before_allocation() {
+    let ws = support::Workspace::new();
+    // an index header that declares 1 TiB
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::Regular);
+    header.as_old_mut().name[..16].copy_from_slice(b"ferry-index.json");
+    header.set_size(1 << 40);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut content = header.as_bytes().to_vec();
+    content.extend_from_slice(&[b'{'; 512]);
+    let frame = zstd::encode_all(&content[..], 3).unwrap();
+    let path = ws.path("huge.tar.zst");
+    std::fs::write(&path, [&frame[..], &end_frame()].concat()).unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("over the limit"),
+        "{}",
+        stderr(&output)
+    );
+
+    // a frame that needs a 128 MiB window
+    let big = vec![7u8; 32 << 20];
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    encoder.window_log(27).unwrap();
+    encoder.long_distance_matching(true).unwrap();
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::Regular);
+    header.as_old_mut().name[..16].copy_from_slice(b"ferry-index.json");
+    header.set_size(big.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    std::io::Write::write_all(&mut encoder, header.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut encoder, &big).unwrap();
+    let frame = encoder.finish().unwrap();
+    std::fs::write(&path, [&frame[..], &end_frame()].concat()).unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3));
+    let message = stderr(&output);
+    assert!(
+        message.contains("ferry-index.json") && message.contains("window over the 8-MiB limit"),
+        "{message}"
+    );
+}
