@@ -35,3 +35,24 @@ impl Progress {
         self.span.record("done", self.done);
     }
 }
+
+/// A reader that advances a [`Progress`] by what passes through it.
+#[derive(Debug)]
+pub struct ProgressReader<'a, R> {
+    inner: R,
+    progress: &'a mut Progress,
+}
+
+impl<'a, R: std::io::Read> ProgressReader<'a, R> {
+    pub fn new(inner: R, progress: &'a mut Progress) -> Self {
+        Self { inner, progress }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}

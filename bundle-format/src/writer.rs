@@ -9,7 +9,7 @@ use crate::frame::{self, Packing};
 use crate::index::BundleIndex;
 use crate::layout::{self, INDEX_ENTRY, OCI_INDEX_ENTRY, OCI_LAYOUT_ENTRY, SIGNATURE_ENTRY};
 use crate::offset_table::{OffsetTable, TableEntry};
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressReader};
 use crate::signing::SigningKey;
 
 /// Options for a writer.
@@ -145,10 +145,7 @@ impl<W: Write> BundleWriter<W> {
             .map_err(|e| Error::io(format!("reading the source of blob {digest}"), e))?;
         let packing = frame::packing_for(head, self.options.level);
         let mut hasher = Hasher::default();
-        let mut reporting = ProgressReader {
-            inner: &mut peeked,
-            progress: &mut self.progress,
-        };
+        let mut reporting = ProgressReader::new(&mut peeked, &mut self.progress);
         let span = frame::write_entry(
             &mut self.out,
             &name,
@@ -248,18 +245,5 @@ impl Read for PeekReader<'_> {
             return Ok(n);
         }
         self.inner.read(buf)
-    }
-}
-
-struct ProgressReader<'a, R> {
-    inner: R,
-    progress: &'a mut Progress,
-}
-
-impl<R: Read> Read for ProgressReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.progress.advance(n as u64);
-        Ok(n)
     }
 }

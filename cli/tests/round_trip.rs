@@ -166,3 +166,25 @@ fn files_that_are_not_bundles_are_named_as_such() {
         );
     }
 }
+
+#[test]
+fn paths_are_relative_to_the_manifest_not_the_working_directory() {
+    let ws = support::Workspace::new();
+    std::fs::create_dir_all(ws.path("conf/payload")).unwrap();
+    std::fs::write(ws.path("conf/payload/hello.txt"), "hello\n").unwrap();
+    let manifest = ws.write(
+        "conf/m.yaml",
+        "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: rel, version: '1'}\nspec:\n  files:\n    - {name: hello, path: payload/hello.txt}\n",
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bundle = ws.path("rel.tar.zst");
+    ok(run(ws
+        .export_command(&manifest, &bundle)
+        .current_dir(elsewhere.path())));
+    let inspect = json(&ok(run(support::ferry().args([
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        bundle.as_os_str(),
+    ]))));
+    assert_eq!(inspect["index"]["files"][0]["size"], 6);
+}

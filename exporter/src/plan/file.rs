@@ -4,6 +4,7 @@
 use std::fs::File;
 use std::io::BufReader;
 
+use bundle_format::progress::{Progress, ProgressReader};
 use bundle_format::{FileArtifact, digest_reader};
 use serde_json::json;
 
@@ -42,7 +43,13 @@ pub(super) fn plan_file(
     let (digest, size) = match request.sha256 {
         Some(pinned) => (pinned, metadata.len()),
         None => File::open(&request.path)
-            .and_then(|f| digest_reader(BufReader::new(f)))
+            .and_then(|f| {
+                let mut progress =
+                    Progress::start(&format!("hash {}", request.name), metadata.len());
+                let hashed = digest_reader(ProgressReader::new(BufReader::new(f), &mut progress));
+                progress.finish();
+                hashed
+            })
             .map_err(|e| {
                 ExportError::source(
                     &artifact,
