@@ -30,7 +30,7 @@ pub fn write_bundle<W: Write>(
                 "report this as a bug",
             ));
         };
-        let mut reader: Box<dyn Read> = match source {
+        let mut reader: Box<dyn Read + '_> = match source {
             BlobSource::File(path) => Box::new(BufReader::with_capacity(
                 256 << 10,
                 File::open(path).map_err(|e| {
@@ -48,7 +48,7 @@ pub fn write_bundle<W: Write>(
                     "check the temporary directory",
                 )
             })?)),
-            BlobSource::Metadata(bytes) => Box::new(std::io::Cursor::new(bytes.as_ref().clone())),
+            BlobSource::Metadata(bytes) => Box::new(bytes.as_slice()),
         };
         writer
             .add_blob(&digest, &mut reader)
