@@ -21,7 +21,7 @@ pub mod tar_entry;
 mod tracked;
 pub mod writer;
 
-pub use digest::{Digest, digest_reader};
+pub use digest::{Digest, Hasher, digest_reader};
 pub use error::{Category, Corruption, Error};
 pub use index::{
     BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, FORMAT_VERSION, FileArtifact,

@@ -80,9 +80,36 @@ pub struct ExportArgs {
     pub level: i32,
     #[command(flatten)]
     pub password: PasswordArgs,
+    /// Registry requests in flight at once.
+    #[arg(short = 'j', long = "jobs", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Blob cache (default: $FERRY_CACHE_DIR, else $XDG_CACHE_HOME/ferry, else ~/.cache/ferry).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Allow plain HTTP for this registry (host[:port]); repeatable. Every other registry is
+    /// HTTPS only, and a TLS failure never falls back to HTTP.
+    #[arg(long = "plain-http", value_name = "HOST")]
+    pub plain_http: Vec<String>,
+    /// Trust this CA (PEM) for one registry: HOST=FILE; repeatable.
+    #[arg(long = "registry-ca", value_name = "HOST=FILE")]
+    pub registry_ca: Vec<String>,
+    /// Credentials for one registry: HOST=USER:PASSWORD_FILE (the password is read from the file);
+    /// repeatable. Taken before the docker config.
+    #[arg(long = "registry-auth", value_name = "HOST=USER:PASSWORD_FILE")]
+    pub registry_auth: Vec<String>,
+    /// A docker config.json with `auths`, `credHelpers` or `credsStore` (default:
+    /// $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json).
+    #[arg(long = "registry-auth-file", value_name = "FILE")]
+    pub registry_auth_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -44,9 +44,11 @@ fn bad_values_name_the_fix() {
             "not a valid reference",
         ),
         (
-            format!("{HEAD}spec:\n  images:\n    - docker.io/library/x:1\n"),
-            "m.yaml:6:7",
-            "has no `from:` source",
+            format!(
+                "{HEAD}spec:\n  images:\n    - {{name: docker.io/library/x:1, from: 'not a ref'}}\n"
+            ),
+            "m.yaml:6:43",
+            "neither a reference nor a layout",
         ),
         (
             format!("{HEAD}spec:\n  files:\n    - {{name: a, path: /bin/sh, mode: '999'}}\n"),

@@ -13,6 +13,9 @@ pub enum ExportError {
     },
     #[error(transparent)]
     Bundle(#[from] bundle_format::Error),
+    /// A registry fetch failed; the text already names the artifact and what to do.
+    #[error("{0}")]
+    Fetch(String),
 }
 
 impl ExportError {

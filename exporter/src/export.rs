@@ -1,19 +1,260 @@
-//! Write a planned bundle: the writer signs the index, then every blob streams from its source.
+//! Export: plan (metadata only), then fetch registry blobs concurrently into the verified cache
+//! while the writer streams every blob, in index order, into the bundle. The writer waits for a
+//! blob only if its fetch has not finished yet, so fetching and writing overlap.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bundle_format::error::WriteProblem;
-use bundle_format::{BundleWriter, SigningKey, WriteSummary, WriterOptions};
+use bundle_format::progress::Progress;
+use bundle_format::{BundleWriter, Digest, SigningKey, WriteSummary, WriterOptions};
+use futures_util::StreamExt;
 
 use crate::error::ExportError;
-use crate::plan::{BlobSource, ExportPlan};
+use crate::manifest::LoadedManifest;
+use crate::plan::{BlobSource, ExportPlan, plan};
+use crate::remote::{BlobCache, Registries, RegistryOptions};
 
-pub fn write_bundle<W: Write>(
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub writer: WriterOptions,
+    /// Registry requests in flight at once (`-j`).
+    pub concurrency: usize,
+    pub cache_dir: PathBuf,
+    pub registries: RegistryOptions,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        Self {
+            writer: WriterOptions::default(),
+            concurrency: 8,
+            cache_dir: BlobCache::default_dir(),
+            registries: RegistryOptions::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ExportSummary {
+    pub write: WriteSummary,
+    pub images: usize,
+    pub charts: usize,
+    pub files: usize,
+    /// Registry blob bytes downloaded by this run.
+    pub fetched_bytes: u64,
+    /// Registry blobs found, verified, in the cache.
+    pub cached_blobs: u64,
+}
+
+/// Export `manifest` into `out`.
+pub fn export<W: Write>(
+    manifest: &LoadedManifest,
+    out: W,
+    signer: Option<&SigningKey>,
+    options: &ExportOptions,
+) -> Result<(W, ExportSummary), ExportError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            ExportError::source(
+                "export",
+                format!("cannot start the I/O runtime: {e}"),
+                "check system limits",
+            )
+        })?;
+    let registries = Registries::new(options.registries.clone());
+    let plan = runtime.block_on(plan(manifest, &registries, options.concurrency))?;
+    let counts = (
+        plan.index.images.len(),
+        plan.index.charts.len(),
+        plan.index.files.len(),
+    );
+    let cache = BlobCache::open(&options.cache_dir).map_err(|e| {
+        ExportError::source(
+            "the blob cache",
+            format!("cannot use {}: {e}", options.cache_dir.display()),
+            "pass --cache-dir DIR with a writable directory",
+        )
+    })?;
+    let jobs = fetch_jobs(&plan);
+    let readiness = Arc::new(Readiness::default());
+    let stats = Arc::new(FetchStats::default());
+    let fetching = runtime.spawn(fetch_all(
+        jobs,
+        cache.clone(),
+        readiness.clone(),
+        stats.clone(),
+        options.concurrency,
+    ));
+    let written = write_bundle(plan, out, signer, options.writer, &readiness, &cache);
+    if written.is_err() {
+        fetching.abort();
+    }
+    let _ = runtime.block_on(fetching);
+    let (out, write) = written?;
+    Ok((
+        out,
+        ExportSummary {
+            write,
+            images: counts.0,
+            charts: counts.1,
+            files: counts.2,
+            fetched_bytes: stats.fetched_bytes.load(Ordering::Relaxed),
+            cached_blobs: stats.cached_blobs.load(Ordering::Relaxed),
+        },
+    ))
+}
+
+struct FetchJob {
+    digest: Digest,
+    size: u64,
+    media_type: String,
+    owner: String,
+    source: BlobSource,
+}
+
+fn fetch_jobs(plan: &ExportPlan) -> Vec<FetchJob> {
+    plan.index
+        .blobs
+        .iter()
+        .filter_map(|blob| match plan.sources.get(&blob.digest) {
+            Some(source @ BlobSource::Remote { .. }) => Some(FetchJob {
+                digest: blob.digest,
+                size: blob.size,
+                media_type: blob.media_type.clone(),
+                owner: plan.owners.get(&blob.digest).cloned().unwrap_or_default(),
+                source: source.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[derive(Debug, Default)]
+struct FetchStats {
+    fetched_bytes: AtomicU64,
+    cached_blobs: AtomicU64,
+}
+
+/// Which fetched blobs are in the cache, or why one failed.
+#[derive(Debug, Default)]
+struct Readiness {
+    state: Mutex<HashMap<Digest, Result<PathBuf, String>>>,
+    changed: Condvar,
+}
+
+impl Readiness {
+    fn set(&self, digest: Digest, outcome: Result<PathBuf, String>) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.insert(digest, outcome);
+        self.changed.notify_all();
+    }
+
+    fn wait(&self, digest: &Digest) -> Result<PathBuf, String> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(outcome) = state.get(digest) {
+                return outcome.clone();
+            }
+            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// Fetch every registry blob, `concurrency` at a time, in index order so the writer's next
+/// blob is always among the first in flight.
+async fn fetch_all(
+    jobs: Vec<FetchJob>,
+    cache: BlobCache,
+    readiness: Arc<Readiness>,
+    stats: Arc<FetchStats>,
+    concurrency: usize,
+) {
+    let total = jobs.iter().map(|j| j.size).sum();
+    let progress = Arc::new(Mutex::new(Progress::start("fetch", total)));
+    futures_util::stream::iter(jobs)
+        .for_each_concurrent(concurrency.max(1), |job| {
+            let (cache, readiness, stats, progress) = (
+                cache.clone(),
+                readiness.clone(),
+                stats.clone(),
+                progress.clone(),
+            );
+            async move {
+                let outcome = fetch_one(&job, &cache, &stats)
+                    .await
+                    .map_err(|e| e.to_string());
+                if let Ok(mut progress) = progress.lock() {
+                    progress.advance(job.size);
+                }
+                readiness.set(job.digest, outcome);
+            }
+        })
+        .await;
+    if let Ok(mut progress) = progress.lock() {
+        progress.finish();
+    }
+}
+
+async fn fetch_one(
+    job: &FetchJob,
+    cache: &BlobCache,
+    stats: &FetchStats,
+) -> Result<PathBuf, ExportError> {
+    let BlobSource::Remote { client, reference } = &job.source else {
+        return Err(ExportError::source(
+            &job.owner,
+            "not a registry blob",
+            "report this as a bug",
+        ));
+    };
+    let (check_cache, digest, size) = (cache.clone(), job.digest, job.size);
+    let cached = tokio::task::spawn_blocking(move || check_cache.has_verified(&digest, size))
+        .await
+        .unwrap_or(false);
+    if cached {
+        stats.cached_blobs.fetch_add(1, Ordering::Relaxed);
+        return Ok(cache.path(&job.digest));
+    }
+    let temp = cache.temp_path(&job.digest);
+    let pulled = client
+        .blob_to_file(
+            reference,
+            &job.digest,
+            job.size,
+            &job.media_type,
+            &temp,
+            &job.owner,
+        )
+        .await;
+    if let Err(error) = pulled {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(error);
+    }
+    stats.fetched_bytes.fetch_add(job.size, Ordering::Relaxed);
+    cache.commit(&temp, &job.digest).map_err(|e| {
+        ExportError::source(
+            &job.owner,
+            format!("cannot move {} into the cache: {e}", job.digest),
+            "check the cache directory",
+        )
+    })
+}
+
+fn write_bundle<W: Write>(
     plan: ExportPlan,
     out: W,
     signer: Option<&SigningKey>,
     options: WriterOptions,
+    readiness: &Readiness,
+    cache: &BlobCache,
 ) -> Result<(W, WriteSummary), ExportError> {
     let ExportPlan {
         index,
@@ -30,29 +271,30 @@ pub fn write_bundle<W: Write>(
                 "report this as a bug",
             ));
         };
-        let mut reader: Box<dyn Read + '_> = match source {
-            BlobSource::File(path) => Box::new(BufReader::with_capacity(
-                256 << 10,
-                File::open(path).map_err(|e| {
-                    ExportError::source(
-                        digest.to_string(),
-                        format!("cannot open {}: {e}", path.display()),
-                        "the source changed since planning: export again",
-                    )
-                })?,
-            )),
-            BlobSource::Packaged(temp) => Box::new(BufReader::new(temp.reopen().map_err(|e| {
+        let owner = owners.get(&digest);
+        let open = |path: &PathBuf| -> Result<Box<dyn Read + '_>, ExportError> {
+            let file = File::open(path).map_err(|e| {
                 ExportError::source(
-                    digest.to_string(),
-                    format!("cannot reopen the packaged chart: {e}"),
-                    "check the temporary directory",
+                    owner.cloned().unwrap_or_default(),
+                    format!("cannot open {}: {e}", path.display()),
+                    "the source changed since planning: export again",
                 )
-            })?)),
+            })?;
+            Ok(Box::new(BufReader::with_capacity(256 << 10, file)))
+        };
+        let mut reader: Box<dyn Read + '_> = match source {
+            BlobSource::File(path) => open(path)?,
+            BlobSource::Packaged(temp) => open(&temp.path().to_path_buf())?,
             BlobSource::Metadata(bytes) => Box::new(bytes.as_slice()),
+            BlobSource::Remote { .. } => {
+                let path = readiness.wait(&digest).map_err(ExportError::Fetch)?;
+                debug_assert_eq!(path, cache.path(&digest));
+                open(&path)?
+            }
         };
         writer
             .add_blob(&digest, &mut reader)
-            .map_err(|e| blame(e, owners.get(&digest), source))?;
+            .map_err(|e| blame(e, owner, source))?;
     }
     Ok(writer.finish()?)
 }

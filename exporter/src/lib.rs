@@ -7,9 +7,10 @@ pub mod manifest;
 mod package;
 pub mod plan;
 pub mod platform;
+pub mod remote;
 pub mod source;
 
 pub use error::ExportError;
-pub use export::write_bundle;
+pub use export::{ExportOptions, ExportSummary, export};
 pub use manifest::{LoadedManifest, load_manifest};
 pub use plan::{ExportPlan, plan};

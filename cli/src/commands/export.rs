@@ -4,7 +4,10 @@ use anyhow::{Context, Result};
 use bundle_format::WriterOptions;
 use serde_json::json;
 
-use crate::args::ExportArgs;
+use exporter::ExportOptions;
+use exporter::remote::{AuthSources, BlobCache, RegistryOptions};
+
+use crate::args::{ExportArgs, RegistryArgs};
 use crate::keys;
 use crate::render::{AtomicFile, human_bytes, print_json};
 
@@ -14,15 +17,19 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         None => None,
     };
     let manifest = exporter::load_manifest(&args.manifest)?;
-    let plan = exporter::plan(&manifest)?;
-    let counts = (
-        plan.index.images.len(),
-        plan.index.charts.len(),
-        plan.index.files.len(),
-    );
+    let options = ExportOptions {
+        writer: WriterOptions { level: args.level },
+        concurrency: usize::from(args.jobs),
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(BlobCache::default_dir),
+        registries: registry_options(&args.registry)?,
+    };
     let output = AtomicFile::create(&args.output)?;
-    let options = WriterOptions { level: args.level };
-    let (file, summary) = exporter::write_bundle(plan, output.writer(), signer.as_ref(), options)?;
+    let (file, export) = exporter::export(&manifest, output.writer(), signer.as_ref(), &options)?;
+    let summary = &export.write;
+    let counts = (export.images, export.charts, export.files);
     file.into_inner()
         .map_err(|e| e.into_error())
         .and_then(|f| f.sync_all())
@@ -36,13 +43,15 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             "images": counts.0, "charts": counts.1, "files": counts.2,
             "blobBytes": summary.blob_bytes,
             "bundleBytes": summary.bytes_written,
+            "fetchedBytes": export.fetched_bytes,
+            "cachedBlobs": export.cached_blobs,
             "signedBy": signed_by,
         }))?;
     } else {
         let signature =
             signed_by.map_or_else(|| "UNSIGNED".to_owned(), |id| format!("signed by key {id}"));
         crate::render::line(&format!(
-            "exported {} {} to {}\n  id {}\n  {} images, {} charts, {} files; {} of blobs in {}; {signature}",
+            "exported {} {} to {}\n  id {}\n  {} images, {} charts, {} files; {} of blobs in {}; {signature}\n  fetched {} from registries, {} blobs reused from the cache",
             manifest.name,
             manifest.version,
             args.output.display(),
@@ -52,7 +61,34 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             counts.2,
             human_bytes(summary.blob_bytes),
             human_bytes(summary.bytes_written),
+            human_bytes(export.fetched_bytes),
+            export.cached_blobs,
         ));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
+    let mut auth = AuthSources {
+        docker_config: args
+            .registry_auth_file
+            .clone()
+            .or_else(AuthSources::default_docker_config),
+        ..AuthSources::default()
+    };
+    for flag in &args.registry_auth {
+        auth.add_flag(flag)?;
+    }
+    let mut ca_files = std::collections::HashMap::new();
+    for flag in &args.registry_ca {
+        let (host, file) = flag
+            .split_once('=')
+            .with_context(|| format!("--registry-ca `{flag}` is not HOST=FILE"))?;
+        ca_files.insert(host.to_owned(), file.into());
+    }
+    Ok(RegistryOptions {
+        plain_http: args.plain_http.iter().cloned().collect(),
+        ca_files,
+        auth,
+    })
 }

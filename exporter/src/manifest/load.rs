@@ -74,11 +74,14 @@ pub enum ImageSource {
         dir: PathBuf,
         reference: Option<String>,
     },
+    /// A registry reference: the image's own name, or another reference given in `from:`.
+    Registry { reference: String },
 }
 
 impl fmt::Display for ImageSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Registry { reference } => f.write_str(reference),
             Self::OciLayout { dir, reference } => {
                 write!(f, "oci-layout:{}", dir.display())?;
                 if let Some(reference) = reference {
@@ -311,14 +314,12 @@ impl Checker {
                 );
             }
         };
-        let Some(from) = from else {
-            return self.invalid(
-                name_at,
-                format!("image `{name}` has no `from:` source"),
-                "this release exports images from local OCI layouts only: add `from: oci-layout:DIR`",
-            );
+        let source = match from {
+            Some(from) => self.image_source(from)?,
+            None => ImageSource::Registry {
+                reference: name.clone(),
+            },
         };
-        let source = self.image_source(from)?;
         let platforms = match platforms {
             Some(list) if list.is_empty() => {
                 return self.invalid(
@@ -341,11 +342,16 @@ impl Checker {
 
     fn image_source(&self, from: &Spanned<String>) -> Result<ImageSource, ManifestError> {
         let Some(rest) = from.value.strip_prefix("oci-layout:") else {
-            return self.invalid(
-                &from.referenced,
-                format!("image source `{}` is not supported", from.value),
-                "write `oci-layout:DIR` or `oci-layout:DIR:REF` (a local OCI image layout)",
-            );
+            return match parse_reference(&from.value) {
+                Ok(_) => Ok(ImageSource::Registry {
+                    reference: from.value.clone(),
+                }),
+                Err(why) => self.invalid(
+                    &from.referenced,
+                    format!("image source `{}` is neither a reference nor a layout: {why}", from.value),
+                    "write another registry's reference (host/repository:tag) or `oci-layout:DIR[:REF]`",
+                ),
+            };
         };
         let (dir, reference) = match rest.split_once(':') {
             Some((dir, reference)) if !reference.is_empty() => (dir, Some(reference.to_owned())),

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{BlobList, BlobSource};
 use crate::error::ExportError;
-use crate::manifest::{ImageRequest, ImageSource};
+use crate::manifest::ImageRequest;
 use crate::platform::Platform;
 use crate::source::oci_layout::{Descriptor, OciLayout};
 
@@ -21,21 +21,21 @@ const ATTESTS: &str = "vnd.docker.reference.digest";
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ImageManifest {
+pub(super) struct ImageManifest {
     #[serde(default)]
-    media_type: Option<String>,
-    config: Descriptor,
+    pub media_type: Option<String>,
+    pub config: Descriptor,
     #[serde(default)]
-    layers: Vec<Descriptor>,
+    pub layers: Vec<Descriptor>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct MediaTypeProbe {
+pub(super) struct MediaTypeProbe {
     #[serde(default)]
-    media_type: Option<String>,
+    pub media_type: Option<String>,
     #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
+    pub manifests: Option<Vec<Descriptor>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,17 +48,36 @@ struct ConfigPlatform {
     variant: Option<String>,
 }
 
-pub(super) fn plan_image(
+/// Where an image's manifests, configs and layers come from.
+pub(super) trait ImageContent {
+    /// A manifest or config, digest-checked.
+    fn metadata(&self, descriptor: &Descriptor, artifact: &str) -> Result<Vec<u8>, ExportError>;
+    /// Where the layer's bytes will be streamed from.
+    fn layer(&self, descriptor: &Descriptor, artifact: &str) -> Result<BlobSource, ExportError>;
+}
+
+impl ImageContent for OciLayout {
+    fn metadata(&self, descriptor: &Descriptor, artifact: &str) -> Result<Vec<u8>, ExportError> {
+        self.read_metadata(descriptor, artifact)
+    }
+
+    fn layer(&self, descriptor: &Descriptor, artifact: &str) -> Result<BlobSource, ExportError> {
+        self.check_blob(descriptor, artifact)?;
+        Ok(BlobSource::File(self.blob_path(&descriptor.digest)))
+    }
+}
+
+/// An image from a local OCI layout.
+pub(super) fn plan_local_image(
     request: &ImageRequest,
+    dir: &std::path::Path,
+    reference: Option<&str>,
     blobs: &mut BlobList,
 ) -> Result<ImageArtifact, ExportError> {
     let artifact = request.name.as_str();
-    let _span = tracing::info_span!("image", reference = artifact).entered();
-    blobs.start_artifact(&format!("image {artifact}"));
-    let ImageSource::OciLayout { dir, reference } = &request.source;
     let layout = OciLayout::open(dir, artifact)?;
     let top = layout.resolve(
-        reference.as_deref(),
+        reference,
         &request.name,
         request.reference.tag.as_deref(),
         artifact,
@@ -76,6 +95,21 @@ pub(super) fn plan_image(
         ));
     }
     let top_bytes = layout.read_metadata(&top, artifact)?;
+    plan_resolved(request, &layout, top, top_bytes, blobs)
+}
+
+/// Plan an image whose top-level manifest or index is known: select platforms, then add every
+/// blob in push order.
+pub(super) fn plan_resolved(
+    request: &ImageRequest,
+    content: &dyn ImageContent,
+    top: Descriptor,
+    top_bytes: Vec<u8>,
+    blobs: &mut BlobList,
+) -> Result<ImageArtifact, ExportError> {
+    let artifact = request.name.as_str();
+    let _span = tracing::info_span!("image", reference = artifact).entered();
+    blobs.start_artifact(&format!("image {artifact}"));
     let probe: MediaTypeProbe =
         parse_json(&top_bytes, &top, artifact, "an image manifest or index")?;
     let media_type = effective_media_type(probe.media_type.as_deref(), &top);
@@ -90,9 +124,9 @@ pub(super) fn plan_image(
                 {
                     platforms.push(platform_text(&p.os, &p.architecture, p.variant.as_deref()));
                 }
-                let child_bytes = layout.read_metadata(child, artifact)?;
+                let child_bytes = content.metadata(child, artifact)?;
                 plan_single(
-                    &layout,
+                    content,
                     child,
                     child_bytes,
                     blobs,
@@ -134,7 +168,7 @@ pub(super) fn plan_image(
                 ..top
             };
             let platform = plan_single(
-                &layout,
+                content,
                 &descriptor,
                 top_bytes,
                 blobs,
@@ -193,7 +227,7 @@ fn platform_text(os: &str, architecture: &str, variant: Option<&str>) -> String 
 
 /// Children for the requested platforms, plus the attestations that describe them. Every
 /// requested platform must be present.
-fn select_children(
+pub(super) fn select_children(
     children: &[Descriptor],
     wanted: &[Platform],
     artifact: &str,
@@ -278,7 +312,7 @@ fn filtered_index(
 
 /// One platform manifest (already read, as `bytes`): layers, then config, then the manifest.
 fn plan_single(
-    layout: &OciLayout,
+    content: &dyn ImageContent,
     descriptor: &Descriptor,
     bytes: Vec<u8>,
     blobs: &mut BlobList,
@@ -314,16 +348,11 @@ fn plan_single(
                 "foreign layers cannot be carried across an air gap",
             ));
         }
-        layout.check_blob(layer, artifact)?;
-        blobs.add(
-            layer.digest,
-            layer.size,
-            &layer.media_type,
-            BlobSource::File(layout.blob_path(&layer.digest)),
-        );
+        let source = content.layer(layer, artifact)?;
+        blobs.add(layer.digest, layer.size, &layer.media_type, source);
         image_blobs.push(layer.digest);
     }
-    let config_bytes = layout.read_metadata(&manifest.config, artifact)?;
+    let config_bytes = content.metadata(&manifest.config, artifact)?;
     let platform: ConfigPlatform = serde_json::from_slice(&config_bytes).map_err(|e| {
         ExportError::source(
             artifact,
@@ -351,7 +380,7 @@ fn plan_single(
     Ok(platform)
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
     bytes: &[u8],
     descriptor: &Descriptor,
     artifact: &str,
@@ -367,7 +396,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 /// The media type a manifest declares itself, else the one its descriptor gives.
-fn effective_media_type(declared: Option<&str>, descriptor: &Descriptor) -> String {
+pub(super) fn effective_media_type(declared: Option<&str>, descriptor: &Descriptor) -> String {
     declared
         .filter(|m| !m.is_empty())
         .unwrap_or(&descriptor.media_type)

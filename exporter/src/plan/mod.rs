@@ -5,6 +5,7 @@
 mod chart;
 mod file;
 mod image;
+mod remote_image;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,8 +13,11 @@ use std::sync::Arc;
 
 use bundle_format::{BlobDescriptor, BundleIndex, Digest, layout};
 
+use futures_util::{StreamExt, TryStreamExt};
+
 use crate::error::ExportError;
-use crate::manifest::LoadedManifest;
+use crate::manifest::{ImageSource, LoadedManifest};
+use crate::remote::{Registries, RegistryClient};
 
 /// Where a blob's bytes come from when it is written.
 #[derive(Debug, Clone)]
@@ -23,6 +27,11 @@ pub enum BlobSource {
     Metadata(Arc<Vec<u8>>),
     /// A chart packaged from a directory, kept on disk until written.
     Packaged(Arc<tempfile::NamedTempFile>),
+    /// A registry blob: fetched into the cache, then streamed from there.
+    Remote {
+        client: Arc<RegistryClient>,
+        reference: oci_client::Reference,
+    },
 }
 
 #[derive(Debug)]
@@ -74,13 +83,44 @@ impl BlobList {
     }
 }
 
-pub fn plan(manifest: &LoadedManifest) -> Result<ExportPlan, ExportError> {
+/// Plan the bundle. Registry manifests are fetched `concurrency` at a time; the plan itself keeps
+/// manifest order, so the same manifest always gives the same index.
+pub async fn plan(
+    manifest: &LoadedManifest,
+    registries: &Registries,
+    concurrency: usize,
+) -> Result<ExportPlan, ExportError> {
+    let prefetched: Vec<Option<remote_image::RemoteImage>> =
+        futures_util::stream::iter(manifest.images.iter().map(|request| async move {
+            match &request.source {
+                ImageSource::Registry { reference } => {
+                    remote_image::prefetch(request, reference, registries)
+                        .await
+                        .map(Some)
+                }
+                ImageSource::OciLayout { .. } => Ok(None),
+            }
+        }))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
     let _span = tracing::info_span!("plan", manifest = %manifest.path.display()).entered();
     let mut blobs = BlobList::default();
     let images = manifest
         .images
         .iter()
-        .map(|request| image::plan_image(request, &mut blobs))
+        .zip(prefetched)
+        .map(|(request, remote)| match (remote, &request.source) {
+            (Some(remote), _) => remote.plan(request, &mut blobs),
+            (None, ImageSource::OciLayout { dir, reference }) => {
+                image::plan_local_image(request, dir, reference.as_deref(), &mut blobs)
+            }
+            (None, ImageSource::Registry { .. }) => Err(ExportError::source(
+                &request.name,
+                "the image was not fetched",
+                "report this as a bug",
+            )),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let charts = manifest
         .charts

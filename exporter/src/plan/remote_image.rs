@@ -1,0 +1,137 @@
+//! Images from registries. Manifests and configs are fetched during planning (they are small
+//! and the signed index needs their digests); layers only become fetch jobs, pulled later into
+//! the cache while the bundle is written.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bundle_format::limits::MAX_MANIFEST_BYTES;
+use bundle_format::{Digest, ImageArtifact};
+use oci_client::Reference;
+
+use super::image::{
+    ImageContent, ImageManifest, MediaTypeProbe, parse_json, plan_resolved, select_children,
+};
+use super::{BlobList, BlobSource};
+use crate::error::ExportError;
+use crate::manifest::ImageRequest;
+use crate::remote::{Registries, RegistryClient};
+use crate::source::oci_layout::Descriptor;
+
+/// An image whose manifests and configs have been fetched.
+#[derive(Debug)]
+pub(super) struct RemoteImage {
+    client: Arc<RegistryClient>,
+    reference: Reference,
+    top: Descriptor,
+    top_bytes: Vec<u8>,
+    fetched: HashMap<Digest, Vec<u8>>,
+}
+
+impl ImageContent for RemoteImage {
+    fn metadata(&self, descriptor: &Descriptor, artifact: &str) -> Result<Vec<u8>, ExportError> {
+        self.fetched
+            .get(&descriptor.digest)
+            .cloned()
+            .ok_or_else(|| {
+                ExportError::source(
+                    artifact,
+                    format!("{} was not fetched during planning", descriptor.digest),
+                    "report this as a bug",
+                )
+            })
+    }
+
+    fn layer(&self, _descriptor: &Descriptor, _artifact: &str) -> Result<BlobSource, ExportError> {
+        Ok(BlobSource::Remote {
+            client: self.client.clone(),
+            reference: self.reference.clone(),
+        })
+    }
+}
+
+impl RemoteImage {
+    pub(super) fn plan(
+        self,
+        request: &ImageRequest,
+        blobs: &mut BlobList,
+    ) -> Result<ImageArtifact, ExportError> {
+        let top = self.top.clone();
+        let top_bytes = self.top_bytes.clone();
+        plan_resolved(request, &self, top, top_bytes, blobs)
+    }
+}
+
+/// Fetch what planning needs: the top manifest or index, the selected children, their configs.
+pub(super) async fn prefetch(
+    request: &ImageRequest,
+    source: &str,
+    registries: &Registries,
+) -> Result<RemoteImage, ExportError> {
+    let artifact = request.name.as_str();
+    let reference: Reference = source.parse().map_err(|e| {
+        ExportError::source(
+            artifact,
+            format!("`{source}` is not a reference oci-client accepts: {e}"),
+            "write host/repository:tag",
+        )
+    })?;
+    let client = registries.client_for(&reference)?;
+    let (top_bytes, top_digest) = client
+        .manifest(&reference, request.reference.digest, artifact)
+        .await?;
+    let probe: MediaTypeProbe = serde_json::from_slice(&top_bytes).map_err(|e| {
+        ExportError::source(
+            artifact,
+            format!("{reference} is not an image manifest or index: {e}"),
+            "check the reference",
+        )
+    })?;
+    let top = Descriptor {
+        media_type: probe.media_type.clone().unwrap_or_default(),
+        digest: top_digest,
+        size: top_bytes.len() as u64,
+        annotations: Default::default(),
+        platform: None,
+        urls: Vec::new(),
+    };
+    let mut fetched = HashMap::new();
+    let manifests: Vec<(Descriptor, Vec<u8>)> = match &probe.manifests {
+        Some(children) => {
+            let mut out = Vec::new();
+            for child in select_children(children, &request.platforms, artifact)? {
+                let child_reference = reference.clone_with_digest(child.digest.to_string());
+                let (bytes, _) = client
+                    .manifest(&child_reference, Some(child.digest), artifact)
+                    .await?;
+                fetched.insert(child.digest, bytes.clone());
+                out.push((child, bytes));
+            }
+            out
+        }
+        None => vec![(top.clone(), top_bytes.clone())],
+    };
+    for (descriptor, bytes) in &manifests {
+        let manifest: ImageManifest = parse_json(bytes, descriptor, artifact, "an image manifest")?;
+        let config = &manifest.config;
+        if config.size > MAX_MANIFEST_BYTES {
+            return Err(ExportError::source(
+                artifact,
+                format!(
+                    "config {} is {} bytes, over the limit",
+                    config.digest, config.size
+                ),
+                "check the image",
+            ));
+        }
+        let bytes = client.small_blob(&reference, config, artifact).await?;
+        fetched.insert(config.digest, bytes);
+    }
+    Ok(RemoteImage {
+        client,
+        reference,
+        top,
+        top_bytes,
+        fetched,
+    })
+}

@@ -1,0 +1,79 @@
+//! The local blob cache: content-addressed files, written under a temporary name and renamed
+//! only after their digest checked out. An entry is re-hashed before it is reused, and a bad
+//! one is dropped and fetched again.
+
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+
+use bundle_format::{Digest, digest_reader};
+
+#[derive(Debug, Clone)]
+pub struct BlobCache {
+    dir: PathBuf,
+}
+
+impl BlobCache {
+    /// `--cache-dir`, else $FERRY_CACHE_DIR, else $XDG_CACHE_HOME/ferry, else ~/.cache/ferry.
+    pub fn default_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os("FERRY_CACHE_DIR") {
+            return PathBuf::from(dir);
+        }
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir);
+        base.join("ferry")
+    }
+
+    pub fn open(dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir.join("blobs/sha256"))?;
+        std::fs::create_dir_all(dir.join("tmp"))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join(digest.blob_path())
+    }
+
+    /// A fresh temporary path for a download in progress (same filesystem, so rename works).
+    pub fn temp_path(&self, digest: &Digest) -> PathBuf {
+        self.dir.join("tmp").join(format!(
+            "{}.{}.{}",
+            digest.hex(),
+            std::process::id(),
+            unique()
+        ))
+    }
+
+    /// Whether a verified entry exists. A corrupt entry is removed and reported as absent.
+    pub fn has_verified(&self, digest: &Digest, size: u64) -> bool {
+        let path = self.path(digest);
+        let Ok(file) = File::open(&path) else {
+            return false;
+        };
+        match digest_reader(BufReader::with_capacity(256 << 10, file)) {
+            Ok((actual, bytes)) if actual == *digest && bytes == size => true,
+            _ => {
+                tracing::warn!(%digest, "cache entry is corrupt; fetching it again");
+                let _ = std::fs::remove_file(&path);
+                false
+            }
+        }
+    }
+
+    /// Move a verified temporary file into place.
+    pub fn commit(&self, temp: &Path, digest: &Digest) -> io::Result<PathBuf> {
+        let path = self.path(digest);
+        std::fs::rename(temp, &path)?;
+        Ok(path)
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}

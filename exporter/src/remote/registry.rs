@@ -1,0 +1,304 @@
+//! One oci-client per registry, each with its own CA roots and scheme. Plain HTTP only for
+//! registries the user named with `--plain-http`; anything else is HTTPS, and a TLS failure is an
+//! error, never a retry over HTTP.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bundle_format::limits::MAX_MANIFEST_BYTES;
+use bundle_format::{Digest, Hasher};
+use futures_util::StreamExt;
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use tokio::io::AsyncWriteExt;
+
+use super::auth::AuthSources;
+use crate::error::ExportError;
+
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Registries (`host[:port]`) explicitly allowed to use plain HTTP.
+    pub plain_http: HashSet<String>,
+    /// Extra CA certificates (PEM) per registry.
+    pub ca_files: HashMap<String, PathBuf>,
+    pub auth: AuthSources,
+}
+
+#[derive(Debug)]
+pub struct Registries {
+    options: RegistryOptions,
+    clients: Mutex<HashMap<String, Arc<RegistryClient>>>,
+}
+
+pub struct RegistryClient {
+    client: Client,
+    auth: RegistryAuth,
+    pub registry: String,
+    plain_http: bool,
+}
+
+impl std::fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RegistryClient({})", self.registry)
+    }
+}
+
+impl Registries {
+    pub fn new(options: RegistryOptions) -> Self {
+        Self {
+            options,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for the registry of `reference` (as written, e.g. `docker.io`).
+    pub fn client_for(&self, reference: &Reference) -> Result<Arc<RegistryClient>, ExportError> {
+        let registry = reference.registry().to_owned();
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&registry) {
+            return Ok(client.clone());
+        }
+        let plain_http = self.options.plain_http.contains(&registry);
+        let mut config = ClientConfig {
+            protocol: if plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            connect_timeout: Some(Duration::from_secs(20)),
+            read_timeout: Some(Duration::from_secs(300)),
+            ..ClientConfig::default()
+        };
+        if let Some(ca) = self.options.ca_files.get(&registry) {
+            let data = std::fs::read(ca).map_err(|e| {
+                ExportError::source(
+                    format!("registry {registry}"),
+                    format!("cannot read its CA file {}: {e}", ca.display()),
+                    "check --registry-ca",
+                )
+            })?;
+            config.extra_root_certificates.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            });
+        }
+        let auth = match self.options.auth.lookup(&registry)? {
+            Some(creds) => RegistryAuth::Basic(creds.username, creds.password.expose().to_owned()),
+            None => RegistryAuth::Anonymous,
+        };
+        let client = Arc::new(RegistryClient {
+            client: Client::new(config),
+            auth,
+            registry: registry.clone(),
+            plain_http,
+        });
+        clients.insert(registry, client.clone());
+        Ok(client)
+    }
+}
+
+impl RegistryClient {
+    /// A manifest or index, byte-exact, checked against `expected` when given.
+    pub async fn manifest(
+        &self,
+        reference: &Reference,
+        expected: Option<Digest>,
+        artifact: &str,
+    ) -> Result<(Vec<u8>, Digest), ExportError> {
+        let (bytes, _) = self
+            .client
+            .pull_manifest_raw(reference, &self.auth, MANIFEST_TYPES)
+            .await
+            .map_err(|e| self.explain(e, reference, artifact))?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(ExportError::source(
+                artifact,
+                format!(
+                    "{reference} sent a {}-byte manifest, over the {MAX_MANIFEST_BYTES}-byte limit",
+                    bytes.len()
+                ),
+                "check the registry",
+            ));
+        }
+        let digest = Digest::of(&bytes);
+        let expected = expected.or_else(|| reference.digest().and_then(|d| d.parse().ok()));
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(ExportError::source(
+                artifact,
+                format!("{reference} sent content with digest {digest}, expected {expected}"),
+                "the registry is serving wrong content: check it",
+            ));
+        }
+        Ok((bytes.to_vec(), digest))
+    }
+
+    /// A small blob (a config) in memory, digest-checked.
+    pub async fn small_blob(
+        &self,
+        reference: &Reference,
+        descriptor: &crate::source::oci_layout::Descriptor,
+        artifact: &str,
+    ) -> Result<Vec<u8>, ExportError> {
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
+            .await;
+        let wanted = OciDescriptor {
+            media_type: descriptor.media_type.clone(),
+            digest: descriptor.digest.to_string(),
+            size: descriptor.size as i64,
+            ..OciDescriptor::default()
+        };
+        let mut data = Vec::with_capacity(usize::try_from(descriptor.size).unwrap_or(0));
+        self.client
+            .pull_blob(reference, &wanted, &mut data)
+            .await
+            .map_err(|e| self.explain(e, reference, artifact))?;
+        if Digest::of(&data) != descriptor.digest {
+            return Err(ExportError::source(
+                artifact,
+                format!(
+                    "{} sent wrong content for {}",
+                    self.registry, descriptor.digest
+                ),
+                "the registry is serving wrong content: check it",
+            ));
+        }
+        Ok(data)
+    }
+
+    /// Stream one blob into `path`, hashing as it goes; the digest and size must match.
+    pub async fn blob_to_file(
+        &self,
+        reference: &Reference,
+        digest: &Digest,
+        size: u64,
+        media_type: &str,
+        path: &std::path::Path,
+        artifact: &str,
+    ) -> Result<(), ExportError> {
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &self.auth)
+            .await;
+        let descriptor = OciDescriptor {
+            media_type: media_type.to_owned(),
+            digest: digest.to_string(),
+            size: size as i64,
+            ..OciDescriptor::default()
+        };
+        let mut stream = self
+            .client
+            .pull_blob_stream(reference, &descriptor)
+            .await
+            .map_err(|e| self.explain(e, reference, artifact))?
+            .stream;
+        let io = |e: std::io::Error| {
+            ExportError::source(
+                artifact,
+                format!("cannot write {} into the cache: {e}", digest),
+                "check the cache directory's free space and permissions",
+            )
+        };
+        let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+        let mut hasher = Hasher::default();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                ExportError::source(
+                    artifact,
+                    format!("downloading {digest} from {}: {e}", self.registry),
+                    "check the connection and retry; finished blobs stay cached",
+                )
+            })?;
+            hasher.update(&chunk);
+            if hasher.bytes() > size {
+                break;
+            }
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        let (actual, bytes) = hasher.finish();
+        if bytes != size || actual != *digest {
+            let _ = tokio::fs::remove_file(path).await;
+            return Err(ExportError::source(
+                artifact,
+                format!(
+                    "{} sent {bytes} bytes with digest {actual} for blob {digest} ({size} bytes)",
+                    self.registry
+                ),
+                "the registry is serving wrong content: check it",
+            ));
+        }
+        Ok(())
+    }
+
+    fn explain(
+        &self,
+        error: OciDistributionError,
+        reference: &Reference,
+        artifact: &str,
+    ) -> ExportError {
+        let registry = &self.registry;
+        let text = error.to_string();
+        let (cause, hint) = match &error {
+            OciDistributionError::AuthenticationFailure(_) | OciDistributionError::UnauthorizedError { .. } => (
+                format!("{registry} refused access to {} (401 unauthorized)", reference.repository()),
+                "give credentials with --registry-auth HOST=USER:PASSWORD_FILE or a docker config.json".to_owned(),
+            ),
+            OciDistributionError::ImageManifestNotFoundError(_) => (
+                format!("{reference} does not exist on {registry}"),
+                "check the tag or digest".to_owned(),
+            ),
+            _ if is_tls(&error) => (
+                format!("TLS with {registry} failed: {}", root_cause(&error)),
+                format!("if it uses a private CA, pass --registry-ca {registry}=CA.pem; ferry never falls back to plain HTTP"),
+            ),
+            _ if text.contains("404") || text.contains("MANIFEST_UNKNOWN") || text.contains("manifest unknown") => (
+                format!("{reference} does not exist on {registry}"),
+                "check the tag or digest".to_owned(),
+            ),
+            _ if text.contains("401") => (
+                format!("{registry} refused access to {} (401 unauthorized)", reference.repository()),
+                "give credentials with --registry-auth HOST=USER:PASSWORD_FILE or a docker config.json".to_owned(),
+            ),
+            _ => (
+                format!("cannot reach {registry} ({}): {}", if self.plain_http { "http" } else { "https" }, root_cause(&error)),
+                "check the address and that the registry is up; for a plain-HTTP registry pass --plain-http HOST".to_owned(),
+            ),
+        };
+        ExportError::source(artifact, cause, hint)
+    }
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
+
+fn is_tls(error: &dyn std::error::Error) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string().to_ascii_lowercase();
+        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
