@@ -70,12 +70,6 @@ pub fn export<W: Write>(
             )
         })?;
     let registries = Registries::new(options.registries.clone());
-    let plan = runtime.block_on(plan(manifest, &registries, options.concurrency))?;
-    let counts = (
-        plan.index.images.len(),
-        plan.index.charts.len(),
-        plan.index.files.len(),
-    );
     let cache = BlobCache::open(&options.cache_dir).map_err(|e| {
         ExportError::source(
             "the blob cache",
@@ -83,6 +77,13 @@ pub fn export<W: Write>(
             "pass --cache-dir DIR with a writable directory",
         )
     })?;
+    let plan = runtime.block_on(plan(manifest, &registries, &cache, options.concurrency))?;
+    let counts = (
+        plan.index.images.len(),
+        plan.index.charts.len(),
+        plan.index.files.len(),
+    );
+
     let jobs = fetch_jobs(&plan);
     let readiness = Arc::new(Readiness::default());
     let stats = Arc::new(FetchStats::default());

@@ -236,6 +236,34 @@ impl Registry {
         assert_eq!(address, format!("127.0.0.1:{port}"));
         Self { address, dir }
     }
+
+    /// The registry's access log so far (combined log format, one request a line).
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Blob downloads served so far.
+    pub fn blob_gets(&self) -> usize {
+        self.access_log()
+            .lines()
+            .filter(|l| {
+                l.contains("\"GET /v2/") && l.contains("/blobs/sha256:") && l.contains("\" 200 ")
+            })
+            .count()
+    }
+
+    /// Copy an OCI layout entry into this registry with skopeo (all platforms, digests kept).
+    pub fn seed(&self, source: &str, repository: &str) {
+        ok(run(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            source,
+            &format!("docker://{}/{repository}", self.address),
+        ])));
+    }
 }
 
 impl Drop for Registry {

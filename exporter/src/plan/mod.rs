@@ -17,7 +17,7 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::error::ExportError;
 use crate::manifest::{ImageSource, LoadedManifest};
-use crate::remote::{Registries, RegistryClient};
+use crate::remote::{BlobCache, Registries, RegistryClient};
 
 /// Where a blob's bytes come from when it is written.
 #[derive(Debug, Clone)]
@@ -88,13 +88,14 @@ impl BlobList {
 pub async fn plan(
     manifest: &LoadedManifest,
     registries: &Registries,
+    cache: &BlobCache,
     concurrency: usize,
 ) -> Result<ExportPlan, ExportError> {
     let prefetched: Vec<Option<remote_image::RemoteImage>> =
         futures_util::stream::iter(manifest.images.iter().map(|request| async move {
             match &request.source {
                 ImageSource::Registry { reference } => {
-                    remote_image::prefetch(request, reference, registries)
+                    remote_image::prefetch(request, reference, registries, cache)
                         .await
                         .map(Some)
                 }

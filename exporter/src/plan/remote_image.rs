@@ -15,7 +15,7 @@ use super::image::{
 use super::{BlobList, BlobSource};
 use crate::error::ExportError;
 use crate::manifest::ImageRequest;
-use crate::remote::{Registries, RegistryClient};
+use crate::remote::{BlobCache, Registries, RegistryClient};
 use crate::source::oci_layout::Descriptor;
 
 /// An image whose manifests and configs have been fetched.
@@ -67,6 +67,7 @@ pub(super) async fn prefetch(
     request: &ImageRequest,
     source: &str,
     registries: &Registries,
+    cache: &BlobCache,
 ) -> Result<RemoteImage, ExportError> {
     let artifact = request.name.as_str();
     let reference: Reference = source.parse().map_err(|e| {
@@ -88,7 +89,7 @@ pub(super) async fn prefetch(
         )
     })?;
     let top = Descriptor {
-        media_type: probe.media_type.clone().unwrap_or_default(),
+        media_type: infer_media_type(&probe, &top_bytes),
         digest: top_digest,
         size: top_bytes.len() as u64,
         annotations: Default::default(),
@@ -124,7 +125,20 @@ pub(super) async fn prefetch(
                 "check the image",
             ));
         }
-        let bytes = client.small_blob(&reference, config, artifact).await?;
+        let bytes = match cache.read_small(&config.digest, config.size) {
+            Some(bytes) => bytes,
+            None => {
+                let bytes = client.small_blob(&reference, config, artifact).await?;
+                cache.store_small(&config.digest, &bytes).map_err(|e| {
+                    ExportError::source(
+                        artifact,
+                        format!("cannot write the cache: {e}"),
+                        "check the cache directory",
+                    )
+                })?;
+                bytes
+            }
+        };
         fetched.insert(config.digest, bytes);
     }
     Ok(RemoteImage {
@@ -134,4 +148,22 @@ pub(super) async fn prefetch(
         top_bytes,
         fetched,
     })
+}
+
+/// A manifest that does not name its media type (umoci writes such) is typed by its shape, as
+/// registries do: a `manifests` list is an index; a Docker config type means a Docker v2 manifest.
+fn infer_media_type(probe: &MediaTypeProbe, bytes: &[u8]) -> String {
+    if let Some(declared) = probe.media_type.as_ref().filter(|m| !m.is_empty()) {
+        return declared.clone();
+    }
+    if probe.manifests.is_some() {
+        return "application/vnd.oci.image.index.v1+json".to_owned();
+    }
+    let docker_config = serde_json::from_slice::<ImageManifest>(bytes)
+        .is_ok_and(|m| m.config.media_type == "application/vnd.docker.container.image.v1+json");
+    if docker_config {
+        "application/vnd.docker.distribution.manifest.v2+json".to_owned()
+    } else {
+        "application/vnd.oci.image.manifest.v1+json".to_owned()
+    }
 }

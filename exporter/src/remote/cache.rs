@@ -64,6 +64,23 @@ impl BlobCache {
         }
     }
 
+    /// A small verified entry (a config) read into memory, if present.
+    pub fn read_small(&self, digest: &Digest, size: u64) -> Option<Vec<u8>> {
+        let data = std::fs::read(self.path(digest)).ok()?;
+        if data.len() as u64 == size && Digest::of(&data) == *digest {
+            return Some(data);
+        }
+        let _ = std::fs::remove_file(self.path(digest));
+        None
+    }
+
+    /// Store a small, already verified blob.
+    pub fn store_small(&self, digest: &Digest, data: &[u8]) -> io::Result<()> {
+        let temp = self.temp_path(digest);
+        std::fs::write(&temp, data)?;
+        self.commit(&temp, digest).map(|_| ())
+    }
+
     /// Move a verified temporary file into place.
     pub fn commit(&self, temp: &Path, digest: &Digest) -> io::Result<PathBuf> {
         let path = self.path(digest);

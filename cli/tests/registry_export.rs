@@ -1,0 +1,270 @@
+//! Export from a real distribution registry: digests survive a round trip through skopeo into a
+//! fresh registry, a warm cache fetches nothing, and failures are clean.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{Registry, Workspace, ok, require_fixtures, require_tools, run, stderr};
+
+struct Source {
+    registry: Registry,
+    fixtures: PathBuf,
+}
+
+fn seeded_registry() -> Option<Source> {
+    let fixtures = require_fixtures()?;
+    if !require_tools(&["skopeo", "docker-registry", "tar", "zstd"]) {
+        return None;
+    }
+    let registry = Registry::start();
+    let images = fixtures.join("images");
+    let layout = |entry: &str| format!("oci:{}/{entry}", images.display());
+    registry.seed(&layout("hello:1.0"), "library/hello:1.0");
+    registry.seed(&layout("multiarch:1.0"), "example/multiarch:1.0");
+    registry.seed(&layout("big:1.0"), "example/big:1.0");
+    registry.seed(&layout("shared:app1"), "apps/app1:1.0");
+    registry.seed(&layout("shared:app2"), "apps/app2:1.0");
+    Some(Source { registry, fixtures })
+}
+
+fn manifest(ws: &Workspace, address: &str) -> PathBuf {
+    ws.write(
+        "m.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: remote, version: '1'}}
+spec:
+  platforms: [linux/amd64, linux/arm64]
+  images:
+    - {{name: {address}/library/hello:1.0, platforms: [linux/amd64]}}
+    - {address}/example/multiarch:1.0
+    - {{name: {address}/example/big:1.0, platforms: [linux/amd64]}}
+    - {{name: {address}/apps/app1:1.0, platforms: [linux/amd64]}}
+    - {{name: docker.io/apps/app2:1.0, from: '{address}/apps/app2:1.0', platforms: [linux/amd64]}}
+"
+        ),
+    )
+}
+
+fn export(ws: &Workspace, manifest: &Path, bundle: &str, extra: &[&str]) -> Output {
+    let mut command = ws.export_command(manifest, &ws.path(bundle));
+    command
+        .arg("--cache-dir")
+        .arg(ws.path("cache"))
+        .arg("--json")
+        .args(extra);
+    run(&mut command)
+}
+
+fn skopeo_json(args: &[&str]) -> serde_json::Value {
+    let output = ok(run(Command::new("skopeo").arg("inspect").args(args)));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn images_round_trip_with_their_digests_and_a_warm_cache_fetches_nothing() {
+    let Some(source) = seeded_registry() else {
+        return;
+    };
+    let address = source.registry.address.clone();
+    let ws = Workspace::new();
+    let manifest = manifest(&ws, &address);
+    let first = ok(export(
+        &ws,
+        &manifest,
+        "one.tar.zst",
+        &["--plain-http", &address],
+    ));
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert!(
+        first["fetchedBytes"].as_u64().unwrap() > 50 << 20,
+        "the big image was fetched: {first}"
+    );
+    assert_eq!(ws.verify(&ws.path("one.tar.zst")).status.code(), Some(0));
+
+    // unpack, copy every image into a fresh registry, compare digests per platform
+    let unpacked = ws.path("unpacked");
+    std::fs::create_dir(&unpacked).unwrap();
+    ok(run(Command::new("tar")
+        .args(["--zstd", "-xf"])
+        .arg(ws.path("one.tar.zst"))
+        .arg("-C")
+        .arg(&unpacked)));
+    let target = Registry::start();
+    for (name, repository, platforms) in [
+        (
+            format!("{address}/library/hello:1.0"),
+            "library/hello:1.0",
+            vec!["amd64"],
+        ),
+        (
+            format!("{address}/example/multiarch:1.0"),
+            "example/multiarch:1.0",
+            vec!["amd64", "arm64"],
+        ),
+        (
+            format!("{address}/example/big:1.0"),
+            "example/big:1.0",
+            vec!["amd64"],
+        ),
+        (
+            format!("{address}/apps/app1:1.0"),
+            "apps/app1:1.0",
+            vec!["amd64"],
+        ),
+        (
+            "docker.io/apps/app2:1.0".to_owned(),
+            "apps/app2:1.0",
+            vec!["amd64"],
+        ),
+    ] {
+        target.seed(&format!("oci:{}:{name}", unpacked.display()), repository);
+        for arch in platforms {
+            let copied = skopeo_json(&[
+                "--tls-verify=false",
+                "--override-arch",
+                arch,
+                &format!("docker://{}/{repository}", target.address),
+            ]);
+            let original = skopeo_json(&[
+                "--tls-verify=false",
+                "--override-arch",
+                arch,
+                &format!("docker://{address}/{repository}"),
+            ]);
+            assert_eq!(copied["Digest"], original["Digest"], "{name} {arch}");
+            assert_eq!(copied["Layers"], original["Layers"], "{name} {arch}");
+        }
+    }
+
+    // a warm cache: the source registry serves no blob at all
+    let served = source.registry.blob_gets();
+    let second = ok(export(
+        &ws,
+        &manifest,
+        "two.tar.zst",
+        &["--plain-http", &address],
+    ));
+    let second: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(second["fetchedBytes"], 0, "{second}");
+    assert_eq!(
+        source.registry.blob_gets(),
+        served,
+        "no blob requests on a warm cache"
+    );
+    assert_eq!(
+        second["bundleId"], first["bundleId"],
+        "same sources, same bundle id"
+    );
+
+    // a damaged cache entry is detected, dropped and fetched again
+    let big_layer = std::fs::read_dir(ws.path("cache/blobs/sha256"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .max_by_key(|e| e.metadata().unwrap().len())
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&big_layer).unwrap();
+    bytes[1000] ^= 1;
+    std::fs::write(&big_layer, bytes).unwrap();
+    let third = ok(export(
+        &ws,
+        &manifest,
+        "three.tar.zst",
+        &["--plain-http", &address],
+    ));
+    let third: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
+    assert_eq!(
+        third["fetchedBytes"].as_u64().unwrap(),
+        std::fs::metadata(&big_layer).unwrap().len()
+    );
+    assert_eq!(ws.verify(&ws.path("three.tar.zst")).status.code(), Some(0));
+    let _ = source.fixtures;
+}
+
+#[track_caller]
+fn assert_clean_failure(
+    ws: &Workspace,
+    output: &Output,
+    bundle: &str,
+    artifact: &str,
+    expected: &str,
+) {
+    let message = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains(artifact),
+        "names the artifact `{artifact}`: {message}"
+    );
+    assert!(message.contains(expected), "`{expected}` in: {message}");
+    assert!(!ws.path(bundle).exists(), "no bundle left behind");
+    assert!(
+        !ws.path(&format!("{bundle}.partial")).exists(),
+        "no partial bundle left behind"
+    );
+}
+
+#[test]
+fn registry_failures_are_clean() {
+    let Some(source) = seeded_registry() else {
+        return;
+    };
+    let address = source.registry.address.clone();
+    let ws = Workspace::new();
+    let write = |text: &str| {
+        ws.write("bad.yaml", &format!("apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: bad, version: '1'}}\nspec:\n  images:\n    - {text}\n"))
+    };
+    // a missing tag
+    let manifest = write(&format!("{address}/library/hello:9.9"));
+    let output = export(&ws, &manifest, "bad.tar.zst", &["--plain-http", &address]);
+    assert_clean_failure(
+        &ws,
+        &output,
+        "bad.tar.zst",
+        "library/hello:9.9",
+        "does not exist",
+    );
+    // plain HTTP is never used without the opt-in: the HTTPS attempt fails and says why
+    let manifest = write(&format!("{address}/library/hello:1.0"));
+    let output = export(&ws, &manifest, "bad.tar.zst", &[]);
+    assert_clean_failure(
+        &ws,
+        &output,
+        "bad.tar.zst",
+        "library/hello:1.0",
+        "--plain-http",
+    );
+    assert_eq!(
+        source
+            .registry
+            .access_log()
+            .matches("\"GET /v2/library/hello/manifests/1.0")
+            .count(),
+        0,
+        "no plain-HTTP request was made"
+    );
+    // an unreachable registry (a closed loopback port)
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let manifest = write(&format!("127.0.0.1:{closed}/library/hello:1.0"));
+    let output = export(
+        &ws,
+        &manifest,
+        "bad.tar.zst",
+        &["--plain-http", &format!("127.0.0.1:{closed}")],
+    );
+    assert_clean_failure(
+        &ws,
+        &output,
+        "bad.tar.zst",
+        "library/hello:1.0",
+        "cannot reach",
+    );
+}
