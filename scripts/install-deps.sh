@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(docker-registry skopeo umoci buildah openssh-server openssh-client containerd runc
   minisign zstd debootstrap systemd-container iproute2 time python3 python3-pip unzip ca-certificates
-  bc openssl)
+  bc openssl apache2-utils)
 
 sudo=()
 [[ $(id -u) -eq 0 ]] || sudo=(sudo)

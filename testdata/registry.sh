@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A throwaway CNCF distribution registry (Debian's docker-registry) on loopback.
 #
-#   testdata/registry.sh start DIR PORT   # config and data under DIR; prints 127.0.0.1:PORT
+#   testdata/registry.sh start DIR PORT [--tls] [--user NAME:PASSWORD]
+#       config and data under DIR; prints 127.0.0.1:PORT.
+#       --tls   generates DIR/ca.pem (a throwaway CA) and a server certificate for 127.0.0.1
+#       --user  protects the registry with htpasswd (bcrypt) for that user
 #   testdata/registry.sh stop DIR         # kills the PID recorded in DIR/registry.pid
 #
 # Started with setsid so it outlives the caller's process group; stopped by its PID only.
@@ -13,14 +16,44 @@ dir=${2:?registry directory}
 case "$command" in
 start)
   port=${3:?port}
+  shift 3
+  tls="" user=""
+  while (($#)); do
+    case "$1" in
+    --tls) tls=1 ;;
+    --user) user=$2; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+  done
   mkdir -p "$dir/data"
+  http="  addr: \"127.0.0.1:$port\""
+  if [[ -n "$tls" ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ferry test CA" \
+      -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$dir/san.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 2 -extfile "$dir/san.ext" -out "$dir/server.pem" 2>/dev/null
+    chmod 600 "$dir/ca.key" "$dir/server.key"
+    http+=$'\n'"  tls: {certificate: $dir/server.pem, key: $dir/server.key}"
+  fi
+  auth=""
+  if [[ -n "$user" ]]; then
+    htpasswd -Bbn "${user%%:*}" "${user#*:}" >"$dir/htpasswd"
+    chmod 600 "$dir/htpasswd"
+    auth="auth: {htpasswd: {realm: ferry-test, path: $dir/htpasswd}}"
+  fi
   cat >"$dir/config.yml" <<YAML
 version: 0.1
 log: {level: error}
 storage:
   filesystem: {rootdirectory: $dir/data}
   delete: {enabled: true}
-http: {addr: "127.0.0.1:$port"}
+http:
+$http
+$auth
 YAML
   setsid docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 </dev/null &
   echo $! >"$dir/registry.pid"

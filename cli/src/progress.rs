@@ -19,9 +19,14 @@ fn bars() -> &'static MultiProgress {
     BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
 }
 
-/// Install logging (FERRY_LOG, default `warn`) and the progress layer.
+/// ferry's own crates warn by default; dependencies (rustls, hyper, …) only speak when asked,
+/// since every failure of theirs reaches the user through ferry's own error anyway.
+const DEFAULT_LOG: &str = "off,ferry=warn,exporter=warn,installer=warn,bundle_format=warn";
+
+/// Install logging (FERRY_LOG, default: ferry's warnings) and the progress layer.
 pub fn install() {
-    let filter = EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter =
+        EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(|| SuspendingStderr)
         .with_target(false)

@@ -268,3 +268,78 @@ fn registry_failures_are_clean() {
         "cannot reach",
     );
 }
+
+#[test]
+fn a_tls_registry_with_htpasswd_needs_its_ca_and_credentials() {
+    let Some(fixtures) = require_fixtures() else {
+        return;
+    };
+    if !require_tools(&["skopeo", "docker-registry", "openssl", "htpasswd"]) {
+        return;
+    }
+    let registry = Registry::start_with(&["--tls", "--user", "alice:s3cret-pw"]);
+    let address = registry.address.clone();
+    registry.seed_as(
+        &format!("oci:{}/images/hello:1.0", fixtures.display()),
+        "library/hello:1.0",
+        Some("alice:s3cret-pw"),
+    );
+    let ws = Workspace::new();
+    let manifest = ws.write(
+        "m.yaml",
+        &format!("apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: secure, version: '1'}}\nspec:\n  images:\n    - {address}/library/hello:1.0\n"),
+    );
+    let ca = format!("{address}={}", registry.ca_path().display());
+    ws.write("good-pw", "s3cret-pw\n");
+    ws.write("wrong-pw", "not-the-password\n");
+    let good = format!("{address}=alice:{}", ws.path("good-pw").display());
+    let wrong = format!("{address}=alice:{}", ws.path("wrong-pw").display());
+
+    // without the CA: a TLS error that names the fix, and no HTTP fallback
+    let output = export(&ws, &manifest, "s.tar.zst", &["--registry-auth", &good]);
+    assert_clean_failure(
+        &ws,
+        &output,
+        "s.tar.zst",
+        "library/hello:1.0",
+        "--registry-ca",
+    );
+    // with the CA but no or wrong credentials: 401, and the password never shows
+    let output = export(&ws, &manifest, "s.tar.zst", &["--registry-ca", &ca]);
+    assert_clean_failure(&ws, &output, "s.tar.zst", "library/hello:1.0", "401");
+    let output = export(
+        &ws,
+        &manifest,
+        "s.tar.zst",
+        &["--registry-ca", &ca, "--registry-auth", &wrong],
+    );
+    assert_clean_failure(&ws, &output, "s.tar.zst", "library/hello:1.0", "401");
+    assert!(!stderr(&output).contains("not-the-password"));
+    // with both, from a flag
+    ok(export(
+        &ws,
+        &manifest,
+        "s.tar.zst",
+        &["--registry-ca", &ca, "--registry-auth", &good],
+    ));
+    assert_eq!(ws.verify(&ws.path("s.tar.zst")).status.code(), Some(0));
+    // and from a docker config.json ("alice:s3cret-pw" in base64), with a cold cache
+    let config = ws.write(
+        "docker.json",
+        &format!("{{\"auths\":{{\"{address}\":{{\"auth\":\"YWxpY2U6czNjcmV0LXB3\"}}}}}}"),
+    );
+    let mut command = ws.export_command(&manifest, &ws.path("d.tar.zst"));
+    command
+        .arg("--cache-dir")
+        .arg(ws.path("cold-cache"))
+        .args(["--registry-ca", &ca])
+        .arg("--registry-auth-file")
+        .arg(&config);
+    ok(run(&mut command));
+    assert_eq!(ws.verify(&ws.path("d.tar.zst")).status.code(), Some(0));
+    let log = registry.access_log();
+    assert!(
+        log.contains("\"GET /v2/library/hello/blobs/sha256:"),
+        "blobs came over TLS from this registry"
+    );
+}

@@ -221,6 +221,11 @@ fn registry_script() -> PathBuf {
 
 impl Registry {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// With `--tls` (a generated CA at `ca_path()`) and/or `--user NAME:PASSWORD`.
+    pub fn start_with(options: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -231,10 +236,16 @@ impl Registry {
             .arg(registry_script())
             .arg("start")
             .arg(dir.path())
-            .arg(port.to_string())));
+            .arg(port.to_string())
+            .args(options)));
         let address = stdout(&output).trim().to_owned();
         assert_eq!(address, format!("127.0.0.1:{port}"));
         Self { address, dir }
+    }
+
+    /// The throwaway CA of a `--tls` registry.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The registry's access log so far (combined log format, one request a line).
@@ -254,15 +265,25 @@ impl Registry {
 
     /// Copy an OCI layout entry into this registry with skopeo (all platforms, digests kept).
     pub fn seed(&self, source: &str, repository: &str) {
-        ok(run(Command::new("skopeo").args([
+        self.seed_as(source, repository, None);
+    }
+
+    /// Seed a registry that wants credentials (`user:password`).
+    pub fn seed_as(&self, source: &str, repository: &str, creds: Option<&str>) {
+        let mut command = Command::new("skopeo");
+        command.args([
             "copy",
             "-q",
             "--all",
             "--preserve-digests",
             "--dest-tls-verify=false",
-            source,
-            &format!("docker://{}/{repository}", self.address),
-        ])));
+        ]);
+        if let Some(creds) = creds {
+            command.arg("--dest-creds").arg(creds);
+        }
+        ok(run(command
+            .arg(source)
+            .arg(format!("docker://{}/{repository}", self.address))));
     }
 }
 
