@@ -58,7 +58,7 @@ fn bad_values_name_the_fix() {
         (
             format!("{HEAD}spec:\n  files:\n    - {{name: a, url: 'https://example.invalid/a'}}\n"),
             "m.yaml:6:22",
-            "not supported",
+            "comes from a URL but has no sha256",
         ),
         (
             "apiVersion: ferry/v2\nkind: Manifest\nmetadata: {name: t, version: '1'}\nspec: {}\n"

@@ -296,3 +296,67 @@ impl Drop for Registry {
             .status();
     }
 }
+
+/// `python3 -m http.server` serving a directory on a free loopback port; its request log is
+/// kept. Killed by its PID on drop.
+pub struct HttpServer {
+    child: std::process::Child,
+    pub base_url: String,
+    log: PathBuf,
+    _logdir: tempfile::TempDir,
+}
+
+impl HttpServer {
+    pub fn serve(dir: &Path) -> Self {
+        let logdir = tempfile::tempdir().unwrap();
+        let log = logdir.path().join("http.log");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("python3 http.server starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server did not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            log,
+            _logdir: logdir,
+        }
+    }
+
+    /// GET requests served for `path` so far.
+    pub fn gets(&self, path: &str) -> usize {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(&format!("\"GET {path} ")))
+            .count()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

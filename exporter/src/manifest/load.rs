@@ -103,13 +103,22 @@ pub struct ChartRequest {
 #[derive(Debug, Clone)]
 pub struct FileRequest {
     pub name: String,
-    pub path: PathBuf,
+    pub source: FileSource,
+    /// The source as written in the manifest.
     pub written: String,
     pub sha256: Option<Digest>,
     pub mode: String,
     pub platform: Option<Platform>,
     pub role: Option<String>,
     pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    /// A local file, resolved against the manifest's directory.
+    Path(PathBuf),
+    /// A URL; its sha256 is required and checked on arrival.
+    Url(String),
 }
 
 pub fn load_manifest(path: &Path) -> Result<LoadedManifest, ManifestError> {
@@ -387,19 +396,45 @@ impl Checker {
                 "use letters, digits and . _ -, starting with a letter or digit",
             );
         }
-        if let Some(url) = &spec.url {
-            return self.invalid(
-                &url.referenced,
-                "`url:` file sources are not supported by this release",
-                "download the file, pin its sha256, and use `path:`",
-            );
-        }
-        let Some(path) = &spec.path else {
-            return self.invalid(
-                &file.referenced,
-                format!("file `{}` has no source", name.value),
-                "add `path: FILE` (relative to the manifest)",
-            );
+        let (source, written) = match (&spec.path, &spec.url) {
+            (Some(path), None) => (
+                FileSource::Path(self.base.join(&path.value)),
+                path.value.clone(),
+            ),
+            (None, Some(url)) => {
+                let valid = (url.value.starts_with("https://") || url.value.starts_with("http://"))
+                    && url.value.len() > 8
+                    && !url.value.contains(char::is_whitespace);
+                if !valid {
+                    return self.invalid(
+                        &url.referenced,
+                        format!("`{}` is not an http(s) URL", url.value),
+                        "write https://host/path",
+                    );
+                }
+                if spec.sha256.is_none() {
+                    return self.invalid(
+                        &url.referenced,
+                        format!("file `{}` comes from a URL but has no sha256", name.value),
+                        "pin it: add `sha256: <the value sha256sum prints>`",
+                    );
+                }
+                (FileSource::Url(url.value.clone()), url.value.clone())
+            }
+            (Some(path), Some(_)) => {
+                return self.invalid(
+                    &path.referenced,
+                    format!("file `{}` has both `path:` and `url:`", name.value),
+                    "keep one of them",
+                );
+            }
+            (None, None) => {
+                return self.invalid(
+                    &file.referenced,
+                    format!("file `{}` has no source", name.value),
+                    "add `path: FILE` (relative to the manifest) or `url:` with `sha256:`",
+                );
+            }
         };
         let sha256 = match &spec.sha256 {
             None => None,
@@ -450,8 +485,8 @@ impl Checker {
         };
         Ok(FileRequest {
             name: name.value.clone(),
-            path: self.base.join(&path.value),
-            written: path.value.clone(),
+            source,
+            written,
             sha256,
             mode,
             platform,

@@ -17,24 +17,26 @@ pub const FILE_LAYER: &str = "application/octet-stream";
 const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
+/// Plan a file whose bytes are at `path`: its own path, or its cache entry when it came by URL.
 pub(super) fn plan_file(
     request: &FileRequest,
+    path: &std::path::Path,
     blobs: &mut BlobList,
 ) -> Result<FileArtifact, ExportError> {
     let artifact = format!("file {} ({})", request.name, request.at);
     let _span = tracing::info_span!("file", name = %request.name).entered();
     blobs.start_artifact(&artifact);
-    let metadata = std::fs::metadata(&request.path).map_err(|e| {
+    let metadata = std::fs::metadata(path).map_err(|e| {
         ExportError::source(
             &artifact,
-            format!("cannot read {}: {e}", request.path.display()),
+            format!("cannot read {}: {e}", path.display()),
             "check `path:` (it is relative to the manifest)",
         )
     })?;
     if !metadata.is_file() {
         return Err(ExportError::source(
             &artifact,
-            format!("{} is not a regular file", request.path.display()),
+            format!("{} is not a regular file", path.display()),
             "point `path:` at a file",
         ));
     }
@@ -42,7 +44,7 @@ pub(super) fn plan_file(
     // Without one, it must be hashed now: the signed index comes first and names every digest.
     let (digest, size) = match request.sha256 {
         Some(pinned) => (pinned, metadata.len()),
-        None => File::open(&request.path)
+        None => File::open(path)
             .and_then(|f| {
                 let mut progress =
                     Progress::start(&format!("hash {}", request.name), metadata.len());
@@ -53,7 +55,7 @@ pub(super) fn plan_file(
             .map_err(|e| {
                 ExportError::source(
                     &artifact,
-                    format!("cannot read {}: {e}", request.path.display()),
+                    format!("cannot read {}: {e}", path.display()),
                     "check the file",
                 )
             })?,
@@ -63,7 +65,7 @@ pub(super) fn plan_file(
         digest,
         size,
         FILE_LAYER,
-        BlobSource::File(request.path.clone()),
+        BlobSource::File(path.to_path_buf()),
     );
     let platform = request.platform.as_ref().map(ToString::to_string);
     let mut annotations = serde_json::Map::new();

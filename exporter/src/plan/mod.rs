@@ -16,7 +16,8 @@ use bundle_format::{BlobDescriptor, BundleIndex, Digest, layout};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::error::ExportError;
-use crate::manifest::{ImageSource, LoadedManifest};
+use crate::manifest::{FileSource, ImageSource, LoadedManifest};
+use crate::remote::download::fetch_url;
 use crate::remote::{BlobCache, Registries, RegistryClient};
 
 /// Where a blob's bytes come from when it is written.
@@ -105,6 +106,37 @@ pub async fn plan(
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(20))
+        .build()
+        .map_err(|e| {
+            ExportError::source(
+                "downloads",
+                format!("cannot set up HTTP: {e}"),
+                "check the TLS setup",
+            )
+        })?;
+    let file_paths: Vec<PathBuf> =
+        futures_util::stream::iter(manifest.files.iter().map(|request| {
+            let http = &http;
+            async move {
+                match &request.source {
+                    FileSource::Path(path) => Ok(path.clone()),
+                    FileSource::Url(url) => {
+                        let artifact = format!("file {} ({})", request.name, request.at);
+                        let sha256 = request.sha256.ok_or_else(|| {
+                            ExportError::source(&artifact, "a URL file without sha256", "pin it")
+                        })?;
+                        fetch_url(http, url, &sha256, cache, &artifact)
+                            .await
+                            .map(|(path, _)| path)
+                    }
+                }
+            }
+        }))
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
     let _span = tracing::info_span!("plan", manifest = %manifest.path.display()).entered();
     let mut blobs = BlobList::default();
     let images = manifest
@@ -131,7 +163,8 @@ pub async fn plan(
     let files = manifest
         .files
         .iter()
-        .map(|request| file::plan_file(request, &mut blobs))
+        .zip(file_paths)
+        .map(|(request, path)| file::plan_file(request, &path, &mut blobs))
         .collect::<Result<Vec<_>, _>>()?;
     let mut chart_refs = std::collections::HashSet::new();
     for chart in &charts {

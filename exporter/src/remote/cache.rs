@@ -50,12 +50,21 @@ impl BlobCache {
 
     /// Whether a verified entry exists. A corrupt entry is removed and reported as absent.
     pub fn has_verified(&self, digest: &Digest, size: u64) -> bool {
+        self.verify_entry(digest, Some(size))
+    }
+
+    /// Whether an entry exists whose content hashes to `digest` (size not known in advance).
+    pub fn has_verified_content(&self, digest: &Digest) -> bool {
+        self.verify_entry(digest, None)
+    }
+
+    fn verify_entry(&self, digest: &Digest, size: Option<u64>) -> bool {
         let path = self.path(digest);
         let Ok(file) = File::open(&path) else {
             return false;
         };
         match digest_reader(BufReader::with_capacity(256 << 10, file)) {
-            Ok((actual, bytes)) if actual == *digest && bytes == size => true,
+            Ok((actual, bytes)) if actual == *digest && size.is_none_or(|s| s == bytes) => true,
             _ => {
                 tracing::warn!(%digest, "cache entry is corrupt; fetching it again");
                 let _ = std::fs::remove_file(&path);

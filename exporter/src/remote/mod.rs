@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod download;
 pub mod registry;
 
 pub use auth::AuthSources;

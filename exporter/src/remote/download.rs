@@ -1,0 +1,91 @@
+//! Files by URL. The manifest must pin their sha256, so the transport need not be trusted: the
+//! content is hashed as it arrives and only a match enters the cache. Plain `http://` is allowed
+//! for that reason, and documented as such.
+
+use std::path::PathBuf;
+
+use bundle_format::{Digest, Hasher};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::cache::BlobCache;
+use crate::error::ExportError;
+
+/// Download `url` into the cache unless a verified copy is there. Returns the cache path.
+pub async fn fetch_url(
+    client: &reqwest::Client,
+    url: &str,
+    sha256: &Digest,
+    cache: &BlobCache,
+    artifact: &str,
+) -> Result<(PathBuf, bool), ExportError> {
+    let path = cache.path(sha256);
+    let (check, digest) = (cache.clone(), *sha256);
+    let cached = tokio::task::spawn_blocking(move || check.has_verified_content(&digest))
+        .await
+        .unwrap_or(false);
+    if cached {
+        return Ok((path, false));
+    }
+    let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
+    let response = client.get(url).send().await.map_err(|e| {
+        fail(
+            format!("cannot fetch {url}: {}", root_cause(&e)),
+            "check the URL and the network",
+        )
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(fail(
+            format!("GET {url} answered {status}"),
+            "check the URL",
+        ));
+    }
+    let temp = cache.temp_path(sha256);
+    let io = |e: std::io::Error| {
+        fail(
+            format!("cannot write the cache: {e}"),
+            "check the cache directory",
+        )
+    };
+    let mut file = tokio::fs::File::create(&temp).await.map_err(io)?;
+    let mut hasher = Hasher::default();
+    let mut body = response.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&temp).await;
+                return Err(fail(
+                    format!("download of {url} broke off: {}", root_cause(&e)),
+                    "retry; nothing partial is kept",
+                ));
+            }
+        };
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    let (actual, _) = hasher.finish();
+    if actual != *sha256 {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(fail(
+            format!(
+                "{url} served sha256 {}, the manifest pins {}",
+                actual.hex(),
+                sha256.hex()
+            ),
+            "the file changed upstream or the pin is wrong: check the source, then fix the pin",
+        ));
+    }
+    let path = cache.commit(&temp, sha256).map_err(io)?;
+    Ok((path, true))
+}
+
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}
