@@ -8,7 +8,7 @@ use bundle_format::index::parse_mode;
 use serde_saphyr::{Location, Spanned};
 
 use super::reference::{Reference, parse_reference};
-use super::types::{API_VERSION, DetailedImage, FileSpec, ImageSpec, KIND, Manifest};
+use super::types::{API_VERSION, ChartSpec, DetailedImage, FileSpec, ImageSpec, KIND, Manifest};
 use crate::platform::Platform;
 
 /// A manifest error, located in its file.
@@ -95,9 +95,24 @@ impl fmt::Display for ImageSource {
 
 #[derive(Debug, Clone)]
 pub struct ChartRequest {
-    pub path: PathBuf,
+    pub source: ChartSource,
+    /// The source as written, for messages and the bundle index.
     pub written: String,
     pub at: At,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChartSource {
+    /// A chart directory or a packaged `.tgz`.
+    Path(PathBuf),
+    /// A classic repository: the highest version matching `version` is taken.
+    Repo {
+        url: String,
+        name: String,
+        version: semver::VersionReq,
+    },
+    /// An OCI chart, `host/path/name`, at an exact version (tag).
+    Oci { reference: String, version: String },
 }
 
 #[derive(Debug, Clone)]
@@ -145,6 +160,12 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<LoadedManifest, Manifes
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Checker { file, base }.check(manifest, path)
+}
+
+/// `1.2.3` means exactly 1.2.3 (semver alone would read it as ^1.2.3).
+fn exact_if_plain(text: &str) -> Option<semver::VersionReq> {
+    semver::Version::parse(text.trim()).ok()?;
+    semver::VersionReq::parse(&format!("={}", text.trim())).ok()
 }
 
 /// serde-saphyr renders `error: line L column C: message` and a snippet; we lead with
@@ -224,13 +245,7 @@ impl Checker {
             .spec
             .charts
             .iter()
-            .map(|chart| {
-                Ok(ChartRequest {
-                    path: self.base.join(&chart.value.path.value),
-                    written: chart.value.path.value.clone(),
-                    at: self.at(&chart.referenced),
-                })
-            })
+            .map(|chart| self.chart(chart))
             .collect::<Result<Vec<_>, ManifestError>>()?;
         let files = manifest
             .spec
@@ -377,6 +392,139 @@ impl Checker {
             dir: self.base.join(dir),
             reference,
         })
+    }
+
+    fn chart(&self, chart: &Spanned<ChartSpec>) -> Result<ChartRequest, ManifestError> {
+        let spec = &chart.value;
+        let at = self.at(&chart.referenced);
+        let (source, written) = match (&spec.path, &spec.repo, &spec.oci) {
+            (Some(path), None, None) => {
+                if let Some(extra) = spec.name.as_ref().or(spec.version.as_ref()) {
+                    return self.invalid(
+                        &extra.referenced,
+                        "a chart from `path:` takes its name and version from Chart.yaml",
+                        "remove `name:` and `version:`",
+                    );
+                }
+                (
+                    ChartSource::Path(self.base.join(&path.value)),
+                    path.value.clone(),
+                )
+            }
+            (None, Some(repo), None) => {
+                let valid = repo.value.starts_with("https://") || repo.value.starts_with("http://");
+                if !valid {
+                    return self.invalid(
+                        &repo.referenced,
+                        format!("`{}` is not an http(s) repository URL", repo.value),
+                        "write the URL that serves index.yaml, e.g. https://charts.example.com",
+                    );
+                }
+                let Some(name) = &spec.name else {
+                    return self.invalid(
+                        &chart.referenced,
+                        "a repository chart needs `name:`",
+                        "add the chart's name in the repository",
+                    );
+                };
+                let version = self.chart_version(spec, &chart.referenced)?;
+                let requirement = match semver::VersionReq::parse(&version.value) {
+                    Ok(req) => req,
+                    Err(e) => {
+                        return self.invalid(
+                            &version.referenced,
+                            format!(
+                                "version `{}` is not semver or a semver range: {e}",
+                                version.value
+                            ),
+                            "write an exact version (1.2.3) or a range (^1.2, >=1.0 <2)",
+                        );
+                    }
+                };
+                let requirement = exact_if_plain(&version.value).unwrap_or(requirement);
+                let written = format!(
+                    "{} {}@{}",
+                    repo.value.trim_end_matches('/'),
+                    name.value,
+                    version.value
+                );
+                (
+                    ChartSource::Repo {
+                        url: repo.value.trim_end_matches('/').to_owned(),
+                        name: name.value.clone(),
+                        version: requirement,
+                    },
+                    written,
+                )
+            }
+            (None, None, Some(oci)) => {
+                let Some(reference) = oci.value.strip_prefix("oci://").filter(|r| r.contains('/'))
+                else {
+                    return self.invalid(
+                        &oci.referenced,
+                        format!("`{}` is not an oci:// chart reference", oci.value),
+                        "write oci://host/path/chart-name",
+                    );
+                };
+                if let Some(name) = &spec.name {
+                    return self.invalid(
+                        &name.referenced,
+                        "an OCI chart's name is the last part of its reference",
+                        "remove `name:`",
+                    );
+                }
+                let version = self.chart_version(spec, &chart.referenced)?;
+                if semver::Version::parse(version.value.trim_start_matches('v')).is_err() {
+                    return self.invalid(
+                        &version.referenced,
+                        format!("version `{}` is not an exact version", version.value),
+                        "OCI charts are pulled by tag: write the exact version, e.g. 1.2.3",
+                    );
+                }
+                let written = format!("{}:{}", oci.value, version.value);
+                (
+                    ChartSource::Oci {
+                        reference: reference.to_owned(),
+                        version: version.value.clone(),
+                    },
+                    written,
+                )
+            }
+            (None, None, None) => {
+                return self.invalid(
+                    &chart.referenced,
+                    "the chart has no source",
+                    "add `path:`, `repo:` with `name:` and `version:`, or `oci:` with `version:`",
+                );
+            }
+            _ => {
+                return self.invalid(
+                    &chart.referenced,
+                    "the chart has more than one source",
+                    "keep exactly one of `path:`, `repo:` and `oci:`",
+                );
+            }
+        };
+        Ok(ChartRequest {
+            source,
+            written,
+            at,
+        })
+    }
+
+    fn chart_version<'a>(
+        &self,
+        spec: &'a ChartSpec,
+        at: &Location,
+    ) -> Result<&'a Spanned<String>, ManifestError> {
+        match &spec.version {
+            Some(version) => Ok(version),
+            None => self.invalid(
+                at,
+                "the chart needs `version:`",
+                "add an exact version or, for repositories, a semver range",
+            ),
+        }
     }
 
     fn file(&self, file: &Spanned<FileSpec>) -> Result<FileRequest, ManifestError> {

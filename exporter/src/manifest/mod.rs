@@ -6,8 +6,8 @@ mod reference;
 mod types;
 
 pub use load::{
-    At, ChartRequest, FileRequest, FileSource, ImageRequest, ImageSource, LoadedManifest,
-    ManifestError, load_manifest, parse_manifest,
+    At, ChartRequest, ChartSource, FileRequest, FileSource, ImageRequest, ImageSource,
+    LoadedManifest, ManifestError, load_manifest, parse_manifest,
 };
 pub use reference::{Reference, parse_reference};
 pub use types::{ChartSpec, FileSpec, ImageSpec, Manifest, Metadata, Spec};

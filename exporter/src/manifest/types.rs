@@ -79,7 +79,20 @@ pub struct DetailedImage {
 #[serde(deny_unknown_fields)]
 pub struct ChartSpec {
     /// A chart directory or a packaged `.tgz`, relative to the manifest.
-    pub path: Spanned<String>,
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// A classic chart repository (the URL that serves `index.yaml`).
+    #[serde(default)]
+    pub repo: Option<Spanned<String>>,
+    /// An OCI chart: `oci://host/path/name`.
+    #[serde(default)]
+    pub oci: Option<Spanned<String>>,
+    /// The chart's name in a classic repository.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// Exact version or a semver range (classic repositories); exact for OCI.
+    #[serde(default)]
+    pub version: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

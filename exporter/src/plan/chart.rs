@@ -1,19 +1,19 @@
-//! Local charts (a directory or a packaged `.tgz`) as OCI artifacts laid out the way `helm push`
-//! lays them out: a config blob holding Chart.yaml as JSON, the chart archive as the one layer.
+//! Charts as OCI artifacts laid out the way `helm push` lays them out: a config blob holding
+//! Chart.yaml as JSON, the packaged chart as the one layer. Planning starts from a resolved
+//! archive (see `chart_source`): local, downloaded, or repacked with vendored dependencies.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
-use std::sync::Arc;
 
 use bundle_format::{ChartArtifact, digest_reader};
 use flate2::read::GzDecoder;
 use serde_json::{Value, json};
 
-use super::{BlobList, BlobSource};
+use super::BlobList;
+use super::chart_source::ResolvedChart;
 use crate::error::ExportError;
 use crate::manifest::ChartRequest;
-use crate::package::package_chart_dir;
 
 pub const CHART_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
@@ -22,72 +22,22 @@ const MAX_CHART_YAML: u64 = 1 << 20;
 
 pub(super) fn plan_chart(
     request: &ChartRequest,
+    resolved: ResolvedChart,
     blobs: &mut BlobList,
 ) -> Result<ChartArtifact, ExportError> {
     let artifact = format!("chart {}", request.written);
-    let _span = tracing::info_span!("chart", path = %request.path.display()).entered();
+    let _span = tracing::info_span!("chart", source = %request.written).entered();
     blobs.start_artifact(&artifact);
-    let is_dir = request.path.is_dir();
-    let chart_yaml = if is_dir {
-        std::fs::read_to_string(request.path.join("Chart.yaml")).map_err(|e| {
-            ExportError::source(
-                &artifact,
-                format!("cannot read Chart.yaml: {e}"),
-                "point `path:` at a chart directory (with Chart.yaml) or a .tgz",
-            )
-        })?
-    } else {
-        chart_yaml_from_archive(&request.path).map_err(|cause| {
-            ExportError::source(
-                &artifact,
-                cause,
-                "point `path:` at a chart directory or a .tgz made by `helm package`",
-            )
-        })?
-    };
-    let metadata: Value = serde_saphyr::from_str(&chart_yaml).map_err(|e| {
+    let path = resolved.path();
+    let metadata = chart_metadata(&path).map_err(|cause| {
         ExportError::source(
             &artifact,
-            format!("Chart.yaml is not valid YAML: {e}"),
-            "fix Chart.yaml",
+            cause,
+            "point the chart at a directory with Chart.yaml or a .tgz made by `helm package`",
         )
     })?;
-    let text_field = |field: &str| {
-        metadata
-            .get(field)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (name, version) = (text_field("name"), text_field("version"));
-    let valid_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid_name || version.is_empty() {
-        return Err(ExportError::source(
-            &artifact,
-            format!("Chart.yaml has name `{name}` and version `{version}`"),
-            "give the chart a name of lowercase letters, digits and -, and a version",
-        ));
-    }
-    let archive = if is_dir {
-        let packaged = package_chart_dir(&request.path, &name).map_err(|e| {
-            ExportError::source(
-                &artifact,
-                format!("cannot package the chart: {e}"),
-                "check the chart directory",
-            )
-        })?;
-        BlobSource::Packaged(Arc::new(packaged))
-    } else {
-        BlobSource::File(request.path.clone())
-    };
-    let archive_path = match &archive {
-        BlobSource::Packaged(file) => file.path().to_path_buf(),
-        _ => request.path.clone(),
-    };
-    let (layer_digest, layer_size) = File::open(&archive_path)
+    let (name, version) = name_and_version(&metadata, &artifact)?;
+    let (layer_digest, layer_size) = File::open(&path)
         .and_then(|f| digest_reader(BufReader::new(f)))
         .map_err(|e| {
             ExportError::source(
@@ -99,7 +49,12 @@ pub(super) fn plan_chart(
     let config = serde_json::to_vec(&metadata).unwrap_or_default();
     let config_size = config.len() as u64;
     let config_digest = blobs.add_metadata(config, CHART_CONFIG);
-    blobs.add(layer_digest, layer_size, CHART_LAYER, archive);
+    blobs.add(
+        layer_digest,
+        layer_size,
+        CHART_LAYER,
+        resolved.into_source(),
+    );
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -122,6 +77,38 @@ pub(super) fn plan_chart(
         digest: manifest_digest,
         blobs: vec![config_digest, layer_digest, manifest_digest],
     })
+}
+
+/// Chart.yaml of a packaged chart, as JSON.
+pub(super) fn chart_metadata(archive: &Path) -> Result<Value, String> {
+    let text = chart_yaml_from_archive(archive)?;
+    serde_saphyr::from_str(&text).map_err(|e| format!("Chart.yaml is not valid YAML: {e}"))
+}
+
+pub(super) fn name_and_version(
+    metadata: &Value,
+    artifact: &str,
+) -> Result<(String, String), ExportError> {
+    let field = |name: &str| {
+        metadata
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (name, version) = (field("name"), field("version"));
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !valid_name || version.is_empty() {
+        return Err(ExportError::source(
+            artifact,
+            format!("Chart.yaml has name `{name}` and version `{version}`"),
+            "give the chart a name of lowercase letters, digits and -, and a version",
+        ));
+    }
+    Ok((name, version))
 }
 
 /// Find `<chart>/Chart.yaml` in a packaged chart, streaming through the archive.

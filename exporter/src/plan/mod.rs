@@ -3,6 +3,7 @@
 //! are located and streamed later by [`crate::export`].
 
 mod chart;
+mod chart_source;
 mod file;
 mod image;
 mod remote_image;
@@ -137,6 +138,20 @@ pub async fn plan(
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
+    let fetchers = chart_source::Fetchers {
+        http: &http,
+        registries,
+        cache,
+    };
+    let resolved_charts: Vec<chart_source::ResolvedChart> = futures_util::stream::iter(
+        manifest
+            .charts
+            .iter()
+            .map(|request| chart_source::resolve_chart(request, fetchers)),
+    )
+    .buffered(concurrency.max(1))
+    .try_collect()
+    .await?;
     let _span = tracing::info_span!("plan", manifest = %manifest.path.display()).entered();
     let mut blobs = BlobList::default();
     let images = manifest
@@ -158,7 +173,8 @@ pub async fn plan(
     let charts = manifest
         .charts
         .iter()
-        .map(|request| chart::plan_chart(request, &mut blobs))
+        .zip(resolved_charts)
+        .map(|(request, resolved)| chart::plan_chart(request, resolved, &mut blobs))
         .collect::<Result<Vec<_>, _>>()?;
     let files = manifest
         .files

@@ -19,14 +19,27 @@ pub async fn fetch_url(
     cache: &BlobCache,
     artifact: &str,
 ) -> Result<(PathBuf, bool), ExportError> {
-    let path = cache.path(sha256);
     let (check, digest) = (cache.clone(), *sha256);
     let cached = tokio::task::spawn_blocking(move || check.has_verified_content(&digest))
         .await
         .unwrap_or(false);
     if cached {
-        return Ok((path, false));
+        return Ok((cache.path(sha256), false));
     }
+    download(client, url, Some(sha256), cache, artifact)
+        .await
+        .map(|(path, _)| (path, true))
+}
+
+/// Download `url` into the cache. With `expected`, only matching content is kept; without, the
+/// content is stored under the digest it hashes to (for sources that publish none).
+pub async fn download(
+    client: &reqwest::Client,
+    url: &str,
+    expected: Option<&Digest>,
+    cache: &BlobCache,
+    artifact: &str,
+) -> Result<(PathBuf, Digest), ExportError> {
     let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
     let response = client.get(url).send().await.map_err(|e| {
         fail(
@@ -41,7 +54,7 @@ pub async fn fetch_url(
             "check the URL",
         ));
     }
-    let temp = cache.temp_path(sha256);
+    let temp = cache.temp_path(expected.unwrap_or(&Digest::of(url.as_bytes())));
     let io = |e: std::io::Error| {
         fail(
             format!("cannot write the cache: {e}"),
@@ -67,19 +80,62 @@ pub async fn fetch_url(
     }
     file.flush().await.map_err(io)?;
     let (actual, _) = hasher.finish();
-    if actual != *sha256 {
+    if let Some(expected) = expected
+        && actual != *expected
+    {
         let _ = tokio::fs::remove_file(&temp).await;
         return Err(fail(
             format!(
                 "{url} served sha256 {}, the manifest pins {}",
                 actual.hex(),
-                sha256.hex()
+                expected.hex()
             ),
             "the file changed upstream or the pin is wrong: check the source, then fix the pin",
         ));
     }
-    let path = cache.commit(&temp, sha256).map_err(io)?;
-    Ok((path, true))
+    let path = cache.commit(&temp, &actual).map_err(io)?;
+    Ok((path, actual))
+}
+
+/// GET a small document (a repository index) into memory, bounded.
+pub async fn fetch_document(
+    client: &reqwest::Client,
+    url: &str,
+    max: u64,
+    artifact: &str,
+) -> Result<Vec<u8>, ExportError> {
+    let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
+    let response = client.get(url).send().await.map_err(|e| {
+        fail(
+            format!("cannot fetch {url}: {}", root_cause(&e)),
+            "check the URL and the network",
+        )
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(fail(
+            format!("GET {url} answered {status}"),
+            "check the repository URL",
+        ));
+    }
+    let mut body = response.bytes_stream();
+    let mut data = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| {
+            fail(
+                format!("download of {url} broke off: {}", root_cause(&e)),
+                "retry",
+            )
+        })?;
+        if (data.len() + chunk.len()) as u64 > max {
+            return Err(fail(
+                format!("{url} is larger than {max} bytes"),
+                "check the repository",
+            ));
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
 }
 
 fn root_cause(error: &dyn std::error::Error) -> String {
