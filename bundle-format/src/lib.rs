@@ -5,6 +5,7 @@
 //! Pure library: no network, no async runtime, no printing. Progress is reported through
 //! `tracing` spans (see [`progress`]). The normative specification is `docs/bundle-format.md`.
 
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod frame;

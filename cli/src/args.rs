@@ -30,6 +30,13 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Re-sign a bundle with another key, without recompressing it.
     Sign(SignArgs),
+    /// List artifacts added, removed and changed between two bundles, and the new blob bytes.
+    Diff(DiffArgs),
+    /// Print the JSON Schema of an input file format, for editors and CI validation.
+    Schema {
+        #[arg(value_enum)]
+        kind: SchemaKind,
+    },
     /// Manage signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -131,6 +138,23 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Print the bundle index as JSON, with the signature status.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SchemaKind {
+    /// The export manifest (`kind: Manifest`).
+    Manifest,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    pub old: PathBuf,
+    pub new: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -188,3 +188,98 @@ fn paths_are_relative_to_the_manifest_not_the_working_directory() {
     ]))));
     assert_eq!(inspect["index"]["files"][0]["size"], 6);
 }
+
+#[test]
+fn diff_lists_artifact_changes_and_new_blob_bytes() {
+    let Some((ws, old)) = support::demo_bundle() else {
+        return;
+    };
+    let f = support::fixtures();
+    let newer = ws.write(
+        "newer.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: test, version: 1.1.0}}\nspec:\n  platforms: [linux/amd64, linux/arm64]\n  images:\n    - name: docker.io/example/multiarch:1.0\n      from: oci-layout:{0}/images/multiarch\n      platforms: [linux/arm64]\n    - {{name: registry.example.com/apps/app1:1.0, from: 'oci-layout:{0}/images/shared:app1', platforms: [linux/amd64]}}\n  files:\n    - {{name: os-release, path: /etc/os-release}}\n",
+            f.display()
+        ),
+    );
+    let new = ws.export(&newer, "new.tar.zst");
+    let output = ok(run(support::ferry().args([
+        "diff".as_ref(),
+        old.as_os_str(),
+        new.as_os_str(),
+        "--json".as_ref(),
+    ])));
+    let diff = json(&output);
+    let names = |key: &str| -> Vec<String> {
+        diff[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    c["kind"].as_str().unwrap(),
+                    c["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(names("added"), ["file os-release"]);
+    let removed = names("removed");
+    for expected in [
+        "image docker.io/library/hello:1.0",
+        "image registry.example.com/apps/app2:1.0",
+        "chart demo",
+        "chart other",
+        "file registry [linux/amd64]",
+    ] {
+        assert!(
+            removed.contains(&expected.to_owned()),
+            "{expected} in {removed:?}"
+        );
+    }
+    assert_eq!(
+        names("changed"),
+        ["image docker.io/example/multiarch:1.0"],
+        "filtering to arm64 changed the index digest"
+    );
+    // new blob bytes, computed here from the two indexes
+    let index = |bundle: &std::path::Path| {
+        json(&ok(run(support::ferry().args([
+            "inspect".as_ref(),
+            "--json".as_ref(),
+            bundle.as_os_str(),
+        ]))))["index"]["blobs"]
+            .clone()
+    };
+    let (old_blobs, new_blobs) = (index(&old), index(&new));
+    let held: std::collections::HashSet<&str> = old_blobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["digest"].as_str().unwrap())
+        .collect();
+    let fresh: Vec<&serde_json::Value> = new_blobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| !held.contains(b["digest"].as_str().unwrap()))
+        .collect();
+    assert_eq!(diff["newBlobs"].as_u64().unwrap(), fresh.len() as u64);
+    assert_eq!(
+        diff["newBlobBytes"].as_u64().unwrap(),
+        fresh
+            .iter()
+            .map(|b| b["size"].as_u64().unwrap())
+            .sum::<u64>()
+    );
+    let text = stdout(&ok(run(support::ferry().args([
+        "diff".as_ref(),
+        old.as_os_str(),
+        new.as_os_str(),
+    ]))));
+    assert!(
+        text.contains("REMOVED") && text.contains("new blobs:"),
+        "{text}"
+    );
+}

@@ -6,6 +6,14 @@ use clap::CommandFactory;
 
 use crate::args::Cli;
 
+#[allow(clippy::print_stdout)]
+pub fn schema(kind: crate::args::SchemaKind) -> Result<ExitCode> {
+    match kind {
+        crate::args::SchemaKind::Manifest => println!("{}", exporter::manifest::SCHEMA.trim_end()),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn completions(shell: clap_complete::Shell) -> Result<ExitCode> {
     let mut command = Cli::command();
     clap_complete::generate(shell, &mut command, "ferry", &mut std::io::stdout());

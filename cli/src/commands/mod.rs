@@ -1,5 +1,6 @@
 //! One module per command; each turns arguments into library calls and renders the result.
 
+mod diff;
 mod export;
 mod inspect;
 mod key;
@@ -19,6 +20,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Verify(args) => verify::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Sign(args) => sign::run(&args),
+        Command::Diff(args) => diff::run(&args),
+        Command::Schema { kind } => meta::schema(kind),
         Command::Key(KeyCommand::Generate {
             output,
             unencrypted,

@@ -2,6 +2,10 @@
 //! fields and bad values are errors that point at file:line:col. Reference: docs/manifest.md.
 
 mod load;
+
+/// The JSON Schema of the manifest (`ferry schema manifest`).
+pub const SCHEMA: &str = include_str!("schema.json");
+
 mod reference;
 mod types;
 
