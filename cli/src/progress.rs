@@ -30,6 +30,7 @@ pub fn install() {
     let logs = tracing_subscriber::fmt::layer()
         .with_writer(|| SuspendingStderr)
         .with_target(false)
+        .without_time()
         .with_filter(filter);
     let _ = tracing_subscriber::registry()
         .with(logs)

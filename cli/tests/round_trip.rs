@@ -283,3 +283,36 @@ fn diff_lists_artifact_changes_and_new_blob_bytes() {
         "{text}"
     );
 }
+
+#[test]
+fn chart_images_missing_from_the_manifest_are_warned_about() {
+    let Some(fixtures) = support::require_fixtures() else {
+        return;
+    };
+    let ws = support::Workspace::new();
+    let f = fixtures.display();
+    let export = |images: &str| {
+        let manifest = ws.write(
+            "lint.yaml",
+            &format!("apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: lint, version: '1'}}\nspec:\n  images: [{images}]\n  charts:\n    - path: {f}/charts/demo\n"),
+        );
+        let mut command = ws.export_command(&manifest, &ws.path("lint.tar.zst"));
+        command.arg("--json");
+        json(&ok(run(&mut command)))
+    };
+    // helm create's chart uses image.repository nginx with the tag defaulting to appVersion
+    let warned = export("");
+    let warnings = warned["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warned}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("docker.io/library/nginx:1.16.0"),
+        "{warned}"
+    );
+    let carried = export(&format!(
+        "{{name: 'nginx:1.16.0', from: 'oci-layout:{f}/images/hello'}}"
+    ));
+    assert_eq!(carried["warnings"], serde_json::json!([]), "{carried}");
+}

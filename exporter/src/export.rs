@@ -49,6 +49,7 @@ pub struct ExportSummary {
     pub fetched_bytes: u64,
     /// Registry blobs found, verified, in the cache.
     pub cached_blobs: u64,
+    pub warnings: Vec<String>,
 }
 
 /// Export `manifest` into `out`.
@@ -84,6 +85,7 @@ pub fn export<W: Write>(
         plan.index.files.len(),
     );
 
+    let warnings = plan.warnings.clone();
     let jobs = fetch_jobs(&plan);
     let readiness = Arc::new(Readiness::default());
     let stats = Arc::new(FetchStats::default());
@@ -109,6 +111,7 @@ pub fn export<W: Write>(
             files: counts.2,
             fetched_bytes: stats.fetched_bytes.load(Ordering::Relaxed),
             cached_blobs: stats.cached_blobs.load(Ordering::Relaxed),
+            warnings,
         },
     ))
 }
@@ -261,6 +264,7 @@ fn write_bundle<W: Write>(
         index,
         sources,
         owners,
+        ..
     } = plan;
     let order: Vec<_> = index.blobs.iter().map(|b| b.digest).collect();
     let mut writer = BundleWriter::new(out, index, signer, options)?;

@@ -45,6 +45,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             "bundleBytes": summary.bytes_written,
             "fetchedBytes": export.fetched_bytes,
             "cachedBlobs": export.cached_blobs,
+            "warnings": export.warnings,
             "signedBy": signed_by,
         }))?;
     } else {

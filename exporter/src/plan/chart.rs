@@ -80,7 +80,7 @@ pub(super) fn plan_chart(
 }
 
 /// Chart.yaml of a packaged chart, as JSON.
-pub(super) fn chart_metadata(archive: &Path) -> Result<Value, String> {
+pub(crate) fn chart_metadata(archive: &Path) -> Result<Value, String> {
     let text = chart_yaml_from_archive(archive)?;
     serde_saphyr::from_str(&text).map_err(|e| format!("Chart.yaml is not valid YAML: {e}"))
 }

@@ -6,6 +6,7 @@ mod chart;
 mod chart_source;
 mod file;
 mod image;
+mod lint;
 mod remote_image;
 
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ pub struct ExportPlan {
     pub sources: HashMap<Digest, BlobSource>,
     /// The artifact that first needed each blob, for messages.
     pub owners: HashMap<Digest, String>,
+    /// Things worth a look that do not stop the export (chart images not carried, …).
+    pub warnings: Vec<String>,
 }
 
 /// Collects blobs in push order, once each.
@@ -170,12 +173,33 @@ pub async fn plan(
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let mut warnings = Vec::new();
     let charts = manifest
         .charts
         .iter()
         .zip(resolved_charts)
-        .map(|(request, resolved)| chart::plan_chart(request, resolved, &mut blobs))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(request, resolved)| {
+            let archive = resolved.path();
+            let artifact = chart::plan_chart(request, resolved, &mut blobs)?;
+            let app_version = chart::chart_metadata(&archive)
+                .ok()
+                .and_then(|m| {
+                    m.get("appVersion")
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                })
+                .unwrap_or_default();
+            warnings.extend(lint::missing_chart_images(
+                &archive,
+                &artifact.name,
+                &app_version,
+                &manifest.images,
+            ));
+            Ok(artifact)
+        })
+        .collect::<Result<Vec<_>, ExportError>>()?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
     let files = manifest
         .files
         .iter()
@@ -207,5 +231,6 @@ pub async fn plan(
         index,
         sources: blobs.sources,
         owners: blobs.owners,
+        warnings,
     })
 }
