@@ -621,12 +621,12 @@ impl Checker {
                     || !role
                         .value
                         .chars()
-                        .all(|c| c.is_ascii_lowercase() || c == '-') =>
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') =>
             {
                 return self.invalid(
                     &role.referenced,
                     format!("role `{}` is not valid", role.value),
-                    "use lowercase letters and -, such as registry, k3s, airgap-images",
+                    "use lowercase letters, digits and -, such as registry, k3s, airgap-images",
                 );
             }
             other => other.as_ref().map(|r| r.value.clone()),
@@ -676,5 +676,32 @@ impl Checker {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_example_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|x| x == "yaml") {
+                let loaded = load_manifest(&path);
+                assert!(loaded.is_ok(), "{}: {:?}", path.display(), loaded.err());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3);
+    }
+
+    #[test]
+    fn roles_may_hold_digits() {
+        let text = "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: t, version: '1'}\nspec:\n  files:\n    - {name: k3s, path: /bin/sh, role: k3s}\n";
+        let loaded = parse_manifest(text, Path::new("m.yaml")).unwrap();
+        assert_eq!(loaded.files[0].role.as_deref(), Some("k3s"));
     }
 }
