@@ -247,6 +247,39 @@ fn registry_failures_are_clean() {
         0,
         "no plain-HTTP request was made"
     );
+    // a registry serving damaged content: refused, and nothing enters the cache
+    let layers = skopeo_json(&[
+        "--tls-verify=false",
+        &format!("docker://{address}/apps/app1:1.0"),
+    ])["Layers"]
+        .clone();
+    let layer = layers
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let stored = source.registry.blob_data_path(&layer);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&stored, bytes).unwrap();
+    let manifest = write(&format!("{address}/apps/app1:1.0"));
+    let output = export(&ws, &manifest, "bad.tar.zst", &["--plain-http", &address]);
+    assert_clean_failure(
+        &ws,
+        &output,
+        "bad.tar.zst",
+        "apps/app1:1.0",
+        "wrong content",
+    );
+    assert!(
+        !ws.path("cache/blobs/sha256").join(&layer).exists(),
+        "the damaged blob was not cached"
+    );
     // an unreachable registry (a closed loopback port)
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -172,8 +172,14 @@ impl Readiness {
     }
 }
 
-/// Fetch every registry blob, `concurrency` at a time, in index order so the writer's next
-/// blob is always among the first in flight.
+/// Bytes that may be downloading at once, on top of the request limit. Parallel downloads share
+/// the link (and, on a fast one, the CPU) evenly, so every blob would finish late; the writer
+/// needs them in index order. Within this budget small blobs still go `concurrency` at a time,
+/// while large ones arrive one after another, each written while the next one downloads.
+const BYTES_IN_FLIGHT_MIB: u32 = 64;
+
+/// Fetch every registry blob, `concurrency` at a time and within the bytes budget, in index
+/// order so the writer's next blob is always among the first in flight.
 async fn fetch_all(
     jobs: Vec<FetchJob>,
     cache: BlobCache,
@@ -183,18 +189,23 @@ async fn fetch_all(
 ) {
     let total = jobs.iter().map(|j| j.size).sum();
     let progress = Arc::new(Mutex::new(Progress::start("fetch", total)));
+    let budget = Arc::new(tokio::sync::Semaphore::new(BYTES_IN_FLIGHT_MIB as usize));
     futures_util::stream::iter(jobs)
         .for_each_concurrent(concurrency.max(1), |job| {
-            let (cache, readiness, stats, progress) = (
+            let (cache, readiness, stats, progress, budget) = (
                 cache.clone(),
                 readiness.clone(),
                 stats.clone(),
                 progress.clone(),
+                budget.clone(),
             );
             async move {
+                let mib = u32::try_from(job.size.div_ceil(1 << 20)).unwrap_or(u32::MAX);
+                let permit = budget.acquire_many(mib.clamp(1, BYTES_IN_FLIGHT_MIB)).await;
                 let outcome = fetch_one(&job, &cache, &stats)
                     .await
                     .map_err(|e| e.to_string());
+                drop(permit);
                 if let Ok(mut progress) = progress.lock() {
                     progress.advance(job.size);
                 }

@@ -243,6 +243,16 @@ impl Registry {
         Self { address, dir }
     }
 
+    /// Where the registry stores a blob's bytes (distribution's filesystem driver layout).
+    pub fn blob_data_path(&self, digest_hex: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&digest_hex[..2])
+            .join(digest_hex)
+            .join("data")
+    }
+
     /// The throwaway CA of a `--tls` registry.
     pub fn ca_path(&self) -> PathBuf {
         self.dir.path().join("ca.pem")

@@ -61,7 +61,10 @@ pub async fn download(
             "check the cache directory",
         )
     };
-    let mut file = tokio::fs::File::create(&temp).await.map_err(io)?;
+    let mut file = tokio::io::BufWriter::with_capacity(
+        1 << 20,
+        tokio::fs::File::create(&temp).await.map_err(io)?,
+    );
     let mut hasher = Hasher::default();
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bundle_format::Digest;
 use bundle_format::limits::MAX_MANIFEST_BYTES;
-use bundle_format::{Digest, Hasher};
 use futures_util::StreamExt;
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
@@ -213,30 +213,43 @@ impl RegistryClient {
                 "check the cache directory's free space and permissions",
             )
         };
-        let mut file = tokio::fs::File::create(path).await.map_err(io)?;
-        let mut hasher = Hasher::default();
+        let mut file = tokio::io::BufWriter::with_capacity(
+            1 << 20,
+            tokio::fs::File::create(path).await.map_err(io)?,
+        );
+        // oci-client's stream hashes what it yields and fails at its end on a digest mismatch,
+        // so hashing here again would only cost time; the size is checked by counting.
+        let mut bytes = 0u64;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ExportError::source(
-                    artifact,
-                    format!("downloading {digest} from {}: {e}", self.registry),
-                    "check the connection and retry; finished blobs stay cached",
-                )
-            })?;
-            hasher.update(&chunk);
-            if hasher.bytes() > size {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(path).await;
+                    let wrong_content = e.to_string().to_ascii_lowercase().contains("digest");
+                    return Err(ExportError::source(
+                        artifact,
+                        format!("downloading {digest} from {}: {e}", self.registry),
+                        if wrong_content {
+                            "the registry is serving wrong content: check it"
+                        } else {
+                            "check the connection and retry; finished blobs stay cached"
+                        },
+                    ));
+                }
+            };
+            bytes += chunk.len() as u64;
+            if bytes > size {
                 break;
             }
             file.write_all(&chunk).await.map_err(io)?;
         }
         file.flush().await.map_err(io)?;
-        let (actual, bytes) = hasher.finish();
-        if bytes != size || actual != *digest {
+        if bytes != size {
             let _ = tokio::fs::remove_file(path).await;
             return Err(ExportError::source(
                 artifact,
                 format!(
-                    "{} sent {bytes} bytes with digest {actual} for blob {digest} ({size} bytes)",
+                    "{} sent {bytes} bytes for blob {digest}, which has {size}",
                     self.registry
                 ),
                 "the registry is serving wrong content: check it",
