@@ -6,13 +6,13 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::digest::{CountingWriter, Hasher};
 use crate::error::Error;
-use crate::frame::{self, Packing};
+use crate::frame;
 use crate::layout::SIGNATURE_ENTRY;
 use crate::offset_table::{OffsetTable, Span};
 use crate::random_access::BundleFile;
 use crate::reader::{BundleReader, SignaturePolicy, VerifyReport};
 use crate::signing::SigningKey;
-use crate::writer::trusted_comment;
+use crate::writer::{packing_for_small, trusted_comment};
 
 /// Verify `input` completely (whatever its current signature), then write it to `out` signed by
 /// `key`. The bundle id does not change.
@@ -41,7 +41,7 @@ pub fn resign<W: Write>(input: File, out: W, key: &SigningKey) -> Result<VerifyR
                 SIGNATURE_ENTRY,
                 signature.len() as u64,
                 &mut &signature[..],
-                Packing::Compressed(frame::DEFAULT_LEVEL),
+                packing_for_small(SIGNATURE_ENTRY, frame::DEFAULT_LEVEL),
                 &mut Hasher::default(),
             )
             .map_err(|e| Error::io("writing the new signature", e))?;

@@ -93,7 +93,7 @@ impl<W: Write> BundleWriter<W> {
 
     fn put_small(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
         let mut hasher = Hasher::default();
-        let packing = Packing::Compressed(self.options.level);
+        let packing = packing_for_small(name, self.options.level);
         let span = frame::write_entry(
             &mut self.out,
             name,
@@ -194,6 +194,17 @@ impl<W: Write> BundleWriter<W> {
             blob_bytes: self.index.total_blob_bytes(),
         };
         Ok((self.out.into_inner(), summary))
+    }
+}
+
+/// The signature is the one volatile entry (Ed25519 signing is randomised); stored, its frame
+/// has the same size every time, so every other byte of a bundle, offsets included, is
+/// reproducible.
+pub(crate) fn packing_for_small(name: &str, level: i32) -> Packing {
+    if name == SIGNATURE_ENTRY {
+        Packing::Stored
+    } else {
+        Packing::Compressed(level)
     }
 }
 

@@ -316,3 +316,54 @@ fn chart_images_missing_from_the_manifest_are_warned_about() {
     ));
     assert_eq!(carried["warnings"], serde_json::json!([]), "{carried}");
 }
+
+#[test]
+fn exports_are_byte_identical_except_the_signature() {
+    let Some((ws, first)) = support::demo_bundle() else {
+        return;
+    };
+    let second = ws.export(&ws.demo_manifest(&support::fixtures()), "second.tar.zst");
+    let (a, b) = (
+        std::fs::read(&first).unwrap(),
+        std::fs::read(&second).unwrap(),
+    );
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "same size: the signature frame does not shift the offsets"
+    );
+    let table = support::offset_table(&first);
+    let signature = table
+        .entries
+        .iter()
+        .find(|e| e.name == "ferry-index.json.minisig")
+        .unwrap();
+    let (start, end) = (
+        signature.frame.offset as usize,
+        (signature.frame.offset + signature.frame.length) as usize,
+    );
+    let differing: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+    assert!(!differing.is_empty(), "signatures are randomised");
+    assert!(
+        differing.iter().all(|&i| (start..end).contains(&i)),
+        "only signature bytes differ"
+    );
+    // unsigned bundles are identical to the byte
+    let manifest = ws.demo_manifest(&support::fixtures());
+    let unsigned = |name: &str| {
+        let path = ws.path(name);
+        ok(run(support::ferry().args([
+            "export".as_ref(),
+            "-m".as_ref(),
+            manifest.as_os_str(),
+            "-o".as_ref(),
+            path.as_os_str(),
+            "--unsigned".as_ref(),
+        ])));
+        std::fs::read(path).unwrap()
+    };
+    assert!(
+        unsigned("u1.tar.zst") == unsigned("u2.tar.zst"),
+        "unsigned exports are byte-identical"
+    );
+}
