@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use crate::error::ExportError;
 use crate::manifest::LoadedManifest;
 use crate::plan::{BlobSource, ExportPlan, plan};
+use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries, RegistryOptions};
 
 #[derive(Debug, Clone)]
@@ -187,8 +188,7 @@ async fn fetch_all(
     stats: Arc<FetchStats>,
     concurrency: usize,
 ) {
-    let total = jobs.iter().map(|j| j.size).sum();
-    let progress = Arc::new(Mutex::new(Progress::start("fetch", total)));
+    let progress = Arc::new(FetchProgress::new(&jobs));
     let budget = Arc::new(tokio::sync::Semaphore::new(BYTES_IN_FLIGHT_MIB as usize));
     futures_util::stream::iter(jobs)
         .for_each_concurrent(concurrency.max(1), |job| {
@@ -202,19 +202,94 @@ async fn fetch_all(
             async move {
                 let mib = u32::try_from(job.size.div_ceil(1 << 20)).unwrap_or(u32::MAX);
                 let permit = budget.acquire_many(mib.clamp(1, BYTES_IN_FLIGHT_MIB)).await;
-                let outcome = fetch_one(&job, &cache, &stats)
+                let streamed = AtomicU64::new(0);
+                let on_bytes = |n: u64| {
+                    streamed.fetch_add(n, Ordering::Relaxed);
+                    progress.advance(&job.owner, n);
+                };
+                let outcome = fetch_one(&job, &cache, &stats, &on_bytes)
                     .await
                     .map_err(|e| e.to_string());
                 drop(permit);
-                if let Ok(mut progress) = progress.lock() {
-                    progress.advance(job.size);
-                }
+                progress.blob_done(&job.owner, job.size, streamed.load(Ordering::Relaxed));
                 readiness.set(job.digest, outcome);
             }
         })
         .await;
-    if let Ok(mut progress) = progress.lock() {
-        progress.finish();
+    progress.finish();
+}
+
+/// Fetch progress: one overall bar, and one per artifact while its blobs are downloading.
+struct FetchProgress {
+    overall: Mutex<Progress>,
+    artifacts: Mutex<HashMap<String, ArtifactProgress>>,
+}
+
+struct ArtifactProgress {
+    total: u64,
+    /// Bytes of blobs not yet finished.
+    remaining: u64,
+    bar: Option<Progress>,
+}
+
+impl FetchProgress {
+    fn new(jobs: &[FetchJob]) -> Self {
+        let mut artifacts: HashMap<String, ArtifactProgress> = HashMap::new();
+        for job in jobs {
+            let entry = artifacts
+                .entry(job.owner.clone())
+                .or_insert(ArtifactProgress {
+                    total: 0,
+                    remaining: 0,
+                    bar: None,
+                });
+            entry.total += job.size;
+            entry.remaining += job.size;
+        }
+        let total = jobs.iter().map(|j| j.size).sum();
+        Self {
+            overall: Mutex::new(Progress::start("fetch", total)),
+            artifacts: Mutex::new(artifacts),
+        }
+    }
+
+    fn advance(&self, owner: &str, bytes: u64) {
+        if let Ok(mut overall) = self.overall.lock() {
+            overall.advance(bytes);
+        }
+        if let Ok(mut artifacts) = self.artifacts.lock()
+            && let Some(artifact) = artifacts.get_mut(owner)
+        {
+            let total = artifact.total;
+            artifact
+                .bar
+                .get_or_insert_with(|| Progress::start(owner, total))
+                .advance(bytes);
+        }
+    }
+
+    /// A blob is through (downloaded, found in the cache, or failed): count what was not
+    /// streamed, and close the artifact's bar once all its blobs are through.
+    fn blob_done(&self, owner: &str, size: u64, streamed: u64) {
+        if size > streamed {
+            self.advance(owner, size - streamed);
+        }
+        let Ok(mut artifacts) = self.artifacts.lock() else {
+            return;
+        };
+        let finished = artifacts.get_mut(owner).is_some_and(|artifact| {
+            artifact.remaining = artifact.remaining.saturating_sub(size);
+            artifact.remaining == 0
+        });
+        if finished && let Some(mut bar) = artifacts.remove(owner).and_then(|a| a.bar) {
+            bar.finish();
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut overall) = self.overall.lock() {
+            overall.finish();
+        }
     }
 }
 
@@ -222,6 +297,7 @@ async fn fetch_one(
     job: &FetchJob,
     cache: &BlobCache,
     stats: &FetchStats,
+    on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<PathBuf, ExportError> {
     let BlobSource::Remote { client, reference } = &job.source else {
         return Err(ExportError::source(
@@ -242,11 +318,14 @@ async fn fetch_one(
     let pulled = client
         .blob_to_file(
             reference,
-            &job.digest,
-            job.size,
-            &job.media_type,
+            BlobSpec {
+                digest: &job.digest,
+                size: job.size,
+                media_type: &job.media_type,
+            },
             &temp,
             &job.owner,
+            on_bytes,
         )
         .await;
     if let Err(error) = pulled {

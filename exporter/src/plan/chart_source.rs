@@ -21,6 +21,7 @@ use crate::error::ExportError;
 use crate::manifest::{ChartRequest, ChartSource};
 use crate::package::package_chart_dir;
 use crate::remote::download::{download, fetch_document};
+use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries};
 
 const MAX_REPO_INDEX: u64 = 64 << 20;
@@ -246,11 +247,14 @@ async fn oci_chart(
         client
             .blob_to_file(
                 &parsed,
-                &layer.digest,
-                layer.size,
-                &layer.media_type,
+                BlobSpec {
+                    digest: &layer.digest,
+                    size: layer.size,
+                    media_type: &layer.media_type,
+                },
                 &temp,
                 artifact,
+                &|_| {},
             )
             .await?;
         fetch.cache.commit(&temp, &layer.digest).map_err(|e| {

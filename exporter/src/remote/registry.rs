@@ -43,6 +43,14 @@ pub struct Registries {
     clients: Mutex<HashMap<String, Arc<RegistryClient>>>,
 }
 
+/// A blob to fetch: what its descriptor says.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobSpec<'a> {
+    pub digest: &'a Digest,
+    pub size: u64,
+    pub media_type: &'a str,
+}
+
 pub struct RegistryClient {
     client: Client,
     auth: RegistryAuth,
@@ -185,15 +193,19 @@ impl RegistryClient {
     pub async fn blob_to_file(
         &self,
         reference: &Reference,
-        digest: &Digest,
-        size: u64,
-        media_type: &str,
+        blob: BlobSpec<'_>,
         path: &std::path::Path,
         artifact: &str,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<(), ExportError> {
         self.client
             .store_auth_if_needed(reference.resolve_registry(), &self.auth)
             .await;
+        let BlobSpec {
+            digest,
+            size,
+            media_type,
+        } = blob;
         let descriptor = OciDescriptor {
             media_type: media_type.to_owned(),
             digest: digest.to_string(),
@@ -238,6 +250,7 @@ impl RegistryClient {
                 }
             };
             bytes += chunk.len() as u64;
+            on_bytes(chunk.len() as u64);
             if bytes > size {
                 break;
             }
