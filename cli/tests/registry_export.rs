@@ -375,4 +375,53 @@ fn a_tls_registry_with_htpasswd_needs_its_ca_and_credentials() {
         log.contains("\"GET /v2/library/hello/blobs/sha256:"),
         "blobs came over TLS from this registry"
     );
+
+    // and from a credential helper named in credHelpers, speaking docker's helper protocol
+    let bin = ws.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let helper = bin.join("docker-credential-ferrytest");
+    let script = format!(
+        "#!/bin/sh\nread registry\nif [ \"$1\" = get ] && [ \"$registry\" = \"{address}\" ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret-pw\"}}' \"$registry\"\nelse\n  echo 'credentials not found in native keychain' >&2; exit 1\nfi\n"
+    );
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let config = ws.write(
+        "helper.json",
+        &format!("{{\"credHelpers\":{{\"{address}\":\"ferrytest\"}}}}"),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = ws.export_command(&manifest, &ws.path("h.tar.zst"));
+    command
+        .env("PATH", path)
+        .arg("--cache-dir")
+        .arg(ws.path("helper-cache"))
+        .args(["--registry-ca", &ca])
+        .arg("--registry-auth-file")
+        .arg(&config);
+    ok(run(&mut command));
+    assert_eq!(ws.verify(&ws.path("h.tar.zst")).status.code(), Some(0));
+    // a helper without credentials for the registry is a clean 401-style refusal
+    let other = ws.write(
+        "other.json",
+        &format!("{{\"credHelpers\":{{\"{address}\":\"missing-helper\"}}}}"),
+    );
+    let mut command = ws.export_command(&manifest, &ws.path("m.tar.zst"));
+    command
+        .arg("--cache-dir")
+        .arg(ws.path("helper-cache"))
+        .args(["--registry-ca", &ca])
+        .arg("--registry-auth-file")
+        .arg(&other);
+    let output = run(&mut command);
+    assert_clean_failure(
+        &ws,
+        &output,
+        "m.tar.zst",
+        &address,
+        "docker-credential-missing-helper",
+    );
 }

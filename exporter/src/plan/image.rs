@@ -74,7 +74,8 @@ pub(super) fn plan_local_image(
     reference: Option<&str>,
     blobs: &mut BlobList,
 ) -> Result<ImageArtifact, ExportError> {
-    let artifact = request.name.as_str();
+    let label = image_label(request);
+    let artifact = label.as_str();
     let layout = OciLayout::open(dir, artifact)?;
     let top = layout.resolve(
         reference,
@@ -107,9 +108,10 @@ pub(super) fn plan_resolved(
     top_bytes: Vec<u8>,
     blobs: &mut BlobList,
 ) -> Result<ImageArtifact, ExportError> {
-    let artifact = request.name.as_str();
+    let label = image_label(request);
+    let artifact = label.as_str();
     let _span = tracing::info_span!("image", reference = artifact).entered();
-    blobs.start_artifact(&format!("image {artifact}"));
+    blobs.start_artifact(artifact);
     let probe: MediaTypeProbe =
         parse_json(&top_bytes, &top, artifact, "an image manifest or index")?;
     let media_type = effective_media_type(probe.media_type.as_deref(), &top);
@@ -401,4 +403,9 @@ pub(super) fn effective_media_type(declared: Option<&str>, descriptor: &Descript
         .filter(|m| !m.is_empty())
         .unwrap_or(&descriptor.media_type)
         .to_owned()
+}
+
+/// How messages name an image: its reference and where the manifest lists it.
+pub(super) fn image_label(request: &ImageRequest) -> String {
+    format!("image {} ({})", request.name, request.at)
 }

@@ -10,7 +10,8 @@ use bundle_format::{Digest, ImageArtifact};
 use oci_client::Reference;
 
 use super::image::{
-    ImageContent, ImageManifest, MediaTypeProbe, parse_json, plan_resolved, select_children,
+    ImageContent, ImageManifest, MediaTypeProbe, image_label, parse_json, plan_resolved,
+    select_children,
 };
 use super::{BlobList, BlobSource};
 use crate::error::ExportError;
@@ -69,7 +70,8 @@ pub(super) async fn prefetch(
     registries: &Registries,
     cache: &BlobCache,
 ) -> Result<RemoteImage, ExportError> {
-    let artifact = request.name.as_str();
+    let label = image_label(request);
+    let artifact = label.as_str();
     let reference: Reference = source.parse().map_err(|e| {
         ExportError::source(
             artifact,
