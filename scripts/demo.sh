@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on embedded defaults: build ferry, generate a signing key, export the demo
-# manifest (manifests/demo.yaml) into a signed bundle, then verify and inspect it.
+# manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it; then export the
+# same images again from a real registry on loopback (started and seeded here), and diff the two.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,3 +26,34 @@ echo "== ferry verify"
 
 echo "== ferry inspect"
 "$ferry" inspect "$work/demo.tar.zst" --trusted-key "$work/demo.pub"
+
+echo "== a registry on loopback, seeded with the fixture images"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+address=$(bash testdata/registry.sh start "$work/registry" "$port")
+trap 'bash testdata/registry.sh stop "$work/registry"' EXIT
+fixtures=target/fixtures/images
+skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$fixtures/multiarch:1.0" "docker://$address/example/multiarch:1.0"
+skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$fixtures/shared:app1" "docker://$address/apps/app1:1.0"
+cat >"$work/registry.yaml" <<YAML
+apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {name: demo, version: 0.2.0}
+spec:
+  platforms: [linux/amd64, linux/arm64]
+  images:
+    - name: docker.io/example/multiarch:1.0
+      from: $address/example/multiarch:1.0
+    - name: registry.example.com/apps/app1:1.0
+      from: $address/apps/app1:1.0
+      platforms: [linux/amd64]
+YAML
+
+echo "== ferry export from the registry (plain HTTP allowed for it alone)"
+"$ferry" export -m "$work/registry.yaml" -o "$work/demo-0.2.0.tar.zst" --key "$work/demo.key" \
+  --plain-http "$address" --cache-dir "$work/cache"
+
+echo "== ferry verify"
+"$ferry" verify "$work/demo-0.2.0.tar.zst" --trusted-key "$work/demo.pub"
+
+echo "== ferry diff 0.1.0 0.2.0"
+"$ferry" diff "$work/demo.tar.zst" "$work/demo-0.2.0.tar.zst" --trusted-key "$work/demo.pub"
