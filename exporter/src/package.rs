@@ -14,11 +14,7 @@ pub fn package_chart_dir(dir: &Path, name: &str) -> io::Result<NamedTempFile> {
     let mut files = Vec::new();
     collect(dir, Path::new(""), &mut files)?;
     files.sort();
-    let temp = NamedTempFile::new()?;
-    let gz = GzBuilder::new()
-        .mtime(0)
-        .write(BufWriter::new(temp.reopen()?), Compression::default());
-    let mut builder = Builder::new(gz);
+    let (temp, mut builder) = new_tgz()?;
     for relative in files {
         let source = dir.join(&relative);
         let metadata = std::fs::metadata(&source)?;
@@ -32,13 +28,29 @@ pub fn package_chart_dir(dir: &Path, name: &str) -> io::Result<NamedTempFile> {
         let path = Path::new(name).join(&relative);
         builder.append_data(&mut header, path, File::open(&source)?)?;
     }
+    finish_tgz(builder)?;
+    Ok(temp)
+}
+
+/// A tar.gz being written to a temporary file, gzip mtime 0 so the bytes are reproducible.
+pub type TgzBuilder = Builder<flate2::write::GzEncoder<BufWriter<File>>>;
+
+pub fn new_tgz() -> io::Result<(NamedTempFile, TgzBuilder)> {
+    let temp = NamedTempFile::new()?;
+    let gz = GzBuilder::new()
+        .mtime(0)
+        .write(BufWriter::new(temp.reopen()?), Compression::default());
+    Ok((temp, Builder::new(gz)))
+}
+
+/// Close the tar, the gzip stream and the file, and make it durable.
+pub fn finish_tgz(builder: TgzBuilder) -> io::Result<()> {
     builder
         .into_inner()?
         .finish()?
         .into_inner()
         .map_err(|e| e.into_error())?
-        .sync_all()?;
-    Ok(temp)
+        .sync_all()
 }
 
 fn executable(metadata: &std::fs::Metadata) -> bool {

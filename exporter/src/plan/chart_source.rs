@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bundle_format::Digest;
 use flate2::read::GzDecoder;
-use flate2::{Compression, GzBuilder};
 use serde::Deserialize;
 use serde_json::Value;
 use tempfile::NamedTempFile;
@@ -19,7 +18,7 @@ use super::BlobSource;
 use super::chart::{CHART_LAYER, chart_metadata, name_and_version};
 use crate::error::ExportError;
 use crate::manifest::{ChartRequest, ChartSource};
-use crate::package::package_chart_dir;
+use crate::package::{finish_tgz, new_tgz, package_chart_dir};
 use crate::remote::download::{download, fetch_document};
 use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries};
@@ -378,11 +377,7 @@ fn vendored_names(archive: &Path, chart: &str) -> Result<Vec<String>, String> {
 
 /// The archive's entries, as they are, plus `added` files; gzip with mtime 0, so deterministic.
 fn repack_with(archive: &Path, added: &[(String, PathBuf)]) -> std::io::Result<NamedTempFile> {
-    let temp = NamedTempFile::new()?;
-    let gz = GzBuilder::new()
-        .mtime(0)
-        .write(BufWriter::new(temp.reopen()?), Compression::default());
-    let mut builder = tar::Builder::new(gz);
+    let (temp, mut builder) = new_tgz()?;
     let mut source = tar::Archive::new(GzDecoder::new(BufReader::new(File::open(archive)?)));
     for entry in source.entries()? {
         let mut entry = entry?;
@@ -398,11 +393,6 @@ fn repack_with(archive: &Path, added: &[(String, PathBuf)]) -> std::io::Result<N
         header.set_entry_type(tar::EntryType::Regular);
         builder.append_data(&mut header, name, File::open(path)?)?;
     }
-    builder
-        .into_inner()?
-        .finish()?
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
+    finish_tgz(builder)?;
     Ok(temp)
 }

@@ -41,19 +41,7 @@ pub async fn download(
     artifact: &str,
 ) -> Result<(PathBuf, Digest), ExportError> {
     let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
-    let response = client.get(url).send().await.map_err(|e| {
-        fail(
-            format!("cannot fetch {url}: {}", root_cause(&e)),
-            "check the URL and the network",
-        )
-    })?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(fail(
-            format!("GET {url} answered {status}"),
-            "check the URL",
-        ));
-    }
+    let response = get(client, url, artifact).await?;
     let temp = cache.temp_path(expected.unwrap_or(&Digest::of(url.as_bytes())));
     let io = |e: std::io::Error| {
         fail(
@@ -108,19 +96,7 @@ pub async fn fetch_document(
     artifact: &str,
 ) -> Result<Vec<u8>, ExportError> {
     let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
-    let response = client.get(url).send().await.map_err(|e| {
-        fail(
-            format!("cannot fetch {url}: {}", root_cause(&e)),
-            "check the URL and the network",
-        )
-    })?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(fail(
-            format!("GET {url} answered {status}"),
-            "check the repository URL",
-        ));
-    }
+    let response = get(client, url, artifact).await?;
     let mut body = response.bytes_stream();
     let mut data = Vec::new();
     while let Some(chunk) = body.next().await {
@@ -139,6 +115,30 @@ pub async fn fetch_document(
         data.extend_from_slice(&chunk);
     }
     Ok(data)
+}
+
+/// GET `url`; any status but success is an error naming the URL and the status.
+async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    artifact: &str,
+) -> Result<reqwest::Response, ExportError> {
+    let response = client.get(url).send().await.map_err(|e| {
+        ExportError::source(
+            artifact,
+            format!("cannot fetch {url}: {}", root_cause(&e)),
+            "check the URL and the network",
+        )
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(ExportError::source(
+            artifact,
+            format!("GET {url} answered {status}"),
+            "check the URL",
+        ));
+    }
+    Ok(response)
 }
 
 fn root_cause(error: &dyn std::error::Error) -> String {
