@@ -29,9 +29,27 @@ impl BlobCache {
     pub fn open(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir.join("blobs/sha256"))?;
         std::fs::create_dir_all(dir.join("tmp"))?;
-        Ok(Self {
+        let cache = Self {
             dir: dir.to_path_buf(),
-        })
+        };
+        cache.remove_abandoned_downloads();
+        Ok(cache)
+    }
+
+    /// Downloads cut off by a crash or Ctrl-C leave their temporary files behind; remove those
+    /// whose process is gone (the PID is part of the name), so they do not pile up.
+    fn remove_abandoned_downloads(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.split('.').nth(1).and_then(|p| p.parse::<u32>().ok());
+            let alive = pid.is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 
     pub fn path(&self, digest: &Digest) -> PathBuf {
@@ -102,4 +120,27 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoned_downloads_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = BlobCache::open(dir.path()).unwrap();
+        let digest = Digest::of(b"x");
+        let live = cache.temp_path(&digest);
+        std::fs::write(&live, b"in progress").unwrap();
+        // a PID that cannot exist (above the kernel's pid_max)
+        let dead = dir
+            .path()
+            .join("tmp")
+            .join(format!("{}.4194305.0", digest.hex()));
+        std::fs::write(&dead, b"abandoned").unwrap();
+        BlobCache::open(dir.path()).unwrap();
+        assert!(live.exists());
+        assert!(!dead.exists());
+    }
 }
