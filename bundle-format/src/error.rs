@@ -51,6 +51,8 @@ pub enum Error {
     Key(#[from] KeyError),
     #[error("writing the bundle: {0}")]
     Write(WriteProblem),
+    #[error("parts in {dir}: {problem}")]
+    Parts { dir: String, problem: String },
 }
 
 /// What is wrong with an entry.
@@ -146,7 +148,7 @@ pub enum WriteProblem {
 impl Error {
     pub fn category(&self) -> Category {
         match self {
-            Self::Corrupt { .. } => Category::Corrupt,
+            Self::Corrupt { .. } | Self::Parts { .. } => Category::Corrupt,
             Self::Unsigned => Category::Unsigned,
             Self::UntrustedKey { .. } => Category::UntrustedKey,
             Self::BadSignature { .. } => Category::BadSignature,

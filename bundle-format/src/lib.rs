@@ -13,6 +13,7 @@ pub mod index;
 pub mod layout;
 pub mod limits;
 pub mod offset_table;
+pub mod parts;
 pub mod progress;
 pub mod random_access;
 pub mod reader;

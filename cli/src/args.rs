@@ -32,6 +32,13 @@ pub enum Command {
     Sign(SignArgs),
     /// List artifacts added, removed and changed between two bundles, and the new blob bytes.
     Diff(DiffArgs),
+    /// Split a bundle into verified parts plus Reed-Solomon repair parts, for a one-way link.
+    Split(SplitArgs),
+    /// Join parts (any order, duplicates and strays welcome) back into the bundle, rebuilding
+    /// lost parts from repair parts, then verify it.
+    Join(JoinArgs),
+    /// Show every part of a parts directory as valid, missing or corrupt, and what is still needed.
+    Status(StatusArgs),
     /// Print the JSON Schema of an input file format, for editors and CI validation.
     Schema {
         #[arg(value_enum)]
@@ -149,6 +156,76 @@ pub enum SchemaKind {
 }
 
 #[derive(Debug, Args)]
+pub struct SplitArgs {
+    pub bundle: PathBuf,
+    /// Directory for the parts (created if needed).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Size of each data part: bytes, or with K, M, G (powers of 1024), e.g. 100M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub part_size: u64,
+    /// Repair parts as a percentage of the data parts (rounded up); any that many lost or
+    /// corrupt parts can be rebuilt.
+    #[arg(long, value_name = "PERCENT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub repair: u32,
+    /// minisign secret key that signs the parts manifest (the bundle's key).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The directory holding the parts and a parts manifest.
+    pub dir: PathBuf,
+    /// The bundle to write.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `100M`, `1G`, `512K` (powers of 1024) or plain bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((at, _)) => (&text[..at], text[at..].to_ascii_uppercase()),
+        None => (text, String::new()),
+    };
+    let shift = match unit.trim_end_matches("IB").trim_end_matches('B') {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        other => return Err(format!("unknown unit `{other}`: use K, M, G or T")),
+    };
+    let value: u64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 100M"))?;
+    let size = value
+        .checked_shl(shift)
+        .filter(|s| s >> shift == value)
+        .ok_or("the size is too large")?;
+    if size == 0 {
+        return Err("the size must be positive".into());
+    }
+    Ok(size)
+}
+
+#[derive(Debug, Args)]
 pub struct DiffArgs {
     pub old: PathBuf,
     pub new: PathBuf,
@@ -188,4 +265,20 @@ pub enum KeyCommand {
         #[command(flatten)]
         password: PasswordArgs,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_refuse_nonsense() {
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("256k"), Ok(256 << 10));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "0", "12Q", "M", "99999999999T"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

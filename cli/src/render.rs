@@ -87,6 +87,16 @@ impl AtomicFile {
         })
     }
 
+    /// Where the file is while it is being written.
+    pub fn path(&self) -> &Path {
+        &self.partial
+    }
+
+    /// The file being written, for positioned writes.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     pub fn writer(&self) -> BufWriter<File> {
         let file = self.file.try_clone().unwrap_or_else(|_| {
             // try_clone only fails when the process is out of file descriptors; writing to the

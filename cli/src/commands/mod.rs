@@ -5,6 +5,7 @@ mod export;
 mod inspect;
 mod key;
 mod meta;
+mod parts;
 mod sign;
 mod verify;
 
@@ -21,6 +22,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Sign(args) => sign::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Split(args) => parts::split(&args),
+        Command::Join(args) => parts::join(&args),
+        Command::Status(args) => parts::status(&args),
         Command::Schema { kind } => meta::schema(kind),
         Command::Key(KeyCommand::Generate {
             output,

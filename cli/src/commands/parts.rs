@@ -1,0 +1,114 @@
+use std::fs::File;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use bundle_format::parts::{PartState, SplitOptions};
+use bundle_format::{BundleReader, SignaturePolicy};
+
+use crate::args::{JoinArgs, SplitArgs, StatusArgs};
+use crate::keys;
+use crate::render::{AtomicFile, human_bytes, line, print_json};
+
+pub fn split(args: &SplitArgs) -> Result<ExitCode> {
+    let key = keys::signing_key(&args.key, &args.password)?;
+    let options = SplitOptions {
+        part_size: args.part_size,
+        repair_percent: args.repair,
+    };
+    let manifest = bundle_format::parts::split(&args.bundle, &args.output, options, &key)?;
+    line(&format!(
+        "split {} {} into {} data parts of up to {} and {} repair parts in {}\n  any {} lost or damaged parts can be rebuilt; `cat` of the data parts in order is the bundle",
+        manifest.bundle_name,
+        manifest.bundle_version,
+        manifest.parts.len(),
+        human_bytes(manifest.part_size),
+        manifest.repair.parts.len(),
+        args.output.display(),
+        manifest.repair.parts.len(),
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn join(args: &JoinArgs) -> Result<ExitCode> {
+    let trusted = keys::trusted_keys(&args.trust)?;
+    let output = AtomicFile::create(&args.output)?;
+    let report = bundle_format::parts::join(&args.dir, output.file(), &trusted)?;
+    for skipped in &report.status.skipped {
+        line(&format!("  skipped {skipped}"));
+    }
+    // the joined bytes are the bundle only if the bundle verifies: signature and every digest
+    let check = File::open(output.path()).context("reopening the joined bundle")?;
+    let verified = BundleReader::open(check, &SignaturePolicy::Require(trusted))?.finish()?;
+    output.commit()?;
+    let rebuilt = if report.rebuilt.is_empty() {
+        String::new()
+    } else {
+        format!(", rebuilt parts {:?} from repair parts", report.rebuilt)
+    };
+    line(&format!(
+        "joined {} ({}){rebuilt}; verified: {} blobs, id {}",
+        args.output.display(),
+        human_bytes(report.status.manifest.bundle_size),
+        verified.blobs,
+        verified.bundle_id
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(args: &StatusArgs) -> Result<ExitCode> {
+    let trusted = keys::trusted_keys(&args.trust)?;
+    let status = bundle_format::parts::scan(&args.dir, &trusted)?;
+    let complete = status.joinable();
+    if args.json {
+        print_json(&serde_json::json!({
+            "bundle": format!("{} {}", status.manifest.bundle_name, status.manifest.bundle_version),
+            "bundleId": status.manifest.bundle_id.to_string(),
+            "joinable": complete,
+            "need": status.need().map(|(count, of)| serde_json::json!({"count": count, "of": of})),
+            "data": status.data,
+            "repair": status.repair,
+            "skipped": status.skipped,
+        }))?;
+    } else {
+        let mut out = format!(
+            "{} {} ({}): {} data parts, {} repair parts\n",
+            status.manifest.bundle_name,
+            status.manifest.bundle_version,
+            status.manifest.bundle_id,
+            status.data.len(),
+            status.repair.len()
+        );
+        let describe = |label: String, state: &PartState| match state {
+            PartState::Valid { .. } => format!("  {label:>5}  valid\n"),
+            PartState::Missing => format!("  {label:>5}  missing\n"),
+            PartState::Corrupt { path, reason } => {
+                format!("  {label:>5}  corrupt  {}: {reason}\n", path.display())
+            }
+        };
+        for (i, state) in status.data.iter().enumerate() {
+            out.push_str(&describe((i + 1).to_string(), state));
+        }
+        for (j, state) in status.repair.iter().enumerate() {
+            out.push_str(&describe(format!("R{}", j + 1), state));
+        }
+        for skipped in &status.skipped {
+            out.push_str(&format!("  skipped {skipped}\n"));
+        }
+        out.push_str(&match status.need_text() {
+            Some(need) => format!("NOT joinable yet: {need}"),
+            None if status.missing_data().is_empty() => {
+                "joinable: every data part is here".to_owned()
+            }
+            None => format!(
+                "joinable: data parts {:?} will be rebuilt from repair parts",
+                status.missing_data()
+            ),
+        });
+        line(&out);
+    }
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::CORRUPT)
+    })
+}
