@@ -78,7 +78,16 @@ pub fn split(
         .unwrap_or(usize::MAX)
         .max(1);
     let mut input = BufReader::with_capacity(1 << 20, file);
-    let mut whole = Hasher::default();
+    // The whole-bundle sha256 runs on its own thread: per-part hashing and writing keep this one
+    // busy, and every byte needs both hashes.
+    let (to_whole, chunks) = std::sync::mpsc::sync_channel::<std::sync::Arc<[u8]>>(16);
+    let whole = std::thread::spawn(move || {
+        let mut hasher = Hasher::default();
+        for chunk in chunks {
+            hasher.update(&chunk);
+        }
+        hasher.finish().0
+    });
     let mut parts = Vec::with_capacity(count);
     let mut progress = Progress::start("split", bundle_size);
     let mut buffer = vec![0u8; 1 << 20];
@@ -108,15 +117,14 @@ pub fn split(
                 ));
             }
             hasher.update(&buffer[..n]);
-            whole.update(&buffer[..n]);
+            let _ = to_whole.send(std::sync::Arc::from(&buffer[..n]));
             out.write_all(&buffer[..n])
                 .map_err(io(format!("writing {}", path.display())))?;
             progress.advance(n as u64);
             remaining -= n as u64;
         }
-        out.into_inner()
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e.into_error()))?
-            .sync_all()
+        // Flushed, not fsynced: join checks every part against its signed sha256 anyway.
+        out.flush()
             .map_err(io(format!("writing {}", path.display())))?;
         let (sha256, size) = hasher.finish();
         parts.push(PartEntry {
@@ -126,7 +134,13 @@ pub fn split(
         });
     }
     progress.finish();
-    let (bundle_sha256, _) = whole.finish();
+    drop(to_whole);
+    let bundle_sha256 = whole.join().map_err(|_| {
+        Error::io(
+            "hashing the bundle",
+            std::io::Error::other("the hashing thread failed"),
+        )
+    })?;
 
     let recovery =
         usize::try_from((count as u64 * u64::from(options.repair_percent)).div_ceil(100))
@@ -226,11 +240,8 @@ fn write_repair(
     }
     progress.finish();
     let mut entries = Vec::with_capacity(recovery);
-    for ((out, hasher), file) in outputs.into_iter().zip(hashers).zip(names) {
-        out.into_inner()
-            .map_err(|e| Error::io(format!("writing {file}"), e.into_error()))?
-            .sync_all()
-            .map_err(io(format!("writing {file}")))?;
+    for ((mut out, hasher), file) in outputs.into_iter().zip(hashers).zip(names) {
+        out.flush().map_err(io(format!("writing {file}")))?;
         let (sha256, size) = hasher.finish();
         entries.push(PartEntry { file, sha256, size });
     }
