@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on embedded defaults: build ferry, generate a signing key, export the demo
 # manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it; then export the
-# same images again from a real registry on loopback (started and seeded here), and diff the two.
+# same images again from a real registry on loopback (started and seeded here) and diff the two;
+# finally split the bundle for a one-way link, lose a part, and join it back.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,3 +58,14 @@ echo "== ferry verify"
 
 echo "== ferry diff 0.1.0 0.2.0"
 "$ferry" diff "$work/demo.tar.zst" "$work/demo-0.2.0.tar.zst" --trusted-key "$work/demo.pub"
+
+echo "== ferry split (1 MiB parts, 20 % repair), then lose a part on the way"
+"$ferry" split "$work/demo.tar.zst" -o "$work/parts" --part-size 1M --repair 20 --key "$work/demo.key"
+rm "$work"/parts/demo-0.1.0.2-of-*.part
+
+echo "== ferry status"
+"$ferry" status "$work/parts" --trusted-key "$work/demo.pub"
+
+echo "== ferry join (rebuilds the lost part, verifies the result)"
+"$ferry" join "$work/parts" -o "$work/demo-joined.tar.zst" --trusted-key "$work/demo.pub"
+cmp "$work/demo.tar.zst" "$work/demo-joined.tar.zst" && echo "joined bundle is byte-identical"
