@@ -128,6 +128,7 @@ pub struct RegistryArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
+    /// A bundle, or a parts directory (read as the bundle it makes, without copying it).
     pub bundle: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -141,6 +142,7 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
+    /// A bundle, or a parts directory.
     pub bundle: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,

@@ -254,3 +254,44 @@ fn a_tampered_manifest_with_its_copy_gone_is_refused() {
     );
     s.assert_joins_identical(&dir, "one-copy");
 }
+
+#[test]
+fn verify_and_inspect_read_a_parts_directory_without_joining_it() {
+    let Some(s) = split() else { return };
+    let dir = s.copy("direct");
+    std::fs::remove_file(in_dir(&dir, &s.data(2))).unwrap();
+    let verify = s.ws.verify(&dir);
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("rebuilt"))
+        .collect();
+    assert!(leftovers.is_empty(), "scratch files are removed");
+    // parts are used only under a trusted parts manifest, inspect included
+    let inspect = ok(run(support::ferry().args([
+        "inspect".as_ref(),
+        dir.as_os_str(),
+        "--json".as_ref(),
+        "--trusted-key".as_ref(),
+        s.ws.path("k.pub").as_os_str(),
+    ])));
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let whole = ok(run(support::ferry().args([
+        "inspect".as_ref(),
+        s.bundle.as_os_str(),
+        "--json".as_ref(),
+    ])));
+    let expected: serde_json::Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(json["bundleId"], expected["bundleId"]);
+    for i in [3, 4, 5] {
+        std::fs::remove_file(in_dir(&dir, &s.data(i))).unwrap();
+    }
+    let verify = s.ws.verify(&dir);
+    assert_eq!(verify.status.code(), Some(3));
+    assert!(
+        stderr(&verify).contains("need any 1 more of {2, 3, 4, 5}"),
+        "{}",
+        stderr(&verify)
+    );
+}

@@ -63,7 +63,15 @@ pub fn join(dir: &Path, out: &File, trusted: &[TrustedKey]) -> Result<JoinReport
     }
     let rebuilt = status.missing_data();
     if !rebuilt.is_empty() {
-        rebuild(&status, &rebuilt, out, &mut progress)?;
+        let part_size = manifest.part_size;
+        rebuild(
+            &status,
+            &rebuilt,
+            &mut progress,
+            &mut |index, offset, bytes| {
+                out.write_all_at(bytes, (index as u64 - 1) * part_size + offset)
+            },
+        )?;
     }
     (&*out).flush().map_err(io("writing the bundle".into()))?;
     out.sync_all().map_err(io("writing the bundle".into()))?;
@@ -71,11 +79,16 @@ pub fn join(dir: &Path, out: &File, trusted: &[TrustedKey]) -> Result<JoinReport
     Ok(JoinReport { status, rebuilt })
 }
 
-fn rebuild(
+/// Where rebuilt stripes go: `(part, offset in the part, bytes)`.
+pub(super) type StripeSink<'a> = dyn FnMut(usize, u64, &[u8]) -> std::io::Result<()> + 'a;
+
+/// Rebuild the `missing` data parts (1-based) stripe by stripe, handing each rebuilt stripe to
+/// `write(part, offset_in_part, bytes)`, and check every rebuilt part against its signed sha256.
+pub(super) fn rebuild(
     status: &PartsStatus,
     missing: &[usize],
-    out: &File,
     progress: &mut Progress,
+    write: &mut StripeSink<'_>,
 ) -> Result<(), Error> {
     let manifest = &status.manifest;
     let io = |what: &str| {
@@ -141,11 +154,7 @@ fn rebuild(
             })?;
             let len = usize::try_from((part.size - start).min(stripe)).unwrap_or(0);
             hashers[m].update(&restored[..len]);
-            out.write_all_at(
-                &restored[..len],
-                (index as u64 - 1) * manifest.part_size + start,
-            )
-            .map_err(io("writing the bundle"))?;
+            write(index, start, &restored[..len]).map_err(io("writing a rebuilt part"))?;
             progress.advance(len as u64);
         }
     }

@@ -5,8 +5,10 @@ pub mod join;
 pub mod manifest;
 pub mod split;
 pub mod status;
+pub mod stream;
 
 pub use join::join;
 pub use manifest::PartsManifest;
 pub use split::{SplitOptions, split};
 pub use status::{PartState, PartsStatus, scan};
+pub use stream::{PartsStream, open_stream};

@@ -1,7 +1,6 @@
-use std::fs::File;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use bundle_format::{BundleIndex, BundleReader, Digest, SignaturePolicy};
 use serde_json::json;
 
@@ -14,9 +13,9 @@ use crate::render::{human_bytes, line, print_json, short_digest, signature_text}
 /// instead of failing on it; `ferry verify` is the check.
 pub fn run(args: &InspectArgs) -> Result<ExitCode> {
     let trusted = keys::trusted_keys(&args.trust)?;
-    let file = File::open(&args.bundle)
-        .with_context(|| format!("cannot open {}", args.bundle.display()))?;
-    let reader = BundleReader::open(file, &SignaturePolicy::Report(trusted))?;
+    let policy = SignaturePolicy::Report(trusted);
+    let input = crate::commands::verify::open_input(&args.bundle, &policy)??;
+    let reader = BundleReader::open(input, &policy)?;
     let index = reader.index();
     let bundle_id = Digest::of(reader.index_bytes());
     if args.json {
