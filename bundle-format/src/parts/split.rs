@@ -2,7 +2,7 @@
 //! and Reed-Solomon repair parts, striped across the data parts so memory stays bounded.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -44,121 +44,97 @@ pub fn stripe_bytes(part_size: u64, shards: u64) -> u64 {
     stripe + stripe % 2
 }
 
-pub fn split(
-    bundle: &Path,
-    out_dir: &Path,
-    options: SplitOptions,
-    key: &SigningKey,
-) -> Result<PartsManifest, Error> {
+pub fn split(bundle: &Path, out_dir: &Path, options: SplitOptions, key: &SigningKey) -> Result<PartsManifest, Error> {
     let io = |what: String| move |e: std::io::Error| Error::io(what.clone(), e);
     if options.part_size == 0 {
-        return Err(Error::io(
-            "splitting",
-            std::io::Error::other("the part size must be positive"),
-        ));
+        return Err(Error::io("splitting", std::io::Error::other("the part size must be positive")));
     }
-    let mut file = File::open(bundle).map_err(io(format!("opening {}", bundle.display())))?;
-    let bundle_size = file
-        .metadata()
-        .map_err(io("reading the bundle size".into()))?
-        .len();
-    let head = BundleReader::open(
-        file.try_clone().map_err(io("opening the bundle".into()))?,
-        &SignaturePolicy::Report(Vec::new()),
-    )?;
+    let file = File::open(bundle).map_err(io(format!("opening {}", bundle.display())))?;
+    let bundle_size = file.metadata().map_err(io("reading the bundle size".into()))?.len();
+    let head = BundleReader::open(file.try_clone().map_err(io("opening the bundle".into()))?, &SignaturePolicy::Report(Vec::new()))?;
     let (name, version) = (head.index().name.clone(), head.index().version.clone());
     let bundle_id = Digest::of(head.index_bytes());
     drop(head);
-    // the clone shares the cursor: start the copy from the first byte
-    std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0))
-        .map_err(io("seeking in the bundle".into()))?;
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
 
-    let count = usize::try_from(bundle_size.div_ceil(options.part_size))
-        .unwrap_or(usize::MAX)
-        .max(1);
-    let mut input = BufReader::with_capacity(1 << 20, file);
-    // The whole-bundle sha256 runs on its own thread: per-part hashing and writing keep this one
-    // busy, and every byte needs both hashes.
-    let (to_whole, chunks) = std::sync::mpsc::sync_channel::<std::sync::Arc<[u8]>>(16);
+    // The whole-bundle sha256 reads the file front to back on its own thread while this one
+    // cuts it stripe by stripe: every byte is hashed twice, on two cores, and read from the
+    // bundle once by each.
+    let whole_path = bundle.to_path_buf();
     let whole = std::thread::spawn(move || {
-        let mut hasher = Hasher::default();
-        for chunk in chunks {
-            hasher.update(&chunk);
-        }
-        hasher.finish().0
+        File::open(&whole_path).and_then(|f| crate::digest::digest_reader(BufReader::with_capacity(1 << 20, f)))
     });
-    let mut parts = Vec::with_capacity(count);
+
+    let count = usize::try_from(bundle_size.div_ceil(options.part_size)).unwrap_or(usize::MAX).max(1);
+    let recovery = usize::try_from((count as u64 * u64::from(options.repair_percent)).div_ceil(100)).unwrap_or(0);
+    let stripe = stripe_bytes(options.part_size, (count + recovery) as u64);
+    let lengths: Vec<u64> = (0..count as u64)
+        .map(|i| options.part_size.min(bundle_size.saturating_sub(i * options.part_size)))
+        .collect();
+    let data_names: Vec<String> = (1..=count).map(|i| data_part_name(&name, &version, i, count)).collect();
+    let repair_names: Vec<String> = (1..=recovery).map(|j| repair_part_name(&name, &version, j, recovery)).collect();
+    let create = |file_name: &String| {
+        let path = out_dir.join(file_name);
+        File::create(&path).map_err(io(format!("creating {}", path.display())))
+    };
+    let mut data_files = data_names.iter().map(create).collect::<Result<Vec<_>, _>>()?;
+    let mut repair_files = repair_names.iter().map(create).collect::<Result<Vec<_>, _>>()?;
+    let mut data_hashers = vec![Hasher::default(); count];
+    let mut repair_hashers = vec![Hasher::default(); recovery];
+    let shard = usize::try_from(stripe).unwrap_or(0);
+    let rs_error = |e: reed_solomon_simd::Error| Error::io("computing repair parts", std::io::Error::other(e.to_string()));
+    let mut encoder = if recovery > 0 { Some(ReedSolomonEncoder::new(count, recovery, shard).map_err(rs_error)?) } else { None };
+    let mut slice = vec![0u8; shard];
     let mut progress = Progress::start("split", bundle_size);
-    let mut buffer = vec![0u8; 1 << 20];
-    for index in 1..=count {
-        let file_name = data_part_name(&name, &version, index, count);
-        let path = out_dir.join(&file_name);
-        let mut out = BufWriter::with_capacity(
-            1 << 20,
-            File::create(&path).map_err(io(format!("creating {}", path.display())))?,
-        );
-        let mut hasher = Hasher::default();
-        let mut remaining = options
-            .part_size
-            .min(bundle_size - (index as u64 - 1) * options.part_size);
-        while remaining > 0 {
-            let want = usize::try_from(remaining.min(buffer.len() as u64)).unwrap_or(buffer.len());
-            let n = input
-                .read(&mut buffer[..want])
-                .map_err(io("reading the bundle".into()))?;
-            if n == 0 {
-                return Err(Error::io(
-                    "reading the bundle",
-                    std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "it shrank while being split",
-                    ),
-                ));
-            }
-            hasher.update(&buffer[..n]);
-            let _ = to_whole.send(std::sync::Arc::from(&buffer[..n]));
-            out.write_all(&buffer[..n])
-                .map_err(io(format!("writing {}", path.display())))?;
-            progress.advance(n as u64);
-            remaining -= n as u64;
+    for k in 0..options.part_size.div_ceil(stripe) {
+        if let Some(encoder) = &mut encoder {
+            encoder.reset(count, recovery, shard).map_err(rs_error)?;
         }
-        // Flushed, not fsynced: join checks every part against its signed sha256 anyway.
-        out.flush()
-            .map_err(io(format!("writing {}", path.display())))?;
-        let (sha256, size) = hasher.finish();
-        parts.push(PartEntry {
-            file: file_name,
-            sha256,
-            size,
-        });
+        for i in 0..count {
+            let start = k * stripe;
+            let len = usize::try_from(lengths[i].saturating_sub(start).min(stripe)).unwrap_or(0);
+            slice.fill(0);
+            if len > 0 {
+                file.read_exact_at(&mut slice[..len], i as u64 * options.part_size + start)
+                    .map_err(io("reading the bundle".into()))?;
+                data_hashers[i].update(&slice[..len]);
+                data_files[i].write_all(&slice[..len]).map_err(io(format!("writing {}", data_names[i])))?;
+                progress.advance(len as u64);
+            }
+            if let Some(encoder) = &mut encoder {
+                encoder.add_original_shard(&slice).map_err(rs_error)?;
+            }
+        }
+        if let Some(encoder) = &mut encoder {
+            let result = encoder.encode().map_err(rs_error)?;
+            for (j, shard) in result.recovery_iter().enumerate() {
+                repair_hashers[j].update(shard);
+                repair_files[j].write_all(shard).map_err(io(format!("writing {}", repair_names[j])))?;
+            }
+        }
     }
     progress.finish();
-    drop(to_whole);
-    let bundle_sha256 = whole.join().map_err(|_| {
-        Error::io(
-            "hashing the bundle",
-            std::io::Error::other("the hashing thread failed"),
-        )
-    })?;
-
-    let recovery =
-        usize::try_from((count as u64 * u64::from(options.repair_percent)).div_ceil(100))
-            .unwrap_or(0);
-    let stripe = stripe_bytes(options.part_size, (count + recovery) as u64);
-    let repair_parts = if recovery == 0 {
-        Vec::new()
-    } else {
-        write_repair(
-            out_dir,
-            &name,
-            &version,
-            &parts,
-            options.part_size,
-            stripe,
-            recovery,
-        )?
+    // Flushed, not fsynced: join checks every part against its signed sha256 anyway.
+    for (out, file_name) in data_files.iter_mut().chain(repair_files.iter_mut()).zip(data_names.iter().chain(&repair_names)) {
+        out.flush().map_err(io(format!("writing {file_name}")))?;
+    }
+    let entries = |names: Vec<String>, hashers: Vec<Hasher>| -> Vec<PartEntry> {
+        names
+            .into_iter()
+            .zip(hashers)
+            .map(|(file, hasher)| {
+                let (sha256, size) = hasher.finish();
+                PartEntry { file, sha256, size }
+            })
+            .collect()
     };
+    let (bundle_sha256, hashed) = whole
+        .join()
+        .map_err(|_| Error::io("hashing the bundle", std::io::Error::other("the hashing thread failed")))?
+        .map_err(io("hashing the bundle".into()))?;
+    if hashed != bundle_size {
+        return Err(Error::io("reading the bundle", std::io::Error::other("it changed while being split")));
+    }
     let manifest = PartsManifest {
         format_version: PARTS_FORMAT_VERSION,
         bundle_id,
@@ -167,11 +143,11 @@ pub fn split(
         bundle_sha256,
         bundle_size,
         part_size: options.part_size,
-        parts,
+        parts: entries(data_names, data_hashers),
         repair: RepairParameters {
             algorithm: REPAIR_ALGORITHM.into(),
             stripe_bytes: stripe,
-            parts: repair_parts,
+            parts: entries(repair_names, repair_hashers),
         },
     };
     let envelope = manifest.sign(key)?;
@@ -180,72 +156,6 @@ pub fn split(
         std::fs::write(&path, &envelope).map_err(io(format!("writing {}", path.display())))?;
     }
     Ok(manifest)
-}
-
-/// Stripe by stripe: each data part's slice (zero-padded) is an original shard; each repair
-/// part gets one recovery shard per stripe.
-fn write_repair(
-    out_dir: &Path,
-    name: &str,
-    version: &str,
-    parts: &[PartEntry],
-    part_size: u64,
-    stripe: u64,
-    recovery: usize,
-) -> Result<Vec<PartEntry>, Error> {
-    let io = |what: String| move |e: std::io::Error| Error::io(what.clone(), e);
-    let sources = parts
-        .iter()
-        .map(|p| File::open(out_dir.join(&p.file)).map_err(io(format!("reading {}", p.file))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let names: Vec<String> = (1..=recovery)
-        .map(|j| repair_part_name(name, version, j, recovery))
-        .collect();
-    let mut outputs = names
-        .iter()
-        .map(|n| {
-            File::create(out_dir.join(n))
-                .map(|f| BufWriter::with_capacity(1 << 20, f))
-                .map_err(io(format!("creating {n}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut hashers = vec![Hasher::default(); recovery];
-    let shard = usize::try_from(stripe).unwrap_or(0);
-    let rs_error = |e: reed_solomon_simd::Error| {
-        Error::io(
-            "computing repair parts",
-            std::io::Error::other(e.to_string()),
-        )
-    };
-    let mut encoder = ReedSolomonEncoder::new(parts.len(), recovery, shard).map_err(rs_error)?;
-    let mut slice = vec![0u8; shard];
-    let stripes = part_size.div_ceil(stripe);
-    let mut progress = Progress::start("repair", stripes * stripe * parts.len() as u64);
-    for k in 0..stripes {
-        encoder
-            .reset(parts.len(), recovery, shard)
-            .map_err(rs_error)?;
-        for (source, part) in sources.iter().zip(parts) {
-            read_stripe(source, part.size, k * stripe, &mut slice)
-                .map_err(io(format!("reading {}", part.file)))?;
-            encoder.add_original_shard(&slice).map_err(rs_error)?;
-            progress.advance(stripe);
-        }
-        let result = encoder.encode().map_err(rs_error)?;
-        for ((shard, out), hasher) in result.recovery_iter().zip(&mut outputs).zip(&mut hashers) {
-            hasher.update(shard);
-            out.write_all(shard)
-                .map_err(io("writing a repair part".into()))?;
-        }
-    }
-    progress.finish();
-    let mut entries = Vec::with_capacity(recovery);
-    for ((mut out, hasher), file) in outputs.into_iter().zip(hashers).zip(names) {
-        out.flush().map_err(io(format!("writing {file}")))?;
-        let (sha256, size) = hasher.finish();
-        entries.push(PartEntry { file, sha256, size });
-    }
-    Ok(entries)
 }
 
 /// A part's bytes at `offset`, zero-padded to the slice's length.
