@@ -44,14 +44,28 @@ pub fn stripe_bytes(part_size: u64, shards: u64) -> u64 {
     stripe + stripe % 2
 }
 
-pub fn split(bundle: &Path, out_dir: &Path, options: SplitOptions, key: &SigningKey) -> Result<PartsManifest, Error> {
+pub fn split(
+    bundle: &Path,
+    out_dir: &Path,
+    options: SplitOptions,
+    key: &SigningKey,
+) -> Result<PartsManifest, Error> {
     let io = |what: String| move |e: std::io::Error| Error::io(what.clone(), e);
     if options.part_size == 0 {
-        return Err(Error::io("splitting", std::io::Error::other("the part size must be positive")));
+        return Err(Error::io(
+            "splitting",
+            std::io::Error::other("the part size must be positive"),
+        ));
     }
     let file = File::open(bundle).map_err(io(format!("opening {}", bundle.display())))?;
-    let bundle_size = file.metadata().map_err(io("reading the bundle size".into()))?.len();
-    let head = BundleReader::open(file.try_clone().map_err(io("opening the bundle".into()))?, &SignaturePolicy::Report(Vec::new()))?;
+    let bundle_size = file
+        .metadata()
+        .map_err(io("reading the bundle size".into()))?
+        .len();
+    let head = BundleReader::open(
+        file.try_clone().map_err(io("opening the bundle".into()))?,
+        &SignaturePolicy::Report(Vec::new()),
+    )?;
     let (name, version) = (head.index().name.clone(), head.index().version.clone());
     let bundle_id = Digest::of(head.index_bytes());
     drop(head);
@@ -62,28 +76,56 @@ pub fn split(bundle: &Path, out_dir: &Path, options: SplitOptions, key: &Signing
     // bundle once by each.
     let whole_path = bundle.to_path_buf();
     let whole = std::thread::spawn(move || {
-        File::open(&whole_path).and_then(|f| crate::digest::digest_reader(BufReader::with_capacity(1 << 20, f)))
+        File::open(&whole_path)
+            .and_then(|f| crate::digest::digest_reader(BufReader::with_capacity(1 << 20, f)))
     });
 
-    let count = usize::try_from(bundle_size.div_ceil(options.part_size)).unwrap_or(usize::MAX).max(1);
-    let recovery = usize::try_from((count as u64 * u64::from(options.repair_percent)).div_ceil(100)).unwrap_or(0);
+    let count = usize::try_from(bundle_size.div_ceil(options.part_size))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let recovery =
+        usize::try_from((count as u64 * u64::from(options.repair_percent)).div_ceil(100))
+            .unwrap_or(0);
     let stripe = stripe_bytes(options.part_size, (count + recovery) as u64);
     let lengths: Vec<u64> = (0..count as u64)
-        .map(|i| options.part_size.min(bundle_size.saturating_sub(i * options.part_size)))
+        .map(|i| {
+            options
+                .part_size
+                .min(bundle_size.saturating_sub(i * options.part_size))
+        })
         .collect();
-    let data_names: Vec<String> = (1..=count).map(|i| data_part_name(&name, &version, i, count)).collect();
-    let repair_names: Vec<String> = (1..=recovery).map(|j| repair_part_name(&name, &version, j, recovery)).collect();
+    let data_names: Vec<String> = (1..=count)
+        .map(|i| data_part_name(&name, &version, i, count))
+        .collect();
+    let repair_names: Vec<String> = (1..=recovery)
+        .map(|j| repair_part_name(&name, &version, j, recovery))
+        .collect();
     let create = |file_name: &String| {
         let path = out_dir.join(file_name);
         File::create(&path).map_err(io(format!("creating {}", path.display())))
     };
-    let mut data_files = data_names.iter().map(create).collect::<Result<Vec<_>, _>>()?;
-    let mut repair_files = repair_names.iter().map(create).collect::<Result<Vec<_>, _>>()?;
+    let mut data_files = data_names
+        .iter()
+        .map(create)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut repair_files = repair_names
+        .iter()
+        .map(create)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut data_hashers = vec![Hasher::default(); count];
     let mut repair_hashers = vec![Hasher::default(); recovery];
     let shard = usize::try_from(stripe).unwrap_or(0);
-    let rs_error = |e: reed_solomon_simd::Error| Error::io("computing repair parts", std::io::Error::other(e.to_string()));
-    let mut encoder = if recovery > 0 { Some(ReedSolomonEncoder::new(count, recovery, shard).map_err(rs_error)?) } else { None };
+    let rs_error = |e: reed_solomon_simd::Error| {
+        Error::io(
+            "computing repair parts",
+            std::io::Error::other(e.to_string()),
+        )
+    };
+    let mut encoder = if recovery > 0 {
+        Some(ReedSolomonEncoder::new(count, recovery, shard).map_err(rs_error)?)
+    } else {
+        None
+    };
     let mut slice = vec![0u8; shard];
     let mut progress = Progress::start("split", bundle_size);
     for k in 0..options.part_size.div_ceil(stripe) {
@@ -98,7 +140,9 @@ pub fn split(bundle: &Path, out_dir: &Path, options: SplitOptions, key: &Signing
                 file.read_exact_at(&mut slice[..len], i as u64 * options.part_size + start)
                     .map_err(io("reading the bundle".into()))?;
                 data_hashers[i].update(&slice[..len]);
-                data_files[i].write_all(&slice[..len]).map_err(io(format!("writing {}", data_names[i])))?;
+                data_files[i]
+                    .write_all(&slice[..len])
+                    .map_err(io(format!("writing {}", data_names[i])))?;
                 progress.advance(len as u64);
             }
             if let Some(encoder) = &mut encoder {
@@ -109,13 +153,19 @@ pub fn split(bundle: &Path, out_dir: &Path, options: SplitOptions, key: &Signing
             let result = encoder.encode().map_err(rs_error)?;
             for (j, shard) in result.recovery_iter().enumerate() {
                 repair_hashers[j].update(shard);
-                repair_files[j].write_all(shard).map_err(io(format!("writing {}", repair_names[j])))?;
+                repair_files[j]
+                    .write_all(shard)
+                    .map_err(io(format!("writing {}", repair_names[j])))?;
             }
         }
     }
     progress.finish();
     // Flushed, not fsynced: join checks every part against its signed sha256 anyway.
-    for (out, file_name) in data_files.iter_mut().chain(repair_files.iter_mut()).zip(data_names.iter().chain(&repair_names)) {
+    for (out, file_name) in data_files
+        .iter_mut()
+        .chain(repair_files.iter_mut())
+        .zip(data_names.iter().chain(&repair_names))
+    {
         out.flush().map_err(io(format!("writing {file_name}")))?;
     }
     let entries = |names: Vec<String>, hashers: Vec<Hasher>| -> Vec<PartEntry> {
@@ -130,10 +180,18 @@ pub fn split(bundle: &Path, out_dir: &Path, options: SplitOptions, key: &Signing
     };
     let (bundle_sha256, hashed) = whole
         .join()
-        .map_err(|_| Error::io("hashing the bundle", std::io::Error::other("the hashing thread failed")))?
+        .map_err(|_| {
+            Error::io(
+                "hashing the bundle",
+                std::io::Error::other("the hashing thread failed"),
+            )
+        })?
         .map_err(io("hashing the bundle".into()))?;
     if hashed != bundle_size {
-        return Err(Error::io("reading the bundle", std::io::Error::other("it changed while being split")));
+        return Err(Error::io(
+            "reading the bundle",
+            std::io::Error::other("it changed while being split"),
+        ));
     }
     let manifest = PartsManifest {
         format_version: PARTS_FORMAT_VERSION,
