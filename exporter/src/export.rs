@@ -97,7 +97,7 @@ pub fn export<W: Write>(
         stats.clone(),
         options.concurrency,
     ));
-    let written = write_bundle(plan, out, signer, options.writer, &readiness, &cache);
+    let written = write_bundle(plan, out, signer, options.writer, &readiness);
     if written.is_err() {
         fetching.abort();
     }
@@ -348,7 +348,6 @@ fn write_bundle<W: Write>(
     signer: Option<&SigningKey>,
     options: WriterOptions,
     readiness: &Readiness,
-    cache: &BlobCache,
 ) -> Result<(W, WriteSummary), ExportError> {
     let ExportPlan {
         index,
@@ -382,9 +381,7 @@ fn write_bundle<W: Write>(
             BlobSource::Packaged(temp) => open(&temp.path().to_path_buf())?,
             BlobSource::Metadata(bytes) => Box::new(bytes.as_slice()),
             BlobSource::Remote { .. } => {
-                let path = readiness.wait(&digest).map_err(ExportError::Fetch)?;
-                debug_assert_eq!(path, cache.path(&digest));
-                open(&path)?
+                open(&readiness.wait(&digest).map_err(ExportError::Fetch)?)?
             }
         };
         writer

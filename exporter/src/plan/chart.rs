@@ -20,23 +20,18 @@ pub const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gz
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MAX_CHART_YAML: u64 = 1 << 20;
 
+/// `metadata` is the archive's Chart.yaml as JSON, read once by `chart_source`.
 pub(super) fn plan_chart(
     request: &ChartRequest,
     resolved: ResolvedChart,
+    metadata: &Value,
     blobs: &mut BlobList,
 ) -> Result<ChartArtifact, ExportError> {
     let artifact = format!("chart {}", request.written);
     let _span = tracing::info_span!("chart", source = %request.written).entered();
     blobs.start_artifact(&artifact);
     let path = resolved.path();
-    let metadata = chart_metadata(&path).map_err(|cause| {
-        ExportError::source(
-            &artifact,
-            cause,
-            "point the chart at a directory with Chart.yaml or a .tgz made by `helm package`",
-        )
-    })?;
-    let (name, version) = name_and_version(&metadata, &artifact)?;
+    let (name, version) = name_and_version(metadata, &artifact)?;
     let (layer_digest, layer_size) = File::open(&path)
         .and_then(|f| digest_reader(BufReader::new(f)))
         .map_err(|e| {
@@ -46,7 +41,7 @@ pub(super) fn plan_chart(
                 "check the path",
             )
         })?;
-    let config = serde_json::to_vec(&metadata).unwrap_or_default();
+    let config = serde_json::to_vec(metadata).unwrap_or_default();
     let config_size = config.len() as u64;
     let config_digest = blobs.add_metadata(config, CHART_CONFIG);
     blobs.add(
@@ -80,7 +75,7 @@ pub(super) fn plan_chart(
 }
 
 /// Chart.yaml of a packaged chart, as JSON.
-pub(crate) fn chart_metadata(archive: &Path) -> Result<Value, String> {
+pub(super) fn chart_metadata(archive: &Path) -> Result<Value, String> {
     let text = chart_yaml_from_archive(archive)?;
     serde_saphyr::from_str(&text).map_err(|e| format!("Chart.yaml is not valid YAML: {e}"))
 }

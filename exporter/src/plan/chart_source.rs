@@ -58,10 +58,11 @@ impl ResolvedChart {
     }
 }
 
+/// The chart's archive and its Chart.yaml (as JSON), read from the archive once.
 pub(super) async fn resolve_chart(
     request: &ChartRequest,
     fetch: Fetchers<'_>,
-) -> Result<ResolvedChart, ExportError> {
+) -> Result<(ResolvedChart, Value), ExportError> {
     let artifact = format!("chart {}", request.written);
     let archive = fetch_source(&request.source, fetch, &artifact).await?;
     vendor_dependencies(archive, fetch, &artifact).await
@@ -268,11 +269,12 @@ async fn oci_chart(
 }
 
 /// Add every declared dependency the archive lacks, as `<chart>/charts/<dep>-<version>.tgz`.
+/// Returns the archive and its Chart.yaml, which repacking leaves unchanged.
 async fn vendor_dependencies(
     archive: ResolvedChart,
     fetch: Fetchers<'_>,
     artifact: &str,
-) -> Result<ResolvedChart, ExportError> {
+) -> Result<(ResolvedChart, Value), ExportError> {
     let path = archive.path();
     let metadata = chart_metadata(&path)
         .map_err(|cause| ExportError::source(artifact, cause, "check the chart archive"))?;
@@ -292,7 +294,7 @@ async fn vendor_dependencies(
         })
         .collect();
     if declared.is_empty() {
-        return Ok(archive);
+        return Ok((archive, metadata));
     }
     let present = vendored_names(&path, &chart_name)
         .map_err(|cause| ExportError::source(artifact, cause, "check the chart archive"))?;
@@ -338,7 +340,7 @@ async fn vendor_dependencies(
         ));
     }
     if added.is_empty() {
-        return Ok(archive);
+        return Ok((archive, metadata));
     }
     let repacked = repack_with(&path, &added).map_err(|e| {
         ExportError::source(
@@ -347,7 +349,7 @@ async fn vendor_dependencies(
             "check the temporary directory",
         )
     })?;
-    Ok(ResolvedChart::Packaged(Arc::new(repacked)))
+    Ok((ResolvedChart::Packaged(Arc::new(repacked)), metadata))
 }
 
 /// Names of the subcharts already in `<chart>/charts/`.

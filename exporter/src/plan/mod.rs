@@ -146,15 +146,16 @@ pub async fn plan(
         registries,
         cache,
     };
-    let resolved_charts: Vec<chart_source::ResolvedChart> = futures_util::stream::iter(
-        manifest
-            .charts
-            .iter()
-            .map(|request| chart_source::resolve_chart(request, fetchers)),
-    )
-    .buffered(concurrency.max(1))
-    .try_collect()
-    .await?;
+    let resolved_charts: Vec<(chart_source::ResolvedChart, serde_json::Value)> =
+        futures_util::stream::iter(
+            manifest
+                .charts
+                .iter()
+                .map(|request| chart_source::resolve_chart(request, fetchers)),
+        )
+        .buffered(concurrency.max(1))
+        .try_collect()
+        .await?;
     let _span = tracing::info_span!("plan", manifest = %manifest.path.display()).entered();
     let mut blobs = BlobList::default();
     let images = manifest
@@ -178,20 +179,17 @@ pub async fn plan(
         .charts
         .iter()
         .zip(resolved_charts)
-        .map(|(request, resolved)| {
+        .map(|(request, (resolved, metadata))| {
             let archive = resolved.path();
-            let artifact = chart::plan_chart(request, resolved, &mut blobs)?;
-            let app_version = chart::chart_metadata(&archive)
-                .ok()
-                .and_then(|m| {
-                    m.get("appVersion")
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                })
+            let artifact = chart::plan_chart(request, resolved, &metadata, &mut blobs)?;
+            let app_version = metadata
+                .get("appVersion")
+                .and_then(serde_json::Value::as_str)
                 .unwrap_or_default();
             warnings.extend(lint::missing_chart_images(
                 &archive,
                 &artifact.name,
-                &app_version,
+                app_version,
                 &manifest.images,
             ));
             Ok(artifact)
