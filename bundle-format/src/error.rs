@@ -53,6 +53,8 @@ pub enum Error {
     Write(WriteProblem),
     #[error("parts in {dir}: {problem}")]
     Parts { dir: String, problem: String },
+    #[error("delta base {path}: {problem}")]
+    Base { path: String, problem: String },
 }
 
 /// What is wrong with an entry.
@@ -153,7 +155,7 @@ impl Error {
             Self::UntrustedKey { .. } => Category::UntrustedKey,
             Self::BadSignature { .. } => Category::BadSignature,
             Self::Io { .. } => Category::Io,
-            Self::Key(_) | Self::Write(_) => Category::Usage,
+            Self::Key(_) | Self::Write(_) | Self::Base { .. } => Category::Usage,
         }
     }
 

@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::limits;
 
-/// Bundle format major version written and read by this crate.
+/// Bundle format version of a full bundle.
 pub const FORMAT_VERSION: u32 = 1;
+/// Bundle format version of a delta: an index with a `base` (docs/bundle-format.md §4.1).
+pub const DELTA_FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -25,6 +27,30 @@ pub struct BundleIndex {
     pub layout: LayoutFiles,
     /// Every blob in the bundle, once, in stream order.
     pub blobs: Vec<BlobDescriptor>,
+    /// Only in a delta: what it was cut against and the blobs it assumes the far side holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<DeltaBase>,
+}
+
+/// What a delta was cut against. Its artifacts need `assumed` blobs that are not in the bundle;
+/// install refuses a delta whose target lacks any of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeltaBase {
+    pub kind: BaseKind,
+    /// The base bundle's id, or the digest of the registry inventory.
+    pub id: Digest,
+    /// For people: `name version` of the base bundle, or the inventoried registry.
+    pub description: String,
+    /// Blobs the delta's artifacts need and the far side already holds, sorted by digest.
+    pub assumed: Vec<BlobDescriptor>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseKind {
+    Bundle,
+    Inventory,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,6 +142,11 @@ pub enum IndexError {
     DuplicateBlob(Digest),
     #[error("artifact `{artifact}` needs blob {digest}, which the bundle index does not list")]
     DanglingBlob { artifact: String, digest: Digest },
+    #[error(
+        "the bundle index says format version {version} but {problem}; the index is malformed, \
+         export the bundle again"
+    )]
+    DeltaMismatch { version: u32, problem: &'static str },
     #[error("the bundle index lists {count} blobs, more than the limit of {max}")]
     TooManyBlobs { count: usize, max: usize },
     #[error("the bundle index has an unusable {field} `{value}`: {why}")]
@@ -135,7 +166,7 @@ impl BundleIndex {
             format_version: u32,
         }
         let probe: VersionProbe = serde_json::from_slice(bytes)?;
-        if probe.format_version != FORMAT_VERSION {
+        if probe.format_version != FORMAT_VERSION && probe.format_version != DELTA_FORMAT_VERSION {
             return Err(IndexError::UnsupportedVersion {
                 found: probe.format_version,
             });
@@ -161,6 +192,24 @@ impl BundleIndex {
         self.blobs.iter().find(|b| &b.digest == digest)
     }
 
+    /// A blob in the bundle, or one a delta assumes the far side holds.
+    pub fn known_blob(&self, digest: &Digest) -> Option<&BlobDescriptor> {
+        self.blob(digest).or_else(|| {
+            self.base
+                .as_ref()
+                .and_then(|base| base.assumed.iter().find(|b| &b.digest == digest))
+        })
+    }
+
+    /// The blobs a delta assumes present; empty for a full bundle.
+    pub fn assumed(&self) -> &[BlobDescriptor] {
+        self.base.as_ref().map_or(&[], |base| &base.assumed)
+    }
+
+    pub fn is_delta(&self) -> bool {
+        self.base.is_some()
+    }
+
     pub fn total_blob_bytes(&self) -> u64 {
         self.blobs.iter().map(|b| b.size).sum()
     }
@@ -172,8 +221,29 @@ impl BundleIndex {
                 max: limits::MAX_BLOBS,
             });
         }
-        let mut seen = HashSet::with_capacity(self.blobs.len());
-        for blob in &self.blobs {
+        match (self.format_version, &self.base) {
+            (FORMAT_VERSION, Some(_)) => {
+                return Err(IndexError::DeltaMismatch {
+                    version: FORMAT_VERSION,
+                    problem: "it has a delta base",
+                });
+            }
+            (DELTA_FORMAT_VERSION, None) => {
+                return Err(IndexError::DeltaMismatch {
+                    version: DELTA_FORMAT_VERSION,
+                    problem: "it has no delta base",
+                });
+            }
+            _ => {}
+        }
+        if self.blobs.len() + self.assumed().len() > limits::MAX_BLOBS {
+            return Err(IndexError::TooManyBlobs {
+                count: self.blobs.len() + self.assumed().len(),
+                max: limits::MAX_BLOBS,
+            });
+        }
+        let mut seen = HashSet::with_capacity(self.blobs.len() + self.assumed().len());
+        for blob in self.blobs.iter().chain(self.assumed()) {
             if !seen.insert(blob.digest) {
                 return Err(IndexError::DuplicateBlob(blob.digest));
             }

@@ -5,11 +5,13 @@
 //! Pure library: no network, no async runtime, no printing. Progress is reported through
 //! `tracing` spans (see [`progress`]). The normative specification is `docs/bundle-format.md`.
 
+pub mod base;
 pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod frame;
 pub mod index;
+pub mod inventory;
 pub mod layout;
 pub mod limits;
 pub mod offset_table;
@@ -26,8 +28,8 @@ pub mod writer;
 pub use digest::{Digest, Hasher, digest_reader};
 pub use error::{Category, Corruption, Error};
 pub use index::{
-    BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, FORMAT_VERSION, FileArtifact,
-    ImageArtifact,
+    BaseKind, BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, DELTA_FORMAT_VERSION,
+    DeltaBase, FORMAT_VERSION, FileArtifact, ImageArtifact,
 };
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};
 pub use signing::{KeyId, Password, SignatureCheck, SigningKey, TrustedKey, generate_key};

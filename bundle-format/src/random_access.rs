@@ -3,6 +3,8 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use zstd::stream::read::Decoder;
 
@@ -17,7 +19,7 @@ use crate::tar_entry::parse_header;
 
 #[derive(Debug)]
 pub struct BundleFile {
-    file: File,
+    file: Arc<File>,
     table: OffsetTable,
     index: BundleIndex,
     signature: SignatureCheck,
@@ -38,7 +40,7 @@ impl BundleFile {
         drop(reader);
         let table = read_table(&mut file)?;
         Ok(Self {
-            file,
+            file: Arc::new(file),
             table,
             index,
             signature,
@@ -73,13 +75,13 @@ impl BundleFile {
         })?;
         let offset = entry.frame.offset;
         let corrupt = |problem| Error::corrupt(&name, offset, problem);
-        let mut file = self
-            .file
-            .try_clone()
-            .map_err(|e| Error::io("opening the bundle", e))?;
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| Error::io("seeking in the bundle", e))?;
-        let mut decoder = Decoder::with_buffer(BufReader::new(file.take(entry.frame.length)))
+        // Positioned reads: blobs may be read from several threads at once.
+        let frame = FrameReader {
+            file: self.file.clone(),
+            position: offset,
+            end: offset + entry.frame.length,
+        };
+        let mut decoder = Decoder::with_buffer(BufReader::new(frame))
             .map_err(|e| corrupt(Corruption::DamagedFrame(e.to_string())))?
             .single_frame();
         decoder
@@ -128,6 +130,26 @@ fn read_table(file: &mut File) -> Result<OffsetTable, Error> {
     offset_table::decode(&frame).ok_or_else(|| missing("it cannot be decoded"))
 }
 
+/// One frame's bytes, read at their offsets without moving any shared cursor.
+struct FrameReader {
+    file: Arc<File>,
+    position: u64,
+    end: u64,
+}
+
+impl Read for FrameReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end - self.position).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read_at(&mut buf[..want], self.position)?;
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
 struct VerifiedBlob<R> {
     inner: R,
     hasher: Hasher,
@@ -138,7 +160,15 @@ struct VerifiedBlob<R> {
 
 impl<R: Read> Read for VerifiedBlob<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| {
+            // The decoder's own complaints are damage in this blob's frame.
+            let error = Error::corrupt(
+                self.expected.blob_path(),
+                self.offset,
+                Corruption::DamagedFrame(e.to_string()),
+            );
+            io::Error::new(io::ErrorKind::InvalidData, error)
+        })?;
         self.hasher.update(&buf[..n]);
         if n == 0 || self.hasher.bytes() == self.size {
             let (actual, bytes) = self.hasher.clone().finish();

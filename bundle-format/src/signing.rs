@@ -270,6 +270,21 @@ pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) ->
     }
 }
 
+/// For signed documents other than the bundle index (parts manifests, registry inventories):
+/// only a trusted signature is good enough, and the reason says why not.
+pub fn require_trusted(check: &SignatureCheck) -> Result<(), String> {
+    match check {
+        SignatureCheck::Trusted { .. } => Ok(()),
+        SignatureCheck::Unsigned => Err("it is unsigned".into()),
+        SignatureCheck::UntrustedKey { key_id } => Err(format!(
+            "it is signed by key {key_id}, which is not trusted here"
+        )),
+        SignatureCheck::Invalid { reason, .. } => Err(format!(
+            "its signature is invalid ({reason}): it was altered"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,6 +62,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
         charts: vec![],
         files: vec![],
         layout: layout::unsealed(),
+        base: None,
         blobs: descriptors,
     }
 }

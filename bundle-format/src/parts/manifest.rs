@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::signing::{SignatureCheck, SigningKey, TrustedKey, check_signature};
+use crate::signing::{SignatureCheck, SigningKey, TrustedKey, check_signature, require_trusted};
 
 pub const PARTS_FORMAT_VERSION: u32 = 1;
 /// Largest parts manifest a reader accepts.
@@ -95,20 +95,7 @@ impl PartsManifest {
             envelope.signature.as_bytes(),
             trusted,
         );
-        match &check {
-            SignatureCheck::Trusted { .. } => {}
-            SignatureCheck::Unsigned => return Err("it is unsigned".into()),
-            SignatureCheck::UntrustedKey { key_id } => {
-                return Err(format!(
-                    "it is signed by key {key_id}, which is not trusted here"
-                ));
-            }
-            SignatureCheck::Invalid { reason, .. } => {
-                return Err(format!(
-                    "its signature is invalid ({reason}): it was altered"
-                ));
-            }
-        }
+        require_trusted(&check)?;
         let manifest: PartsManifest = serde_json::from_str(&envelope.parts_manifest)
             .map_err(|e| format!("its content is invalid: {e}"))?;
         if manifest.format_version != PARTS_FORMAT_VERSION {
