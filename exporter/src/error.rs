@@ -13,6 +13,8 @@ pub enum ExportError {
     },
     #[error(transparent)]
     Bundle(#[from] bundle_format::Error),
+    #[error(transparent)]
+    Remote(#[from] oci_remote::RemoteError),
     /// A registry fetch failed; the text already names the artifact and what to do.
     #[error("{0}")]
     Fetch(String),

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
+use bundle_format::base::BaseBlobs;
 use bundle_format::error::WriteProblem;
 use bundle_format::progress::Progress;
 use bundle_format::{BundleWriter, Digest, SigningKey, WriteSummary, WriterOptions};
@@ -16,6 +17,7 @@ use futures_util::StreamExt;
 
 use crate::error::ExportError;
 use crate::manifest::LoadedManifest;
+use crate::plan::delta::{CutSummary, cut_against};
 use crate::plan::{BlobSource, ExportPlan, plan};
 use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries, RegistryOptions};
@@ -27,6 +29,8 @@ pub struct ExportOptions {
     pub concurrency: usize,
     pub cache_dir: PathBuf,
     pub registries: RegistryOptions,
+    /// Cut a delta against this base (`--base`).
+    pub base: Option<BaseBlobs>,
 }
 
 impl Default for ExportOptions {
@@ -36,6 +40,7 @@ impl Default for ExportOptions {
             concurrency: 8,
             cache_dir: BlobCache::default_dir(),
             registries: RegistryOptions::default(),
+            base: None,
         }
     }
 }
@@ -50,6 +55,8 @@ pub struct ExportSummary {
     pub fetched_bytes: u64,
     /// Registry blobs found, verified, in the cache.
     pub cached_blobs: u64,
+    /// For a delta: the blobs left out because the base holds them.
+    pub assumed: Option<CutSummary>,
     pub warnings: Vec<String>,
 }
 
@@ -79,7 +86,11 @@ pub fn export<W: Write>(
             "pass --cache-dir DIR with a writable directory",
         )
     })?;
-    let plan = runtime.block_on(plan(manifest, &registries, &cache, options.concurrency))?;
+    let mut plan = runtime.block_on(plan(manifest, &registries, &cache, options.concurrency))?;
+    let assumed = options
+        .base
+        .as_ref()
+        .map(|base| cut_against(&mut plan, base));
     let counts = (
         plan.index.images.len(),
         plan.index.charts.len(),
@@ -112,6 +123,7 @@ pub fn export<W: Write>(
             files: counts.2,
             fetched_bytes: stats.fetched_bytes.load(Ordering::Relaxed),
             cached_blobs: stats.cached_blobs.load(Ordering::Relaxed),
+            assumed,
             warnings,
         },
     ))

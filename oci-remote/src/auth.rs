@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde::Deserialize;
 
-use crate::error::ExportError;
+use crate::error::RemoteError;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -21,6 +21,10 @@ impl std::fmt::Debug for Secret {
 }
 
 impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -44,9 +48,9 @@ pub struct AuthSources {
 
 impl AuthSources {
     /// Parse `HOST=USER:PASSWORD_FILE`.
-    pub fn add_flag(&mut self, flag: &str) -> Result<(), ExportError> {
+    pub fn add_flag(&mut self, flag: &str) -> Result<(), RemoteError> {
         let bad = |why: &str| {
-            ExportError::source(
+            RemoteError::new(
                 "--registry-auth",
                 why.to_owned(),
                 "write it as HOST=USER:PASSWORD_FILE",
@@ -59,7 +63,7 @@ impl AuthSources {
             .split_once(':')
             .ok_or_else(|| bad("no `:` between user and password file"))?;
         let text = std::fs::read_to_string(file).map_err(|e| {
-            ExportError::source(
+            RemoteError::new(
                 "--registry-auth",
                 format!("cannot read the password file {file}: {e}"),
                 "check the path",
@@ -87,7 +91,7 @@ impl AuthSources {
     }
 
     /// Credentials for `registry`, or None for anonymous access.
-    pub fn lookup(&self, registry: &str) -> Result<Option<Credentials>, ExportError> {
+    pub fn lookup(&self, registry: &str) -> Result<Option<Credentials>, RemoteError> {
         if let Some(found) = self.explicit.get(registry) {
             return Ok(Some(found.clone()));
         }
@@ -146,17 +150,17 @@ fn config_keys(registry: &str) -> Vec<String> {
     keys
 }
 
-fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credentials>, ExportError> {
+fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credentials>, RemoteError> {
     let source = format!("credentials for {registry}");
     let text = std::fs::read_to_string(path).map_err(|e| {
-        ExportError::source(
+        RemoteError::new(
             &source,
             format!("cannot read {}: {e}", path.display()),
             "check the docker config file",
         )
     })?;
     let config: DockerConfig = serde_json::from_str(&text).map_err(|e| {
-        ExportError::source(
+        RemoteError::new(
             &source,
             format!("{} is not a docker config.json: {e}", path.display()),
             "fix the file or point --registry-auth-file elsewhere",
@@ -175,7 +179,7 @@ fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credentials>
         }
         if let Some(encoded) = &entry.auth {
             let decoded = decode_base64(encoded).ok_or_else(|| {
-                ExportError::source(
+                RemoteError::new(
                     &source,
                     format!("the `auth` entry in {} is not base64", path.display()),
                     "log in again",
@@ -188,7 +192,7 @@ fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credentials>
                     password: Secret(password.to_owned()),
                 }));
             }
-            return Err(ExportError::source(
+            return Err(RemoteError::new(
                 &source,
                 format!(
                     "the `auth` entry in {} is not user:password",
@@ -212,7 +216,7 @@ struct HelperAnswer {
 }
 
 /// Run `docker-credential-<helper> get` with the registry on stdin.
-fn credential_helper(helper: &str, registry: &str) -> Result<Credentials, ExportError> {
+fn credential_helper(helper: &str, registry: &str) -> Result<Credentials, RemoteError> {
     let program = format!("docker-credential-{helper}");
     let source = format!("credentials for {registry}");
     let mut child = Command::new(&program)
@@ -222,7 +226,7 @@ fn credential_helper(helper: &str, registry: &str) -> Result<Credentials, Export
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| {
-            ExportError::source(
+            RemoteError::new(
                 &source,
                 format!("cannot run {program}: {e}"),
                 "install the credential helper or remove it from the docker config",
@@ -232,21 +236,21 @@ fn credential_helper(helper: &str, registry: &str) -> Result<Credentials, Export
         let _ = stdin.write_all(registry.as_bytes());
     }
     let output = child.wait_with_output().map_err(|e| {
-        ExportError::source(
+        RemoteError::new(
             &source,
             format!("{program} failed: {e}"),
             "check the credential helper",
         )
     })?;
     if !output.status.success() {
-        return Err(ExportError::source(
+        return Err(RemoteError::new(
             &source,
             format!("{program} has no credentials for it"),
             "log in with the helper's tool first",
         ));
     }
     let answer: HelperAnswer = serde_json::from_slice(&output.stdout).map_err(|_| {
-        ExportError::source(
+        RemoteError::new(
             &source,
             format!("{program} answered something that is not credentials JSON"),
             "check the credential helper",

@@ -4,6 +4,7 @@
 
 mod chart;
 mod chart_source;
+pub mod delta;
 mod file;
 mod image;
 mod lint;
@@ -224,6 +225,7 @@ pub async fn plan(
         files,
         layout: layout::unsealed(),
         blobs: blobs.blobs,
+        base: None,
     };
     Ok(ExportPlan {
         index,

@@ -2,40 +2,22 @@
 //! registries the user named with `--plain-http`; anything else is HTTPS, and a TLS failure is an
 //! error, never a retry over HTTP.
 
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bundle_format::Digest;
 use bundle_format::limits::MAX_MANIFEST_BYTES;
 use futures_util::StreamExt;
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use tokio::io::AsyncWriteExt;
 
-use super::auth::AuthSources;
 use crate::error::ExportError;
+use oci_remote::{Purpose, RegistryOptions};
 
-pub const MANIFEST_TYPES: &[&str] = &[
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-];
-
-/// How to reach registries.
-#[derive(Debug, Clone, Default)]
-pub struct RegistryOptions {
-    /// Registries (`host[:port]`) explicitly allowed to use plain HTTP.
-    pub plain_http: HashSet<String>,
-    /// Extra CA certificates (PEM) per registry.
-    pub ca_files: HashMap<String, PathBuf>,
-    pub auth: AuthSources,
-}
+pub use oci_remote::push::MANIFEST_TYPES;
 
 #[derive(Debug)]
 pub struct Registries {
@@ -79,39 +61,12 @@ impl Registries {
         if let Some(client) = clients.get(&registry) {
             return Ok(client.clone());
         }
-        let plain_http = self.options.plain_http.contains(&registry);
-        let mut config = ClientConfig {
-            protocol: if plain_http {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            connect_timeout: Some(Duration::from_secs(20)),
-            read_timeout: Some(Duration::from_secs(300)),
-            ..ClientConfig::default()
-        };
-        if let Some(ca) = self.options.ca_files.get(&registry) {
-            let data = std::fs::read(ca).map_err(|e| {
-                ExportError::source(
-                    format!("registry {registry}"),
-                    format!("cannot read its CA file {}: {e}", ca.display()),
-                    "check --registry-ca",
-                )
-            })?;
-            config.extra_root_certificates.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data,
-            });
-        }
-        let auth = match self.options.auth.lookup(&registry)? {
-            Some(creds) => RegistryAuth::Basic(creds.username, creds.password.expose().to_owned()),
-            None => RegistryAuth::Anonymous,
-        };
+        let connection = oci_remote::connect(&self.options, &registry, Purpose::Pull)?;
         let client = Arc::new(RegistryClient {
-            client: Client::new(config),
-            auth,
+            client: connection.client,
+            auth: connection.auth,
             registry: registry.clone(),
-            plain_http,
+            plain_http: connection.plain_http,
         });
         clients.insert(registry, client.clone());
         Ok(client)
@@ -277,54 +232,12 @@ impl RegistryClient {
         reference: &Reference,
         artifact: &str,
     ) -> ExportError {
-        let registry = &self.registry;
-        let text = error.to_string();
-        let (cause, hint) = match &error {
-            OciDistributionError::AuthenticationFailure(_) | OciDistributionError::UnauthorizedError { .. } => (
-                format!("{registry} refused access to {} (401 unauthorized)", reference.repository()),
-                "give credentials with --registry-auth HOST=USER:PASSWORD_FILE or a docker config.json".to_owned(),
-            ),
-            OciDistributionError::ImageManifestNotFoundError(_) => (
-                format!("{reference} does not exist on {registry}"),
-                "check the tag or digest".to_owned(),
-            ),
-            _ if is_tls(&error) => (
-                format!("TLS with {registry} failed: {}", root_cause(&error)),
-                format!("if it uses a private CA, pass --registry-ca {registry}=CA.pem; ferry never falls back to plain HTTP"),
-            ),
-            _ if text.contains("404") || text.contains("MANIFEST_UNKNOWN") || text.contains("manifest unknown") => (
-                format!("{reference} does not exist on {registry}"),
-                "check the tag or digest".to_owned(),
-            ),
-            _ if text.contains("401") => (
-                format!("{registry} refused access to {} (401 unauthorized)", reference.repository()),
-                "give credentials with --registry-auth HOST=USER:PASSWORD_FILE or a docker config.json".to_owned(),
-            ),
-            _ => (
-                format!("cannot reach {registry} ({}): {}", if self.plain_http { "http" } else { "https" }, root_cause(&error)),
-                "check the address and that the registry is up; for a plain-HTTP registry pass --plain-http HOST".to_owned(),
-            ),
-        };
+        let (cause, hint) = oci_remote::client::explain(
+            &self.registry,
+            self.plain_http,
+            &error,
+            &reference.to_string(),
+        );
         ExportError::source(artifact, cause, hint)
     }
-}
-
-fn root_cause(error: &dyn std::error::Error) -> String {
-    let mut current = error;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    current.to_string()
-}
-
-fn is_tls(error: &dyn std::error::Error) -> bool {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        let text = e.to_string().to_ascii_lowercase();
-        if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
-            return true;
-        }
-        current = e.source();
-    }
-    false
 }

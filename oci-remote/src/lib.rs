@@ -1,0 +1,13 @@
+//! Registry glue shared by export and install, so that neither imports the other: client setup
+//! (scheme, CA roots, proxy), credentials, the private registry's repository layout, and the
+//! push and listing operations. Built on oci-client; no printing.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod layout;
+pub mod push;
+
+pub use auth::{AuthSources, Credentials, Secret};
+pub use client::{Connection, Purpose, RegistryOptions, connect};
+pub use error::RemoteError;

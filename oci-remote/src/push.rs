@@ -1,0 +1,233 @@
+//! The registry operations install needs: presence checks, cross-repository mounts, streamed
+//! blob uploads, manifests by digest and by tag, and listing for inventories.
+
+use bundle_format::Digest;
+use bytes::Bytes;
+use futures_util::Stream;
+use oci_client::Reference;
+use oci_client::errors::OciDistributionError;
+
+use crate::client::{Connection, explain, http_status};
+use crate::error::RemoteError;
+
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+const PAGE: usize = 1000;
+
+impl Connection {
+    fn at_digest(&self, repository: &str, digest: &Digest) -> Reference {
+        Reference::with_digest(
+            self.registry.clone(),
+            repository.to_owned(),
+            digest.to_string(),
+        )
+    }
+
+    fn at_tag(&self, repository: &str, tag: &str) -> Reference {
+        Reference::with_tag(self.registry.clone(), repository.to_owned(), tag.to_owned())
+    }
+
+    async fn ready(&self) {
+        self.client
+            .store_auth_if_needed(&self.registry, &self.auth)
+            .await;
+    }
+
+    fn fail(&self, error: &OciDistributionError, what: &str) -> RemoteError {
+        let (cause, hint) = explain(&self.registry, self.plain_http, error, what);
+        RemoteError::new(format!("{}/{what}", self.registry), cause, hint)
+    }
+
+    pub async fn has_blob(&self, repository: &str, digest: &Digest) -> Result<bool, RemoteError> {
+        self.ready().await;
+        let reference = self.at_digest(repository, digest);
+        self.client
+            .blob_exists(&reference, &digest.to_string())
+            .await
+            .map_err(|e| self.fail(&e, &format!("{repository}@{digest}")))
+    }
+
+    /// Ask the registry to link a blob it holds in `from` into `repository`; false when it
+    /// would not (then the blob must be uploaded).
+    pub async fn mount_blob(&self, repository: &str, from: &str, digest: &Digest) -> bool {
+        self.ready().await;
+        let target = self.at_digest(repository, digest);
+        let source = self.at_digest(from, digest);
+        self.client
+            .mount_blob(&target, &source, &digest.to_string())
+            .await
+            .is_ok()
+    }
+
+    /// Upload one blob as a single streamed PUT; the registry checks the digest on commit.
+    pub async fn upload_blob<S>(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        size: u64,
+        body: S,
+    ) -> Result<(), RemoteError>
+    where
+        S: Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static,
+    {
+        self.ready().await;
+        let reference = self.at_digest(repository, digest);
+        self.client
+            .push_blob_stream(&reference, body, &digest.to_string(), Some(size))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.fail(&e, &format!("{repository}@{digest}")))
+    }
+
+    pub async fn has_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RemoteError> {
+        self.ready().await;
+        let reference = self.at_digest(repository, digest);
+        match self
+            .client
+            .fetch_manifest_digest(&reference, &self.auth)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if http_status(&e) == Some(404) => Ok(false),
+            Err(e) => Err(self.fail(&e, &format!("{repository}@{digest}"))),
+        }
+    }
+
+    /// The digest a tag points at, or None when the tag does not exist.
+    pub async fn tag_digest(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, RemoteError> {
+        self.ready().await;
+        let reference = self.at_tag(repository, tag);
+        match self
+            .client
+            .fetch_manifest_digest(&reference, &self.auth)
+            .await
+        {
+            Ok(digest) => Ok(Some(digest)),
+            Err(e) if http_status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.fail(&e, &format!("{repository}:{tag}"))),
+        }
+    }
+
+    /// Put a manifest's exact bytes under `tag`, or under its digest when `tag` is None.
+    pub async fn put_manifest(
+        &self,
+        repository: &str,
+        tag: Option<&str>,
+        digest: &Digest,
+        bytes: Vec<u8>,
+        media_type: &str,
+    ) -> Result<(), RemoteError> {
+        self.ready().await;
+        let reference = match tag {
+            Some(tag) => self.at_tag(repository, tag),
+            None => self.at_digest(repository, digest),
+        };
+        let what = match tag {
+            Some(tag) => format!("{repository}:{tag}"),
+            None => format!("{repository}@{digest}"),
+        };
+        let content_type = http::HeaderValue::from_str(media_type).map_err(|_| {
+            RemoteError::new(
+                &what,
+                format!("the media type `{media_type}` is not a valid header"),
+                "the bundle is malformed: export it again",
+            )
+        })?;
+        self.client
+            .push_manifest_raw(&reference, bytes, content_type)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.fail(&e, &what))
+    }
+
+    /// A manifest's bytes and media type, by tag or digest (`reference` after the repository).
+    pub async fn manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> Result<(Vec<u8>, String), RemoteError> {
+        self.ready().await;
+        let full = if let Some(digest) = reference.strip_prefix('@') {
+            Reference::with_digest(
+                self.registry.clone(),
+                repository.to_owned(),
+                digest.to_owned(),
+            )
+        } else {
+            self.at_tag(repository, reference)
+        };
+        let (bytes, _) = self
+            .client
+            .pull_manifest_raw(&full, &self.auth, MANIFEST_TYPES)
+            .await
+            .map_err(|e| self.fail(&e, &format!("{repository}{reference}")))?;
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str().map(str::to_owned))
+            })
+            .unwrap_or_else(|| MANIFEST_TYPES[1].to_owned());
+        Ok((bytes.to_vec(), media_type))
+    }
+
+    /// Every repository, through the catalog API.
+    pub async fn repositories(&self) -> Result<Vec<String>, RemoteError> {
+        self.ready().await;
+        let anchor = self.at_tag("catalog", "latest");
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let page = self
+                .client
+                .catalog(
+                    &anchor,
+                    &self.auth,
+                    Some(PAGE),
+                    all.last().map(String::as_str),
+                )
+                .await
+                .map_err(|e| self.fail(&e, "_catalog"))?;
+            let count = page.repositories.len();
+            all.extend(page.repositories);
+            if count < PAGE {
+                return Ok(all);
+            }
+        }
+    }
+
+    pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RemoteError> {
+        self.ready().await;
+        let anchor = self.at_tag(repository, "latest");
+        let mut all: Vec<String> = Vec::new();
+        loop {
+            let page = self
+                .client
+                .list_tags(
+                    &anchor,
+                    &self.auth,
+                    Some(PAGE),
+                    all.last().map(String::as_str),
+                )
+                .await
+                .map_err(|e| self.fail(&e, &format!("{repository} tags")))?;
+            let count = page.tags.len();
+            all.extend(page.tags);
+            if count < PAGE {
+                return Ok(all);
+            }
+        }
+    }
+}
