@@ -7,6 +7,7 @@
 #   images/multiarch    tag 1.0: an OCI index for linux/amd64 and linux/arm64 (buildah manifest)
 #   images/big          tag 1.0: an image of realistic size (>= 50 MB compressed, real files)
 #   images/shared       tags app1, app2: two images sharing one base layer
+#   images/evolving     tags v1, v2: a ~20 MB shared base, a small app layer that v2 changes
 #   charts/demo         a chart directory (helm create)
 #   charts/other-0.1.0.tgz  a packaged chart (helm create + helm package)
 set -euo pipefail
@@ -84,6 +85,22 @@ add_layer "$shared" base app1 /usr/bin/head
 add_layer "$shared" base app2 /usr/bin/tail
 umoci rm --image "$shared:base"
 umoci gc --layout "$shared"
+
+echo "building images/evolving (v1 and v2 share a large base; v2 changes the app layer)"
+evolving="$out/images/evolving"
+evolving_base=()
+total=0
+while IFS= read -r -d '' file; do
+  evolving_base+=("$file")
+  total=$((total + $(stat -c %s "$file")))
+  ((total > 20 * 1024 * 1024)) && break
+done < <(find /usr/bin -maxdepth 1 -type f -size +100k -print0 | sort -z)
+new_image "$evolving" base amd64
+add_layer "$evolving" base base "${evolving_base[@]}"
+add_layer "$evolving" base v1 /usr/bin/head /etc/os-release
+add_layer "$evolving" base v2 /usr/bin/tail /etc/debian_version
+umoci rm --image "$evolving:base"
+umoci gc --layout "$evolving"
 
 echo "building charts (helm create, helm package)"
 (cd "$out/charts" && helm create demo >/dev/null && helm create other >/dev/null && helm package other >/dev/null && rm -rf other)

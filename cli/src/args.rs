@@ -39,6 +39,11 @@ pub enum Command {
     Join(JoinArgs),
     /// Show every part of a parts directory as valid, missing or corrupt, and what is still needed.
     Status(StatusArgs),
+    /// Push a bundle (or its parts directory) into an existing OCI registry: only missing blobs,
+    /// streamed and verified, manifests after their blobs, tags last.
+    Push(PushArgs),
+    /// Write a signed inventory of the blobs a registry holds, to serve as `export --base`.
+    Inventory(InventoryArgs),
     /// Print the JSON Schema of an input file format, for editors and CI validation.
     Schema {
         #[arg(value_enum)]
@@ -102,6 +107,13 @@ pub struct ExportArgs {
     pub cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+    /// Write a delta: leave out every blob this base already holds. BASE is an earlier bundle,
+    /// its parts directory, or a signed `ferry inventory` of the far registry; it must be
+    /// signed by a trusted key (--trusted-key).
+    #[arg(long, value_name = "BASE")]
+    pub base: Option<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -124,6 +136,45 @@ pub struct RegistryArgs {
     /// $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json).
     #[arg(long = "registry-auth-file", value_name = "FILE")]
     pub registry_auth_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// A bundle, or a parts directory (streamed in one pass, without joining it).
+    pub bundle: PathBuf,
+    /// The registry, as host:port.
+    #[arg(long, value_name = "REGISTRY")]
+    pub to: String,
+    /// Blob uploads in flight at once.
+    #[arg(short = 'j', long = "jobs", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// The registry, as host:port.
+    #[arg(long, value_name = "REGISTRY")]
+    pub registry: String,
+    /// Where to write the signed inventory.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// minisign secret key that signs the inventory (one the exporting side trusts).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[command(flatten)]
+    pub registry_access: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

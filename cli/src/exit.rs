@@ -40,6 +40,12 @@ pub fn bundle_category(error: &anyhow::Error) -> Option<Category> {
                 Some(exporter::ExportError::Bundle(e)) => Some(e.category()),
                 _ => None,
             })
+            .or_else(|| {
+                cause
+                    .downcast_ref::<installer::InstallError>()
+                    .and_then(installer::InstallError::bundle_error)
+                    .map(bundle_format::Error::category)
+            })
     })
 }
 

@@ -1,6 +1,12 @@
 //! ferry install: reads bundles through `bundle-format` and puts their content on private
-//! infrastructure. Inventory, SSH, registry push and cluster bootstrap arrive with the install
-//! issues; the crate exists now so the workspace's dependency rule (cli -> exporter | installer ->
-//! bundle-format) holds from the first commit.
+//! infrastructure: registry push (shared registry glue from `oci-remote`), registry inventories,
+//! and, over SSH, registry bootstrap and node preparation.
 
-pub use bundle_format::BundleIndex;
+pub mod error;
+pub mod push;
+pub mod registry_inventory;
+pub mod runtime;
+pub mod source;
+
+pub use error::InstallError;
+pub use source::BundleSource;

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use bundle_format::WriterOptions;
+use bundle_format::base::load_base;
 use serde_json::json;
 
 use exporter::ExportOptions;
@@ -17,6 +18,10 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         None => None,
     };
     let manifest = exporter::load_manifest(&args.manifest)?;
+    let base = match &args.base {
+        Some(path) => Some(load_base(path, &keys::trusted_keys(&args.trust)?)?),
+        None => None,
+    };
     let options = ExportOptions {
         writer: WriterOptions { level: args.level },
         concurrency: usize::from(args.jobs),
@@ -25,6 +30,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(BlobCache::default_dir),
         registries: registry_options(&args.registry)?,
+        base,
     };
     let output = AtomicFile::create(&args.output)?;
     let (file, export) = exporter::export(&manifest, output.writer(), signer.as_ref(), &options)?;
@@ -45,6 +51,10 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             "bundleBytes": summary.bytes_written,
             "fetchedBytes": export.fetched_bytes,
             "cachedBlobs": export.cached_blobs,
+            "delta": export.assumed.map(|cut| json!({
+                "assumedBlobs": cut.assumed_blobs,
+                "assumedBytes": cut.assumed_bytes,
+            })),
             "warnings": export.warnings,
             "signedBy": signed_by,
         }))?;
@@ -65,11 +75,18 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             human_bytes(export.fetched_bytes),
             export.cached_blobs,
         ));
+        if let Some(cut) = export.assumed {
+            crate::render::line(&format!(
+                "  delta: {} blobs ({}) left out, the base holds them",
+                cut.assumed_blobs,
+                human_bytes(cut.assumed_bytes)
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
+pub fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
     let mut auth = AuthSources {
         docker_config: args
             .registry_auth_file
@@ -91,5 +108,6 @@ fn registry_options(args: &RegistryArgs) -> Result<RegistryOptions> {
         plain_http: args.plain_http.iter().cloned().collect(),
         ca_files,
         auth,
+        proxy: None,
     })
 }

@@ -6,6 +6,7 @@ mod inspect;
 mod key;
 mod meta;
 mod parts;
+mod push;
 mod sign;
 mod verify;
 
@@ -25,6 +26,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Split(args) => parts::split(&args),
         Command::Join(args) => parts::join(&args),
         Command::Status(args) => parts::status(&args),
+        Command::Push(args) => push::push(&args),
+        Command::Inventory(args) => push::inventory(&args),
         Command::Schema { kind } => meta::schema(kind),
         Command::Key(KeyCommand::Generate {
             output,

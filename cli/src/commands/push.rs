@@ -1,0 +1,80 @@
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use bundle_format::SignaturePolicy;
+use installer::BundleSource;
+use installer::push::{PushOptions, PushReport};
+use installer::registry_inventory::take_inventory;
+
+use super::export::registry_options;
+use crate::args::{InventoryArgs, PushArgs};
+use crate::keys;
+use crate::render::{AtomicFile, human_bytes, print_json};
+
+pub fn push(args: &PushArgs) -> Result<ExitCode> {
+    let trusted = keys::trusted_keys(&args.trust)?;
+    let policy = if args.allow_unsigned {
+        SignaturePolicy::AllowUnsigned(trusted)
+    } else {
+        SignaturePolicy::Require(trusted)
+    };
+    let options = PushOptions {
+        registry: args.to.clone(),
+        registry_options: registry_options(&args.registry)?,
+        concurrency: usize::from(args.jobs),
+        policy,
+    };
+    let report = installer::push::push(&BundleSource::at(&args.bundle), &options)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        crate::render::line(&push_summary(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn push_summary(report: &PushReport) -> String {
+    if report.changed_nothing() {
+        return format!(
+            "{} already holds everything: {} blobs present, {} tags unchanged; nothing changed",
+            report.registry, report.present_blobs, report.tags_unchanged
+        );
+    }
+    format!(
+        "pushed to {}{}\n  {} blobs uploaded ({}), {} mounted, {} already present ({})\n  {} manifests written, {} tags written, {} unchanged",
+        report.registry,
+        if report.delta { " (delta)" } else { "" },
+        report.uploaded_blobs,
+        human_bytes(report.uploaded_bytes),
+        report.mounted_blobs,
+        report.present_blobs,
+        human_bytes(report.present_bytes),
+        report.manifests_put,
+        report.tags_put,
+        report.tags_unchanged,
+    )
+}
+
+pub fn inventory(args: &InventoryArgs) -> Result<ExitCode> {
+    let key = keys::signing_key(&args.key, &args.password)?;
+    let options = registry_options(&args.registry_access)?;
+    let inventory = take_inventory(&args.registry, &options)?;
+    let signed = inventory.sign(&key)?;
+    let output = AtomicFile::create(&args.output)?;
+    let mut writer = output.writer();
+    writer.write_all(&signed)?;
+    writer.flush()?;
+    drop(writer);
+    output.commit()?;
+    crate::render::line(&format!(
+        "inventory of {}: {} blobs ({}) in {} repositories\n  id {}\n  written to {}",
+        inventory.registry,
+        inventory.blobs.len(),
+        human_bytes(inventory.blobs.iter().map(|b| b.size).sum()),
+        inventory.repositories,
+        inventory.id(),
+        args.output.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}

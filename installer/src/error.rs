@@ -1,0 +1,59 @@
+use bundle_format::Digest;
+use oci_remote::RemoteError;
+
+/// Install failures. Each names the object, the cause and what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Bundle(#[from] bundle_format::Error),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(
+        "registry {registry} lacks {} blob(s) this delta assumes present (base: {base}); nothing \
+         was pushed. Missing: {}. Install the base bundle first, or export a full bundle \
+         (without --base)",
+        missing.len(),
+        list(missing)
+    )]
+    MissingBase {
+        registry: String,
+        base: String,
+        missing: Vec<Digest>,
+    },
+    #[error("{object}: {cause}; {hint}")]
+    Other {
+        object: String,
+        cause: String,
+        hint: String,
+    },
+}
+
+fn list(digests: &[Digest]) -> String {
+    digests
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl InstallError {
+    pub fn other(
+        object: impl Into<String>,
+        cause: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self::Other {
+            object: object.into(),
+            cause: cause.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// The bundle error inside, if that is what failed (for exit codes).
+    pub fn bundle_error(&self) -> Option<&bundle_format::Error> {
+        match self {
+            Self::Bundle(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! What a push must do, from the signed index alone: every blob with the repositories that need
+//! it, every manifest (children before their index), and the tags, which come last.
+
+use std::collections::{BTreeMap, HashSet};
+
+use bundle_format::{BundleIndex, Digest};
+use oci_remote::layout::{Placement, artifact_placement, image_placement};
+use oci_remote::push::MANIFEST_TYPES;
+
+use crate::error::InstallError;
+
+#[derive(Debug, Clone)]
+pub struct BlobTarget {
+    pub digest: Digest,
+    pub size: u64,
+    /// Repositories that must hold it, in the order artifacts name them.
+    pub repositories: Vec<String>,
+    /// False for a blob a delta assumes the registry already holds.
+    pub in_bundle: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ManifestPut {
+    pub repository: String,
+    pub digest: Digest,
+    pub media_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct TagPut {
+    pub artifact: String,
+    pub repository: String,
+    pub tag: String,
+    pub digest: Digest,
+    pub media_type: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PushPlan {
+    pub blobs: Vec<BlobTarget>,
+    pub manifests: Vec<ManifestPut>,
+    pub tags: Vec<TagPut>,
+}
+
+impl PushPlan {
+    pub fn bytes_in_bundle(&self) -> u64 {
+        self.blobs
+            .iter()
+            .filter(|b| b.in_bundle)
+            .map(|b| b.size)
+            .sum()
+    }
+}
+
+struct Artifact<'a> {
+    name: &'a str,
+    placement: Placement,
+    digest: Digest,
+    blobs: &'a [Digest],
+}
+
+pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
+    let mut artifacts = Vec::new();
+    for image in &index.images {
+        artifacts.push(Artifact {
+            name: &image.reference,
+            placement: image_placement(&image.reference)?,
+            digest: image.digest,
+            blobs: &image.blobs,
+        });
+    }
+    for chart in &index.charts {
+        artifacts.push(Artifact {
+            name: &chart.reference,
+            placement: artifact_placement(&chart.reference),
+            digest: chart.digest,
+            blobs: &chart.blobs,
+        });
+    }
+    for file in &index.files {
+        artifacts.push(Artifact {
+            name: &file.reference,
+            placement: artifact_placement(&file.reference),
+            digest: file.digest,
+            blobs: &file.blobs,
+        });
+    }
+
+    let mut plan = PushPlan::default();
+    let mut blob_repositories: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
+    let mut manifests_seen = HashSet::new();
+    for artifact in &artifacts {
+        let repository = &artifact.placement.repository;
+        let mut children = Vec::new();
+        for digest in artifact.blobs.iter().filter(|d| **d != artifact.digest) {
+            let descriptor = index
+                .known_blob(digest)
+                .ok_or_else(|| dangling(artifact.name, digest))?;
+            if MANIFEST_TYPES.contains(&descriptor.media_type.as_str()) {
+                children.push((*digest, descriptor.media_type.clone()));
+            } else {
+                let repositories = blob_repositories.entry(*digest).or_default();
+                if !repositories.contains(repository) {
+                    repositories.push(repository.clone());
+                }
+            }
+        }
+        let top = index
+            .known_blob(&artifact.digest)
+            .ok_or_else(|| dangling(artifact.name, &artifact.digest))?;
+        children.push((artifact.digest, top.media_type.clone()));
+        for (digest, media_type) in children {
+            if manifests_seen.insert((repository.clone(), digest)) {
+                plan.manifests.push(ManifestPut {
+                    repository: repository.clone(),
+                    digest,
+                    media_type,
+                });
+            }
+        }
+        if let Some(tag) = &artifact.placement.tag {
+            plan.tags.push(TagPut {
+                artifact: artifact.name.to_owned(),
+                repository: repository.clone(),
+                tag: tag.clone(),
+                digest: artifact.digest,
+                media_type: top.media_type.clone(),
+            });
+        }
+    }
+    // Bundle stream order first (what a sequential reader meets), then assumed blobs.
+    for descriptor in &index.blobs {
+        if let Some(repositories) = blob_repositories.remove(&descriptor.digest) {
+            plan.blobs.push(BlobTarget {
+                digest: descriptor.digest,
+                size: descriptor.size,
+                repositories,
+                in_bundle: true,
+            });
+        }
+    }
+    for descriptor in index.assumed() {
+        if let Some(repositories) = blob_repositories.remove(&descriptor.digest) {
+            plan.blobs.push(BlobTarget {
+                digest: descriptor.digest,
+                size: descriptor.size,
+                repositories,
+                in_bundle: false,
+            });
+        }
+    }
+    Ok(plan)
+}
+
+fn dangling(artifact: &str, digest: &Digest) -> InstallError {
+    InstallError::other(
+        format!("artifact {artifact}"),
+        format!("needs blob {digest}, which the bundle neither carries nor assumes"),
+        "the bundle is malformed: export it again",
+    )
+}
