@@ -13,9 +13,33 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo build (fuzz targets compile as part of the workspace check)"
 bash scripts/check-fuzz.sh
-echo "== cargo test"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+testbed_dir="$PWD/target/testbed"
+cleanup() {
+  rm -f "$log"
+  [[ -n "${FERRY_TESTBED:-}" ]] && bash testdata/testbed.sh down "$testbed_dir" || true
+}
+trap cleanup EXIT
+
+# The multi-host test bed: three systemd-nspawn Debian hosts with OpenSSH (testdata/testbed.sh).
+if [[ $(id -u) -eq 0 ]]; then
+  echo "== test bed: 3 hosts (testdata/testbed.sh)"
+  if bash testdata/testbed.sh up "$testbed_dir" 3; then
+    export FERRY_TESTBED="$testbed_dir"
+  elif [[ "${CI:-}" == true ]]; then
+    echo "the test bed did not come up (its reason is above); under CI=true that fails the run" >&2
+    exit 1
+  else
+    echo "the test bed did not come up (its reason is above); tests that need it will skip" >&2
+  fi
+elif [[ "${CI:-}" == true ]]; then
+  echo "the test bed needs root (network namespaces, systemd-nspawn); run as root under CI=true" >&2
+  exit 1
+else
+  echo "not root: the multi-host test bed is skipped, and so are the tests that need it" >&2
+fi
+
+echo "== cargo test"
 cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole suite (cargo prints one per test binary, the last often empty).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }

@@ -7,6 +7,7 @@ pub mod push;
 pub mod registry_inventory;
 pub mod runtime;
 pub mod source;
+pub mod ssh;
 
 pub use error::InstallError;
 pub use source::BundleSource;

@@ -1,0 +1,279 @@
+//! SSH against real OpenSSH hosts (systemd-nspawn, own network namespaces): strict host keys in
+//! every form, logins, commands with streamed stdin, and tunnels to ports only the far side sees.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod testbed;
+
+use std::sync::Arc;
+
+use installer::ssh::{
+    HostId, HostTrust, SshError, SshOptions, SshTarget, connect, fingerprint, open_tunnel,
+};
+use tokio::io::AsyncReadExt;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn target(host: &testbed::Host, trust: HostTrust) -> SshTarget {
+    SshTarget {
+        host: HostId {
+            name: host.name.clone(),
+            address: host.address.clone(),
+            port: 22,
+        },
+        user: "root".into(),
+        trust,
+    }
+}
+
+fn options(bed: &testbed::Testbed) -> SshOptions {
+    SshOptions {
+        identity_files: vec![bed.identity()],
+        use_agent: false,
+        ..SshOptions::default()
+    }
+}
+
+fn host_key_fingerprint(host: &testbed::Host, kind: &str) -> String {
+    let text = std::fs::read_to_string(host.root.join(format!("etc/ssh/ssh_host_{kind}_key.pub")))
+        .unwrap();
+    let key =
+        russh::keys::parse_public_key_base64(text.split_whitespace().nth(1).unwrap()).unwrap();
+    fingerprint(&key)
+}
+
+#[test]
+fn logs_in_with_strict_host_keys_runs_commands_and_streams_stdin() {
+    let Some(bed) = testbed::testbed() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let host = &bed.hosts[0];
+        let session = connect(
+            &target(host, HostTrust::KnownHosts(bed.known_hosts())),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap();
+        let output = session
+            .run("cat /etc/hostname; echo oops >&2; exit 3")
+            .await
+            .unwrap();
+        assert_eq!(output.stdout_text(), host.name);
+        assert_eq!(output.stderr_text(), "oops");
+        assert_eq!(output.status, 3);
+        // 8 MiB through stdin, hashed on the far side.
+        let data: Vec<u8> = (0..8 << 20)
+            .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let remote = session
+            .run_with_input("sha256sum | cut -d' ' -f1", &data[..])
+            .await
+            .unwrap();
+        assert_eq!(remote.stdout_text(), bundle_format::Digest::of(&data).hex());
+    });
+}
+
+#[test]
+fn unknown_changed_revoked_and_pinned_keys_are_judged_strictly() {
+    let Some(bed) = testbed::testbed() else {
+        return;
+    };
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let host = &bed.hosts[1];
+    rt.block_on(async {
+        // Unknown: refused with the fingerprint and the opt-in; with it, recorded, then trusted.
+        let empty = dir.path().join("empty_known_hosts");
+        std::fs::write(&empty, "").unwrap();
+        let refused = connect(
+            &target(host, HostTrust::KnownHosts(empty.clone())),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(refused, SshError::UnknownHostKey { .. }),
+            "{refused}"
+        );
+        assert!(
+            refused.to_string().contains("--accept-new-host-keys"),
+            "{refused}"
+        );
+        let mut opted_in = options(&bed);
+        opted_in.accept_new_host_keys = true;
+        connect(
+            &target(host, HostTrust::KnownHosts(empty.clone())),
+            &opted_in,
+            None,
+        )
+        .await
+        .unwrap();
+        let recorded = std::fs::read_to_string(&empty).unwrap();
+        assert!(
+            recorded.starts_with(&format!("{} ", host.address)),
+            "{recorded}"
+        );
+        connect(
+            &target(host, HostTrust::KnownHosts(empty.clone())),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap();
+
+        // Changed: another host's key under this address is refused, even when opted in, and
+        // both fingerprints are named.
+        let other = &bed.hosts[2];
+        let text = std::fs::read_to_string(bed.known_hosts()).unwrap();
+        let wrong: String = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{} ", other.address)))
+            .map(|l| format!("{}\n", l.replacen(&other.address, &host.address, 1)))
+            .collect();
+        let changed = dir.path().join("changed_known_hosts");
+        std::fs::write(&changed, wrong).unwrap();
+        let refused = connect(
+            &target(host, HostTrust::KnownHosts(changed.clone())),
+            &opted_in,
+            None,
+        )
+        .await
+        .unwrap_err();
+        let message = refused.to_string();
+        assert!(
+            matches!(refused, SshError::ChangedHostKey { .. }),
+            "{message}"
+        );
+        let presented = ["ed25519", "ecdsa", "rsa"].map(|k| host_key_fingerprint(host, k));
+        let known = host_key_fingerprint(other, "ed25519");
+        assert!(
+            presented.iter().any(|p| message.contains(p.as_str())),
+            "{message}"
+        );
+        assert!(message.contains(&known), "{message}");
+        assert!(message.contains("never overrides"), "{message}");
+
+        // Hashed entries (ssh-keygen -H) are honoured.
+        let hashed = testbed::known_hosts_for(&bed, &host.address, &dir.path().join("hashed"));
+        let status = std::process::Command::new("ssh-keygen")
+            .arg("-H")
+            .arg("-f")
+            .arg(&hashed)
+            .output()
+            .unwrap();
+        assert!(status.status.success());
+        assert!(
+            !std::fs::read_to_string(&hashed)
+                .unwrap()
+                .contains(&host.address)
+        );
+        connect(
+            &target(host, HostTrust::KnownHosts(hashed.clone())),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap();
+
+        // @revoked wins over a matching entry.
+        let mut revoked = std::fs::read_to_string(&hashed).unwrap();
+        for line in std::fs::read_to_string(bed.known_hosts()).unwrap().lines() {
+            if line.starts_with(&format!("{} ", host.address)) {
+                revoked.push_str(&format!("@revoked * {}\n", line.split_once(' ').unwrap().1));
+            }
+        }
+        let revoked_file = dir.path().join("revoked");
+        std::fs::write(&revoked_file, revoked).unwrap();
+        let refused = connect(
+            &target(host, HostTrust::KnownHosts(revoked_file)),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(refused, SshError::RevokedHostKey { .. }),
+            "{refused}"
+        );
+
+        // Pinned fingerprints: exactly the pinned key is trusted.
+        let pins: Vec<String> = ["ed25519", "ecdsa", "rsa"]
+            .iter()
+            .map(|k| host_key_fingerprint(host, k))
+            .collect();
+        connect(&target(host, HostTrust::Pinned(pins)), &options(&bed), None)
+            .await
+            .unwrap();
+        let refused = connect(
+            &target(
+                host,
+                HostTrust::Pinned(vec![host_key_fingerprint(other, "ed25519")]),
+            ),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(refused, SshError::ChangedHostKey { .. }),
+            "{refused}"
+        );
+    });
+}
+
+#[test]
+fn a_bastion_carries_the_connection_and_tunnels_reach_ports_only_the_far_side_sees() {
+    let Some(bed) = testbed::testbed() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let trust = HostTrust::KnownHosts(bed.known_hosts());
+        let jump = Arc::new(
+            connect(&target(&bed.hosts[0], trust.clone()), &options(&bed), None)
+                .await
+                .unwrap(),
+        );
+        let far = Arc::new(
+            connect(&target(&bed.hosts[2], trust.clone()), &options(&bed), Some(jump.clone()))
+                .await
+                .unwrap(),
+        );
+        // The far host sees the connection coming from the bastion, not from this machine.
+        let seen = far.run("echo $SSH_CONNECTION | cut -d' ' -f1").await.unwrap();
+        assert_eq!(seen.stdout_text(), bed.hosts[0].address);
+
+        // A service bound to the far host's loopback (socket-activated by its systemd),
+        // reachable only through the tunnel.
+        far.check(
+            "start a loopback probe service",
+            "printf '[Socket]\\nListenStream=127.0.0.1:7777\\nAccept=yes\\n' > /run/systemd/system/ferry-probe.socket && \
+             printf '[Service]\\nExecStart=/bin/cat /etc/hostname\\nStandardOutput=socket\\n' > /run/systemd/system/ferry-probe@.service && \
+             systemctl daemon-reload && systemctl restart ferry-probe.socket",
+        )
+        .await
+        .unwrap();
+        let tunnel = open_tunnel(far.clone(), "127.0.0.1", 7777).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(tunnel.local).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert_eq!(answer.trim(), bed.hosts[2].name);
+        // The same port on the host's own address is closed to this machine.
+        assert!(
+            tokio::net::TcpStream::connect((bed.hosts[2].address.as_str(), 7777))
+                .await
+                .is_err()
+        );
+        drop(tunnel);
+        let _ = far.run("systemctl stop ferry-probe.socket").await;
+    });
+}

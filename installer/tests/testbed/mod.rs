@@ -1,0 +1,78 @@
+//! The multi-host test bed made by testdata/testbed.sh (scripts/test.sh brings it up and sets
+//! FERRY_TESTBED). Without it, tests skip with a reason; under CI=true they fail.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+use std::path::{Path, PathBuf};
+
+pub struct Host {
+    pub name: String,
+    pub address: String,
+    pub root: PathBuf,
+}
+
+pub struct Testbed {
+    pub dir: PathBuf,
+    pub hosts: Vec<Host>,
+}
+
+impl Testbed {
+    pub fn identity(&self) -> PathBuf {
+        self.dir.join("id_ed25519")
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.dir.join("known_hosts")
+    }
+}
+
+pub fn testbed() -> Option<Testbed> {
+    let reason = match std::env::var_os("FERRY_TESTBED") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            match std::fs::read_to_string(dir.join("hosts")) {
+                Ok(text) => {
+                    let hosts = text
+                        .lines()
+                        .filter_map(|line| {
+                            let mut fields = line.split_whitespace();
+                            Some(Host {
+                                name: fields.next()?.to_owned(),
+                                address: fields.next()?.to_owned(),
+                                root: PathBuf::from(fields.next()?),
+                            })
+                        })
+                        .collect::<Vec<_>>();
+                    if hosts.len() >= 3 {
+                        return Some(Testbed { dir, hosts });
+                    }
+                    format!("the test bed in {} has fewer than 3 hosts", dir.display())
+                }
+                Err(e) => format!("the test bed in {} is unreadable: {e}", dir.display()),
+            }
+        }
+        None => "the multi-host test bed is not up (FERRY_TESTBED is unset)".to_owned(),
+    };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true and {reason}; scripts/test.sh brings the test bed up as root");
+    }
+    eprintln!("SKIPPED: {reason}; run scripts/test.sh as root to bring it up");
+    None
+}
+
+/// A copy of the test bed's known_hosts with only the lines for `address`.
+pub fn known_hosts_for(testbed: &Testbed, address: &str, into: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(testbed.known_hosts()).unwrap();
+    let lines: String = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{address} ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(into, lines).unwrap();
+    into.to_owned()
+}
