@@ -44,6 +44,8 @@ pub enum Command {
     Push(PushArgs),
     /// Write a signed inventory of the blobs a registry holds, to serve as `export --base`.
     Inventory(InventoryArgs),
+    /// Install a bundle onto the hosts of an inventory over SSH: registry, push, (nodes).
+    Install(InstallArgs),
     /// Print the JSON Schema of an input file format, for editors and CI validation.
     Schema {
         #[arg(value_enum)]
@@ -145,6 +147,15 @@ pub struct PushArgs {
     /// The registry, as host:port.
     #[arg(long, value_name = "REGISTRY")]
     pub to: String,
+    /// Reach the registry through this host (ssh://user@host[:port]), for a registry only it
+    /// can see; TLS stays end to end. Host keys are checked against --known-hosts.
+    #[arg(long, value_name = "ssh://USER@HOST[:PORT]")]
+    pub via: Option<String>,
+    /// known_hosts for --via (default ~/.ssh/known_hosts).
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
     /// Blob uploads in flight at once.
     #[arg(short = 'j', long = "jobs", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub jobs: u16,
@@ -156,6 +167,52 @@ pub struct PushArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// An SSH private key to log in with (repeatable), tried before the inventory's.
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Record the keys of hosts not yet in known_hosts instead of refusing them. Never
+    /// overrides a changed key. Check the printed fingerprints out of band.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// A bundle, or a parts directory.
+    pub bundle: PathBuf,
+    /// The inventory (YAML, `kind: Inventory`).
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Show every step that would run, after checking every host; change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Use this existing registry (host:port, as the registry host reaches it) instead of
+    /// installing one; the push goes through SSH to it with TLS end to end.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry_url: Option<String>,
+    /// Local state (generated CA, registry password, install record); default
+    /// $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Blob uploads in flight at once.
+    #[arg(short = 'j', long = "jobs", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Print the result (or the plan) as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -206,6 +263,8 @@ pub struct InspectArgs {
 pub enum SchemaKind {
     /// The export manifest (`kind: Manifest`).
     Manifest,
+    /// The install inventory (`kind: Inventory`).
+    Inventory,
 }
 
 #[derive(Debug, Args)]

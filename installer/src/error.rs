@@ -8,6 +8,22 @@ pub enum InstallError {
     Bundle(#[from] bundle_format::Error),
     #[error(transparent)]
     Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Ssh(#[from] crate::ssh::SshError),
+    #[error(transparent)]
+    Inventory(#[from] crate::inventory::InventoryError),
+    #[error("preflight found problems; nothing was changed:\n{}", problems.join("\n"))]
+    Preflight { problems: Vec<String> },
+    #[error(
+        "{} of {} hosts could not be reached and were left out; the others are done. Bring them          back and run install again:\n{}",
+        unreachable.len(),
+        total,
+        unreachable.join("\n")
+    )]
+    Incomplete {
+        unreachable: Vec<String>,
+        total: usize,
+    },
     #[error(
         "registry {registry} lacks {} blob(s) this delta assumes present (base: {base}); nothing \
          was pushed. Missing: {}. Install the base bundle first, or export a full bundle \

@@ -2,6 +2,7 @@
 //! every form, logins, commands with streamed stdin, and tunnels to ports only the far side sees.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../cli/tests/support/testbed.rs"]
 mod testbed;
 
 use std::sync::Arc;

@@ -10,6 +10,9 @@ use crate::args::Cli;
 pub fn schema(kind: crate::args::SchemaKind) -> Result<ExitCode> {
     match kind {
         crate::args::SchemaKind::Manifest => println!("{}", exporter::manifest::SCHEMA.trim_end()),
+        crate::args::SchemaKind::Inventory => {
+            println!("{}", installer::inventory::SCHEMA.trim_end());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

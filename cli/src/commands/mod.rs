@@ -3,6 +3,7 @@
 mod diff;
 mod export;
 mod inspect;
+mod install;
 mod key;
 mod meta;
 mod parts;
@@ -28,6 +29,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Status(args) => parts::status(&args),
         Command::Push(args) => push::push(&args),
         Command::Inventory(args) => push::inventory(&args),
+        Command::Install(args) => install::run(&args),
         Command::Schema { kind } => meta::schema(kind),
         Command::Key(KeyCommand::Generate {
             output,

@@ -4,8 +4,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use bundle_format::SignaturePolicy;
 use installer::BundleSource;
+use installer::push::via::{parse_via, push_via};
 use installer::push::{PushOptions, PushReport};
 use installer::registry_inventory::take_inventory;
+use installer::ssh::{HostTrust, SshOptions};
 
 use super::export::registry_options;
 use crate::args::{InventoryArgs, PushArgs};
@@ -25,7 +27,25 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
         concurrency: usize::from(args.jobs),
         policy,
     };
-    let report = installer::push::push(&BundleSource::at(&args.bundle), &options)?;
+    let source = BundleSource::at(&args.bundle);
+    let report = match &args.via {
+        None => installer::push::push(&source, &options)?,
+        Some(via) => {
+            let known_hosts = args.known_hosts.clone().unwrap_or_else(|| {
+                std::env::var_os("HOME")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_default()
+                    .join(".ssh/known_hosts")
+            });
+            let target = parse_via(via, HostTrust::KnownHosts(known_hosts))?;
+            let ssh = SshOptions {
+                identity_files: args.ssh.identities.clone(),
+                accept_new_host_keys: args.ssh.accept_new_host_keys,
+                ..SshOptions::default()
+            };
+            push_via(&source, &options, &target, &ssh)?
+        }
+    };
     if args.json {
         print_json(&report)?;
     } else {

@@ -9,6 +9,8 @@
     clippy::print_stderr
 )]
 
+pub mod testbed;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -6,6 +6,7 @@ mod finish;
 pub mod plan;
 pub mod preflight;
 pub mod upload;
+pub mod via;
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;

@@ -16,6 +16,12 @@ pub struct Tunnel {
     accept: JoinHandle<()>,
 }
 
+impl Tunnel {
+    pub(super) fn from_parts(local: SocketAddr, accept: JoinHandle<()>) -> Self {
+        Self { local, accept }
+    }
+}
+
 impl Drop for Tunnel {
     fn drop(&mut self) {
         self.accept.abort();

@@ -76,3 +76,21 @@ pub fn known_hosts_for(testbed: &Testbed, address: &str, into: &Path) -> PathBuf
     std::fs::write(into, lines).unwrap();
     into.to_owned()
 }
+
+/// Run a shell command on a test host as root, through the system's OpenSSH client (a real
+/// peer, independent of ferry's own SSH code).
+pub fn on_host(testbed: &Testbed, address: &str, command: &str) -> std::process::Output {
+    std::process::Command::new("ssh")
+        .arg("-i")
+        .arg(testbed.identity())
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            testbed.known_hosts().display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        .arg(format!("root@{address}"))
+        .arg(command)
+        .output()
+        .expect("ssh runs")
+}

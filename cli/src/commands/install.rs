@@ -1,0 +1,97 @@
+use std::process::ExitCode;
+
+use anyhow::Result;
+use bundle_format::SignaturePolicy;
+use installer::BundleSource;
+use installer::install::{InstallOptions, InstallReport, install};
+use installer::inventory::load_inventory;
+use installer::state::default_state_root;
+
+use super::export::registry_options;
+use super::push::push_summary;
+use crate::args::InstallArgs;
+use crate::keys;
+use crate::render::print_json;
+
+pub fn run(args: &InstallArgs) -> Result<ExitCode> {
+    let inventory = load_inventory(&args.inventory)?;
+    let trusted = keys::trusted_keys(&args.trust)?;
+    let policy = if args.allow_unsigned {
+        SignaturePolicy::AllowUnsigned(trusted)
+    } else {
+        SignaturePolicy::Require(trusted)
+    };
+    let options = InstallOptions {
+        policy,
+        identities: args.ssh.identities.clone(),
+        accept_new_host_keys: args.ssh.accept_new_host_keys,
+        plan_only: args.plan,
+        state_root: args.state_dir.clone().unwrap_or_else(default_state_root),
+        registry_url: args.registry_url.clone(),
+        registry_options: registry_options(&args.registry)?,
+        concurrency: usize::from(args.jobs),
+    };
+    let report = install(&BundleSource::at(&args.bundle), &inventory, &options)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        crate::render::line(&render(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(report: &InstallReport) -> String {
+    let mut text = String::new();
+    let hosts: Vec<String> = report
+        .hosts
+        .iter()
+        .map(|h| {
+            format!(
+                "  {} ({}) {} {}, roles {:?}",
+                h.name, h.address, h.os, h.platform, h.roles
+            )
+        })
+        .collect();
+    if report.plan_only {
+        text.push_str(&format!(
+            "plan for {} ({}); preflight passed on every host, nothing was changed\n{}\nsteps:\n",
+            report.bundle,
+            report.bundle_id,
+            hosts.join("\n")
+        ));
+        for step in &report.steps {
+            text.push_str(&format!("  [{}] {}\n", step.host, step.step));
+        }
+        return text.trim_end().to_owned();
+    }
+    text.push_str(&format!(
+        "installed {} ({})\n{}\n",
+        report.bundle,
+        report.bundle_id,
+        hosts.join("\n")
+    ));
+    if let Some(converged) = &report.registry_converge {
+        if converged.written.is_empty() && !converged.restarted {
+            text.push_str(&format!("registry {}: unchanged\n", report.registry));
+        } else {
+            text.push_str(&format!(
+                "registry {}: wrote {}{}\n",
+                report.registry,
+                converged.written.join(", "),
+                if converged.restarted {
+                    "; restarted"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if let Some(push) = &report.push {
+        text.push_str(&push_summary(push));
+        text.push('\n');
+    }
+    if !report.changed {
+        text.push_str("nothing changed: everything was already in place\n");
+    }
+    text.trim_end().to_owned()
+}

@@ -1,0 +1,453 @@
+//! `ferry install` onto real OpenSSH hosts (systemd-nspawn, own network namespaces): a TLS
+//! registry with htpasswd converged from the bundle's own registry binary, every artifact pushed
+//! through an SSH tunnel at its digest, a re-run that changes nothing, a changed setting that
+//! restarts, pushes via a far host, and strict refusals of unknown keys and bad inventories.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use support::testbed::{Testbed, on_host, testbed};
+use support::{Workspace, demo_bundle, ferry, ok, require_tools, run, stderr, stdout};
+
+/// Tests that converge the registry on host 1 take turns.
+static REGISTRY_HOST: Mutex<()> = Mutex::new(());
+
+const DNS_NAME: &str = "registry.ferry.test";
+
+fn inventory(ws: &Workspace, bed: &Testbed, name: &str, port: u16, known_hosts: &Path) -> PathBuf {
+    let h = &bed.hosts;
+    ws.write(
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {{name: {name}}}
+spec:
+  ssh:
+    identityFiles: [{identity}]
+    knownHosts: {known_hosts}
+    agent: false
+  hosts:
+    - {{name: h1, address: {a1}, roles: [registry]}}
+    - {{name: h2, address: {a2}, roles: [server]}}
+    - {{name: h3, address: {a3}, roles: [agent]}}
+  registry:
+    host: h1
+    dnsName: {DNS_NAME}
+    port: {port}
+    storage: /var/lib/ferry/registry
+",
+            identity = bed.identity().display(),
+            known_hosts = known_hosts.display(),
+            a1 = h[0].address,
+            a2 = h[1].address,
+            a3 = h[2].address,
+        ),
+    )
+}
+
+fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[&str]) -> Output {
+    run(ferry()
+        .arg("install")
+        .arg(bundle)
+        .arg("-i")
+        .arg(inventory)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--state-dir")
+        .arg(ws.path("state"))
+        .arg("--json")
+        .args(extra))
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("not JSON:\n{}\n{}", stdout(output), stderr(output)))
+}
+
+fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
+    let file = std::fs::File::open(bundle).unwrap();
+    let policy = bundle_format::SignaturePolicy::Report(vec![]);
+    bundle_format::random_access::BundleFile::open(file, &policy)
+        .unwrap()
+        .index()
+        .clone()
+}
+
+fn host_text(bed: &Testbed, address: &str, command: &str) -> String {
+    let output = on_host(bed, address, command);
+    assert!(
+        output.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// skopeo, from this machine, against the registry on host 1 with the generated CA.
+fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
+    let certs = ws.path("certs.d");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(
+        ws.path("state/testbed/registry-ca.pem"),
+        certs.join("ca.crt"),
+    )
+    .unwrap();
+    let password = std::fs::read_to_string(ws.path("state/testbed/registry-password")).unwrap();
+    let output = ok(run(Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .arg(format!("--cert-dir={}", certs.display()))
+        .arg(format!("--creds=ferry:{}", password.trim()))
+        .arg(format!("docker://{registry}/{image}"))));
+    bundle_format::Digest::of(&output.stdout).to_string()
+}
+
+#[test]
+fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_hosts() {
+    let Some(bed) = testbed() else { return };
+    if !require_tools(&["skopeo"]) {
+        return;
+    }
+    let Some((ws, bundle)) = demo_bundle() else {
+        return;
+    };
+    let _turn = REGISTRY_HOST.lock().unwrap_or_else(|p| p.into_inner());
+    let h1 = bed.hosts[0].address.clone();
+    on_host(
+        &bed,
+        &h1,
+        "systemctl stop ferry-registry 2>/dev/null; rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/systemd/system/ferry-registry.service; systemctl daemon-reload",
+    );
+    let inventory = inventory(&ws, &bed, "testbed", 5000, &bed.known_hosts());
+
+    // --plan: every host checked, every step listed, nothing changed anywhere.
+    let plan = json(&ok(install(&ws, &bundle, &inventory, &["--plan"])));
+    assert_eq!(plan["planOnly"], true);
+    assert_eq!(plan["hosts"].as_array().unwrap().len(), 3);
+    let steps = plan["steps"].to_string();
+    assert!(
+        steps.contains("ferry-registry.service") && steps.contains("push"),
+        "{steps}"
+    );
+    assert!(!ws.path("state").exists(), "--plan wrote local state");
+    assert_eq!(
+        host_text(&bed, &h1, "ls /etc/ferry 2>/dev/null | wc -l"),
+        "0",
+        "--plan changed the host"
+    );
+
+    // The install.
+    let first = json(&ok(install(&ws, &bundle, &inventory, &[])));
+    assert_eq!(first["changed"], true);
+    let index = index_of(&bundle);
+    let artifacts = index.images.len() + index.charts.len() + index.files.len();
+    assert_eq!(first["push"]["tagsPut"], artifacts);
+    assert!(first["registryConverge"]["restarted"].as_bool().unwrap());
+
+    // Secrets: 0600 locally in a 0700 directory, and on the host.
+    let state = ws.path("state/testbed");
+    assert_eq!(mode(&state), 0o700);
+    for secret in [
+        "registry-password",
+        "registry-ca.key",
+        "registry-server.key",
+    ] {
+        assert_eq!(mode(&state.join(secret)), 0o600, "{secret}");
+    }
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "stat -c %a /etc/ferry/registry/server.key /etc/ferry/registry/htpasswd"
+        ),
+        "600\n600"
+    );
+    let password = std::fs::read_to_string(state.join("registry-password")).unwrap();
+    let journal = host_text(
+        &bed,
+        &h1,
+        "journalctl -u ferry-registry --no-pager -o cat; cat /etc/ferry/registry/config.yml",
+    );
+    assert!(
+        !journal.contains(password.trim()),
+        "the registry password leaked into logs or config"
+    );
+
+    // The registry on the host serves every image and platform at its exported digest, over
+    // TLS checked with the generated CA, by the address in its certificate.
+    let registry = format!("{h1}:5000");
+    for image in &index.images {
+        let placement = oci_remote::layout::image_placement(&image.reference).unwrap();
+        let at = format!("{}:{}", placement.repository, placement.tag.unwrap());
+        assert_eq!(
+            remote_digest(&ws, &registry, &at),
+            image.digest.to_string(),
+            "{at}"
+        );
+    }
+    // The binary running it is the one from the bundle.
+    let binary = index
+        .files
+        .iter()
+        .find(|f| f.role.as_deref() == Some("registry"))
+        .unwrap();
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "sha256sum /usr/local/lib/ferry/registry | cut -d' ' -f1"
+        ),
+        binary.sha256.hex()
+    );
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "cat /var/lib/ferry/installed.json | grep -c bundleId"
+        ),
+        "1"
+    );
+
+    // A re-run changes nothing: no file written, no restart, no blob sent, same CA.
+    let ca = std::fs::read(state.join("registry-ca.pem")).unwrap();
+    let started = host_text(
+        &bed,
+        &h1,
+        "systemctl show -p ActiveEnterTimestampMonotonic --value ferry-registry",
+    );
+    let again = json(&ok(install(&ws, &bundle, &inventory, &[])));
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(
+        again["registryConverge"]["written"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(again["push"]["uploadedBlobs"], 0);
+    assert_eq!(again["push"]["tagsUnchanged"], artifacts);
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "systemctl show -p ActiveEnterTimestampMonotonic --value ferry-registry"
+        ),
+        started
+    );
+    assert_eq!(std::fs::read(state.join("registry-ca.pem")).unwrap(), ca);
+    let text = ok(run(ferry()
+        .arg("install")
+        .arg(&bundle)
+        .arg("-i")
+        .arg(&inventory)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--state-dir")
+        .arg(ws.path("state"))));
+    assert!(
+        stdout(&text).contains("nothing changed"),
+        "{}",
+        stdout(&text)
+    );
+
+    // A changed setting (the port) rewrites the config and restarts; same CA, same content.
+    let moved = inventory_with_port(&ws, &bed, 5001);
+    let changed = json(&ok(install(&ws, &bundle, &moved, &[])));
+    assert_eq!(changed["registryConverge"]["restarted"], true);
+    assert!(
+        changed["registryConverge"]["written"]
+            .to_string()
+            .contains("config.yml")
+    );
+    assert_eq!(changed["push"]["uploadedBlobs"], 0);
+    let hello = &index.images[0];
+    let placement = oci_remote::layout::image_placement(&hello.reference).unwrap();
+    let at = format!(
+        "{}:{}",
+        placement.repository,
+        placement.tag.clone().unwrap()
+    );
+    assert_eq!(
+        remote_digest(&ws, &format!("{h1}:5001"), &at),
+        hello.digest.to_string()
+    );
+    assert_eq!(std::fs::read(state.join("registry-ca.pem")).unwrap(), ca);
+
+    // push --via host 2: the registry sees host 2 as its client; TLS is checked end to end.
+    let h2 = bed.hosts[1].address.clone();
+    let since = host_text(&bed, &h1, "date +%s");
+    let password_file = state.join("registry-password");
+    let registry_flags = |registry: &str| -> Vec<String> {
+        vec![
+            "--registry-ca".into(),
+            format!("{registry}={}", state.join("registry-ca.pem").display()),
+            "--registry-auth".into(),
+            format!("{registry}=ferry:{}", password_file.display()),
+        ]
+    };
+    let other = ws.export(
+        &ws.write("other.yaml", &other_manifest(&support::fixtures())),
+        "other.tar.zst",
+    );
+    let via = ok(run(ferry()
+        .arg("push")
+        .arg(&other)
+        .args([
+            "--to",
+            &format!("{h1}:5001"),
+            "--via",
+            &format!("ssh://root@{h2}"),
+            "--json",
+        ])
+        .arg("--identity")
+        .arg(bed.identity())
+        .arg("--known-hosts")
+        .arg(bed.known_hosts())
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .args(registry_flags(&format!("{h1}:5001")))));
+    assert_eq!(json(&via)["tagsPut"], 1);
+    let log = host_text(
+        &bed,
+        &h1,
+        &format!("journalctl -u ferry-registry --since @{since} --no-pager -o cat"),
+    );
+    let clients: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("vars.name=quay.io/other/app"))
+        .filter_map(|l| l.split("remoteaddr=\"").nth(1)?.split(':').next())
+        .collect();
+    assert!(!clients.is_empty(), "{log}");
+    assert!(
+        clients.iter().all(|c| *c == h2),
+        "requests came from {clients:?}, not only {h2}"
+    );
+
+    // --registry-url: an existing registry reached from the registry host.
+    let existing = json(&ok(install(
+        &ws,
+        &other,
+        &moved,
+        &[
+            &["--registry-url".to_owned(), format!("{h1}:5001")],
+            &registry_flags(&format!("{h1}:5001"))[..],
+        ]
+        .concat()
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    )));
+    assert_eq!(existing["push"]["tagsUnchanged"], 1);
+    assert!(existing["registryConverge"].is_null());
+}
+
+fn inventory_with_port(ws: &Workspace, bed: &Testbed, port: u16) -> PathBuf {
+    inventory(ws, bed, "testbed", port, &bed.known_hosts())
+}
+
+fn other_manifest(fixtures: &Path) -> String {
+    format!(
+        "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: other, version: '1'}}
+spec:
+  images:
+    - {{name: quay.io/other/app:1, from: 'oci-layout:{}/images/shared:app1'}}
+",
+        fixtures.display()
+    )
+}
+
+#[test]
+fn unknown_host_keys_and_bad_inventories_are_refused_with_the_exact_reason() {
+    let Some(bed) = testbed() else { return };
+    let Some((ws, bundle)) = demo_bundle() else {
+        return;
+    };
+    // An empty known_hosts: refused with the fingerprint and the opt-in; nothing is touched.
+    let empty = ws.write("known_hosts", "");
+    let inventory = inventory(&ws, &bed, "keys", 5000, &empty);
+    let refused = install(&ws, &bundle, &inventory, &["--plan"]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("SHA256:") && message.contains("--accept-new-host-keys"),
+        "{message}"
+    );
+    // Opted in: the keys are recorded (as the hosts' real keys), and the plan goes through.
+    ok(install(
+        &ws,
+        &bundle,
+        &inventory,
+        &["--plan", "--accept-new-host-keys"],
+    ));
+    let recorded = std::fs::read_to_string(&empty).unwrap();
+    for host in &bed.hosts {
+        let line = recorded
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", host.address)))
+            .unwrap();
+        let data = line.split_whitespace().nth(2).unwrap();
+        let on_disk = std::fs::read_to_string(host.root.join("etc/ssh/ssh_host_ecdsa_key.pub"))
+            .unwrap()
+            + &std::fs::read_to_string(host.root.join("etc/ssh/ssh_host_ed25519_key.pub")).unwrap()
+            + &std::fs::read_to_string(host.root.join("etc/ssh/ssh_host_rsa_key.pub")).unwrap();
+        assert!(
+            on_disk.contains(data),
+            "{} recorded a key it does not have",
+            host.name
+        );
+    }
+    // A changed key is refused even with the opt-in.
+    let swapped = recorded
+        .replacen(&bed.hosts[0].address, "198.18.0.99", 1)
+        .replacen(&bed.hosts[1].address, &bed.hosts[0].address, 1);
+    std::fs::write(&empty, swapped).unwrap();
+    let refused = install(
+        &ws,
+        &bundle,
+        &inventory,
+        &["--plan", "--accept-new-host-keys"],
+    );
+    assert!(stderr(&refused).contains("CHANGED"), "{}", stderr(&refused));
+
+    // Bad inventories point at file:line:col.
+    for (text, wanted, at) in [
+        (
+            "apiVersion: ferry/v1alpha1\nkind: Inventory\nmetadata: {name: x}\nspec:\n  hosts:\n    - {name: a, address: 10.0.0.1, roles: [master]}\n  registry: {host: a}\n",
+            "unknown role `master`",
+            ":6:",
+        ),
+        (
+            "apiVersion: ferry/v1alpha1\nkind: Inventory\nmetadata: {name: x}\nspec:\n  hosts:\n    - {name: a, address: 10.0.0.1}\n  registry: {host: b}\n",
+            "registry.host `b`",
+            ":7:",
+        ),
+        (
+            "apiVersion: ferry/v1alpha1\nkind: Inventory\nmetadata: {name: x}\nspec:\n  hosts:\n    - {name: a, address: 10.0.0.1, hostKeys: [md5:xx]}\n  registry: {host: a}\n",
+            "not a SHA256",
+            ":6:",
+        ),
+        (
+            "apiVersion: ferry/v1alpha1\nkind: Inventory\nmetadata: {name: x}\nspec:\n  hosts:\n    - {name: a, adress: 10.0.0.1}\n  registry: {host: a}\n",
+            "adress",
+            ":6:",
+        ),
+    ] {
+        let path = ws.write("bad.yaml", text);
+        let output = install(&ws, &bundle, &path, &["--plan"]);
+        assert!(!output.status.success());
+        let message = stderr(&output);
+        assert!(message.contains(wanted), "{message}");
+        assert!(message.contains(&format!("bad.yaml{at}")), "{message}");
+    }
+}

@@ -1,0 +1,93 @@
+//! The inventory (`kind: Inventory`): hosts, SSH settings, the registry and the cluster.
+//! Specified in docs/inventory.md; `ferry schema inventory` prints its JSON Schema.
+
+mod load;
+mod types;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use load::{At, InventoryError, load_inventory, parse_inventory};
+
+use crate::ssh::HostTrust;
+
+/// The JSON Schema of the inventory (`ferry schema inventory`).
+pub const SCHEMA: &str = include_str!("schema.json");
+
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub name: String,
+    pub hosts: Vec<Host>,
+    pub ssh: SshSettings,
+    pub registry: RegistrySettings,
+    pub cluster: Option<ClusterSettings>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Registry,
+    Server,
+    Agent,
+}
+
+#[derive(Debug, Clone)]
+pub struct Host {
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub user: String,
+    pub roles: Vec<Role>,
+    pub trust: HostTrust,
+}
+
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    pub identity_files: Vec<PathBuf>,
+    pub use_agent: bool,
+    pub known_hosts: PathBuf,
+    pub bastion: Option<Host>,
+    pub connect_timeout: Duration,
+    pub keepalive: Duration,
+    pub parallel: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct RegistrySettings {
+    pub host: String,
+    pub dns_name: String,
+    pub port: u16,
+    pub storage: String,
+    pub tls: TlsSettings,
+    pub user: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum TlsSettings {
+    Generate,
+    Given {
+        certificate: PathBuf,
+        key: PathBuf,
+        ca: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub server_args: Vec<String>,
+    pub agent_args: Vec<String>,
+    pub values: BTreeMap<String, serde_json::Value>,
+}
+
+impl Inventory {
+    pub fn host(&self, name: &str) -> Option<&Host> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    pub fn registry_host(&self) -> &Host {
+        // load() checked that registry.host names one of the hosts
+        self.host(&self.registry.host).unwrap_or(&self.hosts[0])
+    }
+}

@@ -1,0 +1,102 @@
+//! The local state directory of one inventory (docs/inventory.md): the generated CA and the
+//! registry password live here, 0600 in a 0700 directory, and the install record.
+//!
+//! Default: $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry; one
+//! subdirectory per inventory name.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::error::InstallError;
+
+pub fn default_state_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FERRY_STATE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("ferry")
+}
+
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    pub dir: PathBuf,
+}
+
+fn failure(path: &Path, e: std::io::Error) -> InstallError {
+    InstallError::other(
+        format!("state {}", path.display()),
+        e.to_string(),
+        "check the state directory (--state-dir) is writable by you",
+    )
+}
+
+impl StateDir {
+    /// Open (creating 0700) the state directory of `inventory` under `root`.
+    pub fn open(root: &Path, inventory: &str) -> Result<Self, InstallError> {
+        let dir = root.join(inventory);
+        std::fs::create_dir_all(&dir).map_err(|e| failure(&dir, e))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| failure(&dir, e))?;
+        Ok(Self { dir })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, InstallError> {
+        let path = self.path(name);
+        match std::fs::read(&path) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(failure(&path, e)),
+        }
+    }
+
+    /// Write atomically with mode 0600; the file is never readable by others, even briefly.
+    pub fn write_private(&self, name: &str, data: &[u8]) -> Result<(), InstallError> {
+        let path = self.path(name);
+        let temporary = self.path(&format!(".{name}.tmp-{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&temporary)?;
+            file.write_all(data)?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, &path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            failure(&path, e)
+        })
+    }
+
+    /// A secret generated once and kept: the same value on every later run.
+    pub fn secret(&self, name: &str) -> Result<String, InstallError> {
+        if let Some(existing) = self.read(name)? {
+            let text = String::from_utf8_lossy(&existing).trim().to_owned();
+            if !text.is_empty() {
+                return Ok(text);
+            }
+        }
+        let secret = random_token(32);
+        self.write_private(name, format!("{secret}\n").as_bytes())?;
+        Ok(secret)
+    }
+}
+
+/// `bytes` random bytes as lowercase hex.
+pub fn random_token(bytes: usize) -> String {
+    let mut data = vec![0_u8; bytes];
+    rand::rng().fill_bytes(&mut data);
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
