@@ -2,7 +2,8 @@
 # The whole pipeline on embedded defaults: build ferry, generate a signing key, export the demo
 # manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it; then export the
 # same images again from a real registry on loopback (started and seeded here) and diff the two;
-# finally split the bundle for a one-way link, lose a part, and join it back.
+# split the bundle for a one-way link, lose a part, and join it back; push the parts into the
+# registry, take its signed inventory, and export and push a delta against it.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,3 +70,20 @@ echo "== ferry status"
 echo "== ferry join (rebuilds the lost part, verifies the result)"
 "$ferry" join "$work/parts" -o "$work/demo-joined.tar.zst" --trusted-key "$work/demo.pub"
 cmp "$work/demo.tar.zst" "$work/demo-joined.tar.zst" && echo "joined bundle is byte-identical"
+
+echo "== ferry push: the parts directory, streamed into a registry on loopback"
+"$ferry" push "$work/parts" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"
+
+echo "== ferry push again: nothing to send"
+"$ferry" push "$work/demo.tar.zst" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"
+
+echo "== ferry inventory of that registry, signed"
+"$ferry" inventory --registry "$address" --plain-http "$address" -o "$work/far.inventory.json" --key "$work/demo.key"
+
+echo "== ferry export 0.2.0 as a delta against the inventory: only what the far side lacks"
+"$ferry" export -m "$work/registry.yaml" -o "$work/demo-0.2.0-delta.tar.zst" --key "$work/demo.key" \
+  --plain-http "$address" --cache-dir "$work/cache" --base "$work/far.inventory.json" --trusted-key "$work/demo.pub"
+ls -l "$work/demo-0.2.0.tar.zst" "$work/demo-0.2.0-delta.tar.zst"
+
+echo "== ferry push the delta"
+"$ferry" push "$work/demo-0.2.0-delta.tar.zst" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"

@@ -115,6 +115,7 @@ up() {
     rm -f "$root"/etc/ssh/ssh_host_*
     ssh-keygen -q -t ed25519 -N '' -C "$host" -f "$root/etc/ssh/ssh_host_ed25519_key"
     ssh-keygen -q -t ecdsa -N '' -C "$host" -f "$root/etc/ssh/ssh_host_ecdsa_key"
+    ssh-keygen -q -t rsa -b 3072 -N '' -C "$host" -f "$root/etc/ssh/ssh_host_rsa_key"
     printf '127.0.0.1 localhost\n%s %s\n' "$address" "$host" >"$root/etc/hosts"
     ip netns add "$host"
     ip link add "veth-$host" type veth peer name eth0 netns "$host"

@@ -451,3 +451,181 @@ fn unknown_host_keys_and_bad_inventories_are_refused_with_the_exact_reason() {
         assert!(message.contains(&format!("bad.yaml{at}")), "{message}");
     }
 }
+
+/// Blob digests the registry committed (PUT … ?digest=… answered 201) in its access log lines.
+fn committed_blobs(log: &str) -> Vec<String> {
+    let mut digests: Vec<String> = log
+        .lines()
+        .filter(|l| {
+            l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/") && l.contains("\" 201 ")
+        })
+        .filter_map(|l| {
+            let at = l.find("digest=sha256%3A")? + "digest=sha256%3A".len();
+            Some(format!("sha256:{}", &l[at..at + 64]))
+        })
+        .collect();
+    digests.sort();
+    digests
+}
+
+#[test]
+fn a_connection_killed_mid_push_resumes_sends_only_what_was_missing_and_never_tags_early() {
+    let Some(bed) = testbed() else { return };
+    let Some(fixtures) = support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let manifest = ws.write(
+        "big.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: big, version: '1'}}
+spec:
+  images:
+    - {{name: docker.io/library/hello:1.0, from: 'oci-layout:{f}/images/hello:1.0'}}
+    - {{name: docker.io/example/big:1.0, from: 'oci-layout:{f}/images/big:1.0'}}
+    - {{name: quay.io/apps/app1:1.0, from: 'oci-layout:{f}/images/shared:app1'}}
+  files:
+    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+",
+            f = fixtures.display()
+        ),
+    );
+    let bundle = ws.export(&manifest, "big.tar.zst");
+    let _turn = REGISTRY_HOST.lock().unwrap_or_else(|p| p.into_inner());
+    let h1 = bed.hosts[0].address.clone();
+    on_host(
+        &bed,
+        &h1,
+        "systemctl stop ferry-registry 2>/dev/null; rm -rf /var/lib/ferry/registry",
+    );
+    let inventory = inventory(&ws, &bed, "testbed", 5000, &bed.known_hosts());
+    // The registry first (the push is what is interrupted): install a bundle of only the binary.
+    let binary_only = ws.export(
+        &ws.write(
+            "binary.yaml",
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: binary, version: '1'}\nspec:\n  files:\n    - {name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}\n",
+        ),
+        "binary.tar.zst",
+    );
+    ok(install(&ws, &binary_only, &inventory, &[]));
+
+    // Slow the link to host 1 (this machine -> host 1) so the push is still running when the
+    // SSH connection that carries its tunnel is killed.
+    let veth = format!("veth-{}", bed.hosts[0].name);
+    let shaped = Command::new("tc")
+        .args([
+            "qdisc", "replace", "dev", &veth, "root", "tbf", "rate", "120mbit", "burst", "256kb",
+            "latency", "400ms",
+        ])
+        .status()
+        .unwrap();
+    assert!(shaped.success());
+    let since = host_text(&bed, &h1, "date +%s");
+    let running = ferry()
+        .arg("install")
+        .arg(&bundle)
+        .arg("-i")
+        .arg(&inventory)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--state-dir")
+        .arg(ws.path("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until some blob is committed, then kill every SSH connection from this machine on
+    // host 1 except the one running the kill.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let log = host_text(
+            &bed,
+            &h1,
+            &format!("journalctl -u ferry-registry --since @{since} --no-pager -o cat"),
+        );
+        if !committed_blobs(&log).is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no blob was committed: {log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    host_text(
+        &bed,
+        &h1,
+        "mine=$PPID; monitor=$(ps -o ppid= -p $PPID | tr -d ' '); \
+         for pid in $(ss -tnpH state established '( sport = :22 )' | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do \
+           [ \"$pid\" = \"$mine\" ] || [ \"$pid\" = \"$monitor\" ] || kill -9 \"$pid\"; done",
+    );
+    let interrupted = running.wait_with_output().unwrap();
+    let _ = Command::new("tc")
+        .args(["qdisc", "del", "dev", &veth, "root"])
+        .status();
+    assert!(
+        !interrupted.status.success(),
+        "the push finished before the kill: {}",
+        stdout(&interrupted)
+    );
+    let first_log = host_text(
+        &bed,
+        &h1,
+        &format!("journalctl -u ferry-registry --since @{since} --no-pager -o cat"),
+    );
+    let first = committed_blobs(&first_log);
+    let index = index_of(&bundle);
+    let needed: Vec<String> = index
+        .blobs
+        .iter()
+        .filter(|b| !b.media_type.contains("manifest") && !b.media_type.contains("image.index"))
+        .map(|b| b.digest.to_string())
+        .collect();
+    assert!(
+        first.len() < needed.len(),
+        "everything was committed before the kill"
+    );
+    // No tag was written: tags come last, after every blob and manifest.
+    assert!(
+        !first_log.contains("/manifests/1.0 HTTP/1.1\" 201"),
+        "a tag was written mid-push"
+    );
+
+    // The re-run completes and sends only the blobs that were not committed.
+    let since = host_text(&bed, &h1, "date +%s");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let resumed = json(&ok(install(&ws, &bundle, &inventory, &[])));
+    let second_log = host_text(
+        &bed,
+        &h1,
+        &format!("journalctl -u ferry-registry --since @{since} --no-pager -o cat"),
+    );
+    let second = committed_blobs(&second_log);
+    assert!(!second.is_empty());
+    for digest in &second {
+        assert!(
+            !first.contains(digest),
+            "{digest} was sent again after it was committed"
+        );
+    }
+    let mut all: Vec<String> = first.iter().chain(&second).cloned().collect();
+    all.sort();
+    all.dedup();
+    for digest in &needed {
+        assert!(all.contains(digest), "{digest} never arrived");
+    }
+    assert_eq!(resumed["push"]["uploadedBlobs"], second.len());
+    assert_eq!(resumed["push"]["tagsPut"], index.images.len());
+    let big = index
+        .images
+        .iter()
+        .find(|i| i.reference.contains("big"))
+        .unwrap();
+    assert_eq!(
+        remote_digest(&ws, &format!("{h1}:5000"), "docker.io/example/big:1.0"),
+        big.digest.to_string()
+    );
+}

@@ -27,10 +27,14 @@ fn validator_available() -> bool {
 
 /// path -> "valid" or "invalid: …", from the schema alone.
 fn schema_verdicts(ws: &Workspace, documents: &[&Path]) -> Vec<String> {
-    let schema = ws.path("schema.json");
+    schema_verdicts_of(ws, "manifest", documents)
+}
+
+fn schema_verdicts_of(ws: &Workspace, kind: &str, documents: &[&Path]) -> Vec<String> {
+    let schema = ws.path(&format!("{kind}.schema.json"));
     std::fs::write(
         &schema,
-        ok(run(support::ferry().args(["schema", "manifest"]))).stdout,
+        ok(run(support::ferry().args(["schema", kind]))).stdout,
     )
     .unwrap();
     let output = ok(run(Command::new("/usr/bin/python3")
@@ -103,5 +107,53 @@ fn the_schema_accepts_the_examples_and_rejects_what_the_parser_rejects() {
                 path.display()
             );
         }
+    }
+}
+
+#[test]
+fn the_inventory_schema_accepts_the_example_and_rejects_what_the_parser_rejects() {
+    if !require(
+        validator_available(),
+        "python3-jsonschema and python3-yaml for /usr/bin/python3",
+    ) {
+        return;
+    }
+    let ws = Workspace::new();
+    let example =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/inventory/three-hosts.yaml");
+    installer::inventory::load_inventory(&example).expect("ferry parses the example");
+    let head = "apiVersion: ferry/v1alpha1\nkind: Inventory\nmetadata: {name: t}\nspec:\n";
+    let invalid = [
+        format!("{head}  hosts:\n    - {{name: a, adress: 10.0.0.1}}\n  registry: {{host: a}}\n"),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1, roles: [master]}}\n  registry: {{host: a}}\n"
+        ),
+        format!("{head}  hosts: []\n  registry: {{host: a}}\n"),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1, hostKeys: ['md5:00']}}\n  registry: {{host: a}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a, storage: relative/dir}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a, tls: {{certificate: c.pem}}}}\n"
+        ),
+    ];
+    let paths: Vec<_> = invalid
+        .iter()
+        .enumerate()
+        .map(|(i, text)| ws.write(&format!("inventory{i}.yaml"), text))
+        .collect();
+    let mut documents: Vec<&Path> = vec![example.as_path()];
+    documents.extend(paths.iter().map(|p| p.as_path()));
+    let verdicts = schema_verdicts_of(&ws, "inventory", &documents);
+    assert!(verdicts[0].ends_with(" valid"), "{}", verdicts[0]);
+    for (path, verdict) in paths.iter().zip(&verdicts[1..]) {
+        assert!(verdict.contains("invalid"), "{verdict}");
+        assert!(
+            installer::inventory::load_inventory(path).is_err(),
+            "ferry accepts {}",
+            path.display()
+        );
     }
 }

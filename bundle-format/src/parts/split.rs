@@ -112,8 +112,6 @@ pub fn split(
         .iter()
         .map(create)
         .collect::<Result<Vec<_>, _>>()?;
-    let mut data_hashers = vec![Hasher::default(); count];
-    let mut repair_hashers = vec![Hasher::default(); recovery];
     let shard = usize::try_from(stripe).unwrap_or(0);
     let rs_error = |e: reed_solomon_simd::Error| {
         Error::io(
@@ -126,46 +124,89 @@ pub fn split(
     } else {
         None
     };
-    let mut slice = vec![0u8; shard];
     let mut progress = Progress::start("split", bundle_size);
-    for k in 0..options.part_size.div_ceil(stripe) {
-        if let Some(encoder) = &mut encoder {
-            encoder.reset(count, recovery, shard).map_err(rs_error)?;
-        }
-        for i in 0..count {
-            let start = k * stripe;
-            let len = usize::try_from(lengths[i].saturating_sub(start).min(stripe)).unwrap_or(0);
-            slice.fill(0);
-            if len > 0 {
-                file.read_exact_at(&mut slice[..len], i as u64 * options.part_size + start)
-                    .map_err(io("reading the bundle".into()))?;
-                data_hashers[i].update(&slice[..len]);
-                data_files[i]
-                    .write_all(&slice[..len])
-                    .map_err(io(format!("writing {}", data_names[i])))?;
-                progress.advance(len as u64);
-            }
-            if let Some(encoder) = &mut encoder {
-                encoder.add_original_shard(&slice).map_err(rs_error)?;
-            }
-        }
-        if let Some(encoder) = &mut encoder {
-            let result = encoder.encode().map_err(rs_error)?;
-            for (j, shard) in result.recovery_iter().enumerate() {
-                repair_hashers[j].update(shard);
-                repair_files[j]
-                    .write_all(shard)
-                    .map_err(io(format!("writing {}", repair_names[j])))?;
-            }
-        }
+    // Two stages on two threads: this one reads each stripe of every part once and writes the
+    // data parts; a worker hashes the slices, encodes the repair shards and writes them. Two
+    // stripe sets circulate between them, so memory stays at two stripes of every part.
+    let (to_worker, stripes) = std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, usize)>>(1);
+    let (give_back, recycled) = std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, usize)>>(2);
+    for _ in 0..2 {
+        let _ = give_back.send(vec![(vec![0_u8; shard], 0); count]);
     }
+    let repair_names_ref = &repair_names;
+    let (data_hashers, repair_hashers) = std::thread::scope(|scope| {
+        let worker = scope.spawn(move || -> Result<(Vec<Hasher>, Vec<Hasher>), Error> {
+            let mut data_hashers = vec![Hasher::default(); count];
+            let mut repair_hashers = vec![Hasher::default(); recovery];
+            for set in stripes {
+                for (i, (slice, len)) in set.iter().enumerate() {
+                    data_hashers[i].update(&slice[..*len]);
+                }
+                if let Some(encoder) = &mut encoder {
+                    encoder.reset(count, recovery, shard).map_err(rs_error)?;
+                    for (slice, _) in &set {
+                        encoder.add_original_shard(slice).map_err(rs_error)?;
+                    }
+                    let result = encoder.encode().map_err(rs_error)?;
+                    for (j, shard) in result.recovery_iter().enumerate() {
+                        repair_hashers[j].update(shard);
+                        repair_files[j].write_all(shard).map_err(|e| {
+                            Error::io(format!("writing {}", repair_names_ref[j]), e)
+                        })?;
+                    }
+                }
+                if give_back.send(set).is_err() {
+                    break;
+                }
+            }
+            for (out, file_name) in repair_files.iter_mut().zip(repair_names_ref) {
+                out.flush()
+                    .map_err(|e| Error::io(format!("writing {file_name}"), e))?;
+            }
+            Ok((data_hashers, repair_hashers))
+        });
+        let mut cut = || -> Result<(), Error> {
+            for k in 0..options.part_size.div_ceil(stripe) {
+                let Ok(mut set) = recycled.recv() else {
+                    return Ok(()); // the worker stopped; its error is reported below
+                };
+                for (i, (slice, len)) in set.iter_mut().enumerate() {
+                    let start = k * stripe;
+                    *len =
+                        usize::try_from(lengths[i].saturating_sub(start).min(stripe)).unwrap_or(0);
+                    slice.fill(0);
+                    if *len > 0 {
+                        file.read_exact_at(
+                            &mut slice[..*len],
+                            i as u64 * options.part_size + start,
+                        )
+                        .map_err(io("reading the bundle".into()))?;
+                        data_files[i]
+                            .write_all(&slice[..*len])
+                            .map_err(io(format!("writing {}", data_names[i])))?;
+                        progress.advance(*len as u64);
+                    }
+                }
+                if to_worker.send(set).is_err() {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        };
+        let cut_result = cut();
+        drop(to_worker);
+        let worked = worker.join().map_err(|_| {
+            Error::io(
+                "computing repair parts",
+                std::io::Error::other("the worker thread failed"),
+            )
+        })?;
+        cut_result?;
+        worked
+    })?;
     progress.finish();
     // Flushed, not fsynced: join checks every part against its signed sha256 anyway.
-    for (out, file_name) in data_files
-        .iter_mut()
-        .chain(repair_files.iter_mut())
-        .zip(data_names.iter().chain(&repair_names))
-    {
+    for (out, file_name) in data_files.iter_mut().zip(&data_names) {
         out.flush().map_err(io(format!("writing {file_name}")))?;
     }
     let entries = |names: Vec<String>, hashers: Vec<Hasher>| -> Vec<PartEntry> {
