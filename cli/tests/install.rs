@@ -578,9 +578,11 @@ spec:
     );
     let first = committed_blobs(&first_log);
     let index = index_of(&bundle);
+    let already = index_of(&binary_only);
     let needed: Vec<String> = index
         .blobs
         .iter()
+        .filter(|b| already.blob(&b.digest).is_none())
         .filter(|b| !b.media_type.contains("manifest") && !b.media_type.contains("image.index"))
         .map(|b| b.digest.to_string())
         .collect();
@@ -627,5 +629,274 @@ spec:
     assert_eq!(
         remote_digest(&ws, &format!("{h1}:5000"), "docker.io/example/big:1.0"),
         big.digest.to_string()
+    );
+}
+
+fn cluster_inventory(ws: &Workspace, bed: &Testbed, agent_label: &str) -> PathBuf {
+    let h = &bed.hosts;
+    ws.write(
+        "cluster.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {{name: testbed}}
+spec:
+  ssh: {{identityFiles: [{identity}], knownHosts: {known_hosts}, agent: false, connectTimeoutSeconds: 5}}
+  hosts:
+    - {{name: h1, address: {a1}, roles: [registry, server]}}
+    - {{name: h2, address: {a2}, roles: [server]}}
+    - {{name: h3, address: {a3}, roles: [agent]}}
+  registry: {{host: h1, dnsName: {DNS_NAME}, port: 5000}}
+  cluster:
+    extraArgs:
+      server: [--disable=traefik]
+      agent: [--node-label={agent_label}]
+",
+            identity = bed.identity().display(),
+            known_hosts = bed.known_hosts().display(),
+            a1 = h[0].address,
+            a2 = h[1].address,
+            a3 = h[2].address,
+        ),
+    )
+}
+
+fn node_manifest(ws: &Workspace, fixtures: &Path) -> PathBuf {
+    let f = fixtures.display();
+    let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/k3s-standin.sh");
+    ws.write(
+        "nodes.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: nodes, version: '1'}}
+spec:
+  images:
+    - {{name: docker.io/library/hello:1.0, from: 'oci-layout:{f}/images/hello:1.0'}}
+    - {{name: docker.io/example/multiarch:1.0, from: 'oci-layout:{f}/images/multiarch:1.0', platforms: [linux/amd64, linux/arm64]}}
+    - {{name: quay.io/apps/app1:1.0, from: 'oci-layout:{f}/images/shared:app1'}}
+  files:
+    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+    - {{name: k3s, path: {standin}, role: k3s, mode: \"0755\", platform: linux/amd64}}
+",
+            standin = standin.display()
+        ),
+    )
+}
+
+#[test]
+fn nodes_pull_by_original_reference_k3s_comes_up_in_order_and_a_lost_node_is_completed_later() {
+    let Some(bed) = testbed() else { return };
+    let Some(fixtures) = support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
+    let index = index_of(&bundle);
+    let _turn = REGISTRY_HOST.lock().unwrap_or_else(|p| p.into_inner());
+    let addresses: Vec<String> = bed.hosts.iter().map(|h| h.address.clone()).collect();
+    for address in &addresses {
+        on_host(
+            &bed,
+            address,
+            "systemctl stop k3s k3s-agent 2>/dev/null; rm -rf /var/lib/k3s-standin /etc/rancher /etc/systemd/system/k3s*.service; systemctl daemon-reload",
+        );
+    }
+    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
+    let since = host_text(&bed, &addresses[0], "date +%s");
+    let first = json(&ok(install(&ws, &bundle, &inventory, &[])));
+    let cluster = first["cluster"].as_array().unwrap();
+    assert_eq!(cluster.len(), 3);
+    assert!(cluster.iter().all(|n| n["ready"] == true), "{first}");
+    assert_eq!(first["nodes"].as_array().unwrap().len(), 3);
+
+    // Every image, by its original reference, through the node's own containerd (run by
+    // systemd) and its certs.d configuration: served by the private registry over TLS.
+    for address in &addresses[1..] {
+        // An empty content store, so every blob is fetched again and shows in the log.
+        host_text(
+            &bed,
+            address,
+            "systemctl stop containerd; rm -rf /var/lib/containerd; systemctl start containerd",
+        );
+        for image in &index.images {
+            let pulled = on_host(
+                &bed,
+                address,
+                &format!(
+                    "ctr -n ferry-test images pull --hosts-dir /etc/containerd/certs.d {}",
+                    image.reference
+                ),
+            );
+            assert!(
+                pulled.status.success(),
+                "{address} {}: {}",
+                image.reference,
+                String::from_utf8_lossy(&pulled.stderr)
+            );
+        }
+        // The upstream itself is unreachable from the node: an image outside the bundle fails.
+        let absent = on_host(
+            &bed,
+            address,
+            "ctr -n ferry-test images pull --hosts-dir /etc/containerd/certs.d docker.io/library/not-in-the-bundle:1",
+        );
+        assert!(!absent.status.success());
+    }
+    let log = host_text(
+        &bed,
+        &addresses[0],
+        &format!("journalctl -u ferry-registry --since @{since} --no-pager -o cat"),
+    );
+    for address in &addresses[1..] {
+        for repository in [
+            "docker.io/library/hello",
+            "docker.io/example/multiarch",
+            "quay.io/apps/app1",
+        ] {
+            assert!(
+                log.lines()
+                    .any(|l| l.contains(&format!("remoteaddr=\"{address}:"))
+                        && l.contains(&format!("vars.name={repository} "))
+                        && l.contains("http.request.method=GET")),
+                "no pull of {repository} from {address} in the registry's log"
+            );
+        }
+    }
+
+    // k3s (stand-in): cluster-init on the first server, the second server and the agent join it
+    // with the generated token; extra args reach the right units; servers come up first.
+    let token = std::fs::read_to_string(ws.path("state/testbed/k3s-token")).unwrap();
+    assert_eq!(mode(&ws.path("state/testbed/k3s-token")), 0o600);
+    let token = token.trim();
+    let server_url = format!("server: \"https://{}:6443\"", addresses[0]);
+    let h1_config = host_text(
+        &bed,
+        &addresses[0],
+        "cat /var/lib/k3s-standin/server.config.yaml",
+    );
+    assert!(
+        h1_config.contains("cluster-init: true") && !h1_config.contains("server:"),
+        "{h1_config}"
+    );
+    let h2_config = host_text(
+        &bed,
+        &addresses[1],
+        "cat /var/lib/k3s-standin/server.config.yaml",
+    );
+    assert!(
+        h2_config.contains(&server_url) && !h2_config.contains("cluster-init"),
+        "{h2_config}"
+    );
+    let h3_config = host_text(
+        &bed,
+        &addresses[2],
+        "cat /var/lib/k3s-standin/agent.config.yaml",
+    );
+    assert!(h3_config.contains(&server_url), "{h3_config}");
+    for config in [&h1_config, &h2_config, &h3_config] {
+        assert!(config.contains(&format!("token: \"{token}\"")));
+    }
+    assert_eq!(
+        host_text(
+            &bed,
+            &addresses[2],
+            "stat -c %a /etc/rancher/k3s/config.yaml /etc/rancher/k3s/registries.yaml"
+        ),
+        "600\n600"
+    );
+    assert!(
+        host_text(&bed, &addresses[0], "cat /var/lib/k3s-standin/server.args")
+            .contains("--disable=traefik")
+    );
+    assert!(
+        host_text(&bed, &addresses[2], "cat /var/lib/k3s-standin/agent.args")
+            .contains("--node-label=ferry=one")
+    );
+    let started = |address: &str| -> f64 {
+        host_text(
+            &bed,
+            address,
+            "grep -m1 -E ' (server|agent) ' /var/lib/k3s-standin/invocations | cut -d' ' -f1",
+        )
+        .parse()
+        .unwrap()
+    };
+    assert!(started(&addresses[0]) < started(&addresses[1]));
+    assert!(started(&addresses[1]) < started(&addresses[2]));
+    // registries.yaml as the k3s documentation describes it.
+    let registries = host_text(&bed, &addresses[2], "cat /etc/rancher/k3s/registries.yaml");
+    for wanted in [
+        "mirrors:\n  \"docker.io\":\n    endpoint:\n      - \"https://registry.ferry.test:5000\"\n    rewrite:\n      \"^(.*)$\": \"docker.io/$1\"",
+        "  \"quay.io\":",
+        "configs:\n  \"registry.ferry.test:5000\":\n    auth:\n      username: \"ferry\"",
+        "    tls:\n      ca_file: \"/etc/ferry/registry-ca.pem\"",
+    ] {
+        assert!(
+            registries.contains(wanted),
+            "{wanted}\nnot in\n{registries}"
+        );
+    }
+
+    // A re-run rewrites nothing and restarts nothing.
+    let probe = "stat -c %Y /etc/rancher/k3s/config.yaml /etc/rancher/k3s/registries.yaml /etc/containerd/certs.d/docker.io/hosts.toml /etc/hosts; \
+                 systemctl show -p NRestarts -p ActiveEnterTimestampMonotonic --value k3s k3s-agent 2>/dev/null";
+    let before: Vec<String> = addresses
+        .iter()
+        .map(|a| host_text(&bed, a, probe))
+        .collect();
+    let again = json(&ok(install(&ws, &bundle, &inventory, &[])));
+    assert_eq!(again["changed"], false, "{again}");
+    let after: Vec<String> = addresses
+        .iter()
+        .map(|a| host_text(&bed, a, probe))
+        .collect();
+    assert_eq!(before, after);
+
+    // Fault: the agent's host is cut off. Its error names it; the others complete. Once it is
+    // back, a re-run completes it, with the changed setting.
+    let agent_netns = bed.hosts[2].name.clone();
+    let link = |state: &str| {
+        assert!(
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &agent_netns,
+                    "ip",
+                    "link",
+                    "set",
+                    "eth0",
+                    state
+                ])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    let relabelled = cluster_inventory(&ws, &bed, "ferry=two");
+    link("down");
+    let partial = install(&ws, &bundle, &relabelled, &[]);
+    link("up");
+    assert!(!partial.status.success());
+    let message = stderr(&partial);
+    assert!(
+        message.contains("h3") && message.contains("could not be reached"),
+        "{message}"
+    );
+    assert!(
+        host_text(&bed, &addresses[2], "cat /var/lib/k3s-standin/agent.args").contains("ferry=one")
+    );
+    let completed = json(&ok(install(&ws, &bundle, &relabelled, &[])));
+    assert!(
+        completed["cluster"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["ready"] == true)
+    );
+    assert!(
+        host_text(&bed, &addresses[2], "cat /var/lib/k3s-standin/agent.args")
+            .contains("--node-label=ferry=two")
     );
 }

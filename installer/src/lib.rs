@@ -3,9 +3,11 @@
 //! and, over SSH, registry bootstrap and node preparation.
 
 pub mod bundle_blob;
+pub mod cluster;
 pub mod error;
 pub mod install;
 pub mod inventory;
+pub mod node_prep;
 pub mod push;
 pub mod registry_auth;
 pub mod registry_host;

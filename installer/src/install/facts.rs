@@ -123,6 +123,20 @@ pub fn preflight(
             }
         }
     }
+    if inventory.cluster.is_some() {
+        for host in facts
+            .iter()
+            .filter(|h| h.roles.contains(&Role::Server) || h.roles.contains(&Role::Agent))
+        {
+            if crate::cluster::role_file(index, "k3s", &host.platform).is_none() {
+                problems.push(format!(
+                    "{}: the bundle carries no file with role `k3s` for {}; add the k3s binary \
+                     to the manifest (docs/k3s.md)",
+                    host.name, host.platform
+                ));
+            }
+        }
+    }
     problems
 }
 

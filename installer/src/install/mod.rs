@@ -2,6 +2,7 @@
 //! all, then converge the registry on its host, push the bundle through an SSH tunnel, and keep
 //! an install record. `--plan` stops after preflight and changes nothing anywhere.
 
+mod cluster_up;
 mod connect_all;
 pub mod facts;
 mod plan;
@@ -14,12 +15,15 @@ use bundle_format::SignaturePolicy;
 use oci_remote::{AuthSources, Credentials, Purpose, RegistryOptions, Secret, connect};
 use serde::Serialize;
 
+use self::cluster_up::{bring_up, prepare_nodes};
 use self::connect_all::connect_all;
 use self::facts::{HostFacts, gather, preflight, registry_binary};
 pub use self::plan::PlannedStep;
 use self::record::InstallRecord;
+use crate::cluster::{ClusterInputs, ClusterNodeReport};
 use crate::error::InstallError;
 use crate::inventory::{Inventory, TlsSettings};
+use crate::node_prep::{NodeReport, NodeSettings};
 use crate::push::{PushOptions, PushReport, push_with};
 use crate::registry_host::{RegistryConverge, RegistryInputs, converge_registry};
 use crate::registry_tls::registry_tls;
@@ -55,6 +59,10 @@ pub struct InstallReport {
     pub registry: String,
     pub registry_converge: Option<RegistryConverge>,
     pub push: Option<PushReport>,
+    /// Node preparation per cluster host (empty with --registry-url).
+    pub nodes: Vec<NodeReport>,
+    /// k3s per cluster host, in bring-up order.
+    pub cluster: Vec<ClusterNodeReport>,
     /// False when the run found everything in place and changed nothing.
     pub changed: bool,
     pub state_dir: PathBuf,
@@ -124,6 +132,8 @@ pub fn install(
         registry: registry_address.clone(),
         registry_converge: None,
         push: None,
+        nodes: Vec::new(),
+        cluster: Vec::new(),
         changed: false,
         state_dir: options.state_root.join(&inventory.name),
     };
@@ -138,6 +148,7 @@ pub fn install(
         concurrency: options.concurrency,
         policy: options.policy.clone(),
     };
+    let mut node_settings = None;
     let pushed = if let Some(url) = &options.registry_url {
         // An existing registry the registry host can reach: a CONNECT proxy through SSH, so
         // TLS is checked end to end against the registry's own name.
@@ -157,6 +168,13 @@ pub fn install(
             &registry_host.address,
         )?;
         let password = state.secret("registry-password")?;
+        node_settings = Some(NodeSettings::new(
+            &index,
+            settings,
+            &registry_host.address,
+            tls.ca_pem.clone(),
+            password.clone(),
+        )?);
         let binary = binary.ok_or_else(|| {
             InstallError::other(
                 "registry",
@@ -207,6 +225,30 @@ pub fn install(
     };
     report.changed |= !pushed.changed_nothing();
     report.push = Some(pushed);
+    if let Some(node) = &node_settings {
+        report.nodes = runtime.block_on(prepare_nodes(inventory, &connected, node))?;
+        report.changed |= report
+            .nodes
+            .iter()
+            .any(|n| !n.written.is_empty() || !n.restarted.is_empty());
+    }
+    if let Some(cluster) = &inventory.cluster {
+        let token = state.secret("k3s-token")?;
+        let inputs = ClusterInputs {
+            index: &index,
+            source,
+            policy: &options.policy,
+            settings: cluster,
+            token: &token,
+            ready_timeout: std::time::Duration::from_secs(180),
+        };
+        report.cluster =
+            runtime.block_on(bring_up(inventory, &connected, &report.hosts, &inputs))?;
+        report.changed |= report
+            .cluster
+            .iter()
+            .any(|n| !n.written.is_empty() || n.restarted);
+    }
     let record = InstallRecord::new(&index, &registry_address);
     runtime.block_on(record.keep(&state, &registry_session))?;
     if !connected.unreachable.is_empty() {

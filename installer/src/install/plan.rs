@@ -4,7 +4,7 @@
 use bundle_format::{BundleIndex, FileArtifact};
 use serde::Serialize;
 
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Role};
 use crate::registry_host::{BINARY, CONFIG_DIR, UNIT};
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +76,37 @@ pub fn steps(
             index.total_blob_bytes()
         ),
     );
+    for host in inventory
+        .hosts
+        .iter()
+        .filter(|h| h.roles.contains(&Role::Server) || h.roles.contains(&Role::Agent))
+    {
+        if own_registry {
+            add(
+                &host.name,
+                format!(
+                    "trust the registry CA, add {} to /etc/hosts, write containerd certs.d mirrors and k3s registries.yaml for every upstream",
+                    inventory.registry.dns_name
+                ),
+            );
+        }
+    }
+    if inventory.cluster.is_some() {
+        for plan in crate::cluster::node_plans(&inventory.hosts) {
+            let what = match (&plan.join, plan.cluster_init) {
+                (None, true) => "initialise the cluster (cluster-init, embedded etcd)".to_owned(),
+                (None, false) => "initialise the cluster".to_owned(),
+                (Some(url), _) => format!("join {url} with the cluster token"),
+            };
+            add(
+                &plan.host.name,
+                format!(
+                    "install k3s from the bundle, write /etc/rancher/k3s/config.yaml, start {}: {what}; wait until Ready",
+                    crate::cluster::unit_name(&plan)
+                ),
+            );
+        }
+    }
     add(
         registry_host,
         "keep the install record on the host and locally".to_owned(),
