@@ -10,6 +10,7 @@
 #   images/evolving     tags v1, v2: a ~20 MB shared base, a small app layer that v2 changes
 #   charts/demo         a chart directory (helm create)
 #   charts/other-0.1.0.tgz  a packaged chart (helm create + helm package)
+#   charts/imaged-0.1.0.tgz a chart whose values name images (registry/repository map, plain string)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,6 +105,47 @@ umoci gc --layout "$evolving"
 
 echo "building charts (helm create, helm package)"
 (cd "$out/charts" && helm create demo >/dev/null && helm create other >/dev/null && helm package other >/dev/null && rm -rf other)
+
+echo "building charts/imaged-0.1.0.tgz (images in its values: a registry/repository map and a plain string)"
+imaged="$work/imaged"
+mkdir -p "$imaged/templates"
+cat >"$imaged/Chart.yaml" <<'YAML'
+apiVersion: v2
+name: imaged
+version: 0.1.0
+appVersion: "1.0"
+YAML
+cat >"$imaged/values.yaml" <<'YAML'
+global:
+  imageRegistry: ""
+replicaCount: 1
+image:
+  registry: docker.io
+  repository: library/hello
+  tag: "1.0"
+sidecar:
+  image: quay.io/apps/app1:1.0
+YAML
+cat >"$imaged/templates/deployment.yaml" <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-imaged
+spec:
+  replicas: {{ .Values.replicaCount }}
+  selector:
+    matchLabels: {app: imaged}
+  template:
+    metadata:
+      labels: {app: imaged}
+    spec:
+      containers:
+        - name: app
+          image: "{{ .Values.global.imageRegistry | default .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+        - name: sidecar
+          image: "{{ .Values.sidecar.image }}"
+YAML
+(cd "$out/charts" && helm package "$imaged" >/dev/null)
 
 rm -rf "$work"
 echo "$want" >"$stamp"

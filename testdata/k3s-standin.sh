@@ -5,6 +5,7 @@
 #   k3s server|agent ARGS...   records ARGS, the config and environment it was started with
 #                              under /var/lib/k3s-standin (0700), tells systemd it is ready, waits
 #   k3s kubectl get node NAME --no-headers   answers "NAME Ready ..."
+#   k3s kubectl delete ...     is recorded and succeeds
 # Nothing here pretends to be a cluster: the tests assert ferry's behaviour through these
 # records, the unit files and the order of invocations.
 set -eu
@@ -27,7 +28,10 @@ kubectl)
     echo "$4   Ready   <none>   1m   v0.0.0-standin"
     exit 0
   fi
-  echo "k3s stand-in: only 'kubectl get node NAME' is answered" >&2
+  if [ "${2:-}" = delete ]; then
+    exit 0 # recorded above; a real k3s would delete the object
+  fi
+  echo "k3s stand-in: only 'kubectl get node NAME' and 'kubectl delete' are answered" >&2
   exit 1
   ;;
 *)

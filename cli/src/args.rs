@@ -192,6 +192,9 @@ pub struct InstallArgs {
     /// Show every step that would run, after checking every host; change nothing.
     #[arg(long)]
     pub plan: bool,
+    /// Remove charts that an earlier bundle deployed and this one no longer carries.
+    #[arg(long)]
+    pub prune: bool,
     /// Use this existing registry (host:port, as the registry host reaches it) instead of
     /// installing one; the push goes through SSH to it with TLS end to end.
     #[arg(long, value_name = "HOST:PORT")]

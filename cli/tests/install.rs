@@ -900,3 +900,158 @@ fn nodes_pull_by_original_reference_k3s_comes_up_in_order_and_a_lost_node_is_com
             .contains("--node-label=ferry=two")
     );
 }
+
+fn charts_manifest(ws: &Workspace, fixtures: &Path, name: &str, with_other: bool) -> PathBuf {
+    let f = fixtures.display();
+    let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/k3s-standin.sh");
+    let other = if with_other {
+        format!("    - path: {f}/charts/other-0.1.0.tgz\n")
+    } else {
+        String::new()
+    };
+    ws.write(
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: {name}, version: '1'}}
+spec:
+  images:
+    - {{name: docker.io/library/hello:1.0, from: 'oci-layout:{f}/images/hello:1.0'}}
+    - {{name: quay.io/apps/app1:1.0, from: 'oci-layout:{f}/images/shared:app1'}}
+  charts:
+    - path: {f}/charts/imaged-0.1.0.tgz
+{other}  files:
+    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+    - {{name: k3s, path: {standin}, role: k3s, mode: \"0755\", platform: linux/amd64}}
+",
+            standin = standin.display()
+        ),
+    )
+}
+
+#[test]
+fn charts_render_against_the_private_registry_and_removal_needs_prune() {
+    let Some(bed) = testbed() else { return };
+    let Some(fixtures) = support::require_fixtures() else {
+        return;
+    };
+    if !require_tools(&["helm", "skopeo"]) {
+        return;
+    }
+    let ws = Workspace::new();
+    let full = ws.export(
+        &charts_manifest(&ws, &fixtures, "charts-a", true),
+        "a.tar.zst",
+    );
+    let fewer = ws.export(
+        &charts_manifest(&ws, &fixtures, "charts-b", false),
+        "b.tar.zst",
+    );
+    let _turn = REGISTRY_HOST.lock().unwrap_or_else(|p| p.into_inner());
+    let h1 = bed.hosts[0].address.clone();
+    on_host(
+        &bed,
+        &h1,
+        "rm -f /var/lib/rancher/k3s/server/manifests/ferry-*",
+    );
+    let base = std::fs::read_to_string(cluster_inventory(&ws, &bed, "ferry=charts")).unwrap();
+    let inventory = ws.write(
+        "charts-inventory.yaml",
+        &format!("{base}    values:\n      imaged:\n        replicaCount: 3\n"),
+    );
+    let first = json(&ok(install(&ws, &full, &inventory, &[])));
+    let written = first["charts"]["written"].to_string();
+    assert!(
+        written.contains("ferry-chart-imaged.yaml") && written.contains("ferry-chart-other.yaml"),
+        "{written}"
+    );
+    let manifest_path = "/var/lib/rancher/k3s/server/manifests/ferry-chart-imaged.yaml";
+    assert_eq!(
+        host_text(&bed, &h1, &format!("stat -c %a {manifest_path}")),
+        "600"
+    );
+    let manifest = host_text(&bed, &h1, &format!("cat {manifest_path}"));
+    assert!(
+        manifest.contains("kind: HelmChart")
+            && manifest.contains(&format!("chart: oci://{DNS_NAME}:5000/charts/imaged")),
+        "{manifest}"
+    );
+    let values_text: String = manifest
+        .split("valuesContent: |-\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let values_file = ws.write("injected.json", &values_text);
+
+    // Real helm renders the chart from the private registry with exactly those values.
+    let state = ws.path("state/testbed");
+    let password = std::fs::read_to_string(state.join("registry-password")).unwrap();
+    let helm_home = ws.path("helm");
+    let rendered = ok(run(Command::new("helm")
+        .env("HELM_CONFIG_HOME", &helm_home)
+        .env("HELM_CACHE_HOME", &helm_home)
+        .args([
+            "template",
+            "demo",
+            &format!("oci://{h1}:5000/charts/imaged"),
+            "--version",
+            "0.1.0",
+        ])
+        .args(["--username", "ferry", "--password", password.trim()])
+        .arg("--ca-file")
+        .arg(state.join("registry-ca.pem"))
+        .arg("-f")
+        .arg(&values_file)));
+    let rendered = stdout(&rendered);
+    assert!(
+        rendered.contains("replicas: 3"),
+        "the inventory's values were not merged:\n{rendered}"
+    );
+    let images: Vec<String> = rendered
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .map(|i| i.trim_matches('"').to_owned())
+        .collect();
+    assert_eq!(images.len(), 2, "{rendered}");
+    let index = index_of(&full);
+    for image in &images {
+        // Nodes resolve the registry's name through their hosts entry; from here, its address.
+        let at = image
+            .strip_prefix(&format!("{DNS_NAME}:5000/"))
+            .unwrap_or_else(|| panic!("{image} does not point at the private registry"));
+        let digest = remote_digest(&ws, &format!("{h1}:5000"), at);
+        assert!(
+            index.images.iter().any(|i| i.digest.to_string() == digest),
+            "{image} -> {digest}"
+        );
+    }
+
+    // A bundle without `other`: left in place and reported, unless --prune.
+    let kept = json(&ok(install(&ws, &fewer, &inventory, &[])));
+    assert_eq!(kept["charts"]["stale"], serde_json::json!(["other"]));
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "ls /var/lib/rancher/k3s/server/manifests | grep -c ferry-chart-other"
+        ),
+        "1"
+    );
+    let pruned = json(&ok(install(&ws, &fewer, &inventory, &["--prune"])));
+    assert_eq!(pruned["charts"]["pruned"], serde_json::json!(["other"]));
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "ls /var/lib/rancher/k3s/server/manifests | grep -c ferry-chart-other || true"
+        ),
+        "0"
+    );
+    assert!(
+        host_text(&bed, &h1, "cat /var/lib/k3s-standin/invocations")
+            .contains("kubectl delete helmchart -n kube-system other")
+    );
+}

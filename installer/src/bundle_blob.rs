@@ -82,3 +82,30 @@ fn read_failure(digest: &Digest, error: std::io::Error) -> InstallError {
         ),
     }
 }
+
+/// Read blob `digest` of the bundle through `use_blob` (verified as it is read): by random access
+/// from a bundle file, by one pass to it from a parts directory. Runs on the calling thread.
+pub fn with_bundled_blob<T>(
+    source: &BundleSource,
+    policy: &SignaturePolicy,
+    digest: Digest,
+    use_blob: impl FnOnce(&mut dyn Read) -> T,
+) -> Result<T, InstallError> {
+    match source.random_access(policy)? {
+        Some(bundle) => Ok(use_blob(&mut bundle.open_blob(&digest)?)),
+        None => {
+            let mut reader = source.stream(policy)?;
+            while let Some(mut blob) = reader.next_blob()? {
+                if blob.descriptor().digest == digest {
+                    return Ok(use_blob(&mut blob));
+                }
+                blob.finish()?;
+            }
+            Err(InstallError::other(
+                format!("blob {digest}"),
+                "the bundle does not carry it",
+                "the bundle is malformed: export it again",
+            ))
+        }
+    }
+}

@@ -1,5 +1,5 @@
 //! Bootstrap k3s from the bundle (docs/k3s.md): the binary (file role `k3s`) and the airgap
-//! images (role `k3s-images`, optional) on every cluster host, a config file with the generated
+//! images (role `airgap-images`, optional) on every cluster host, a config file with the generated
 //! token (0600), and a systemd unit. The first server initialises (with embedded etcd,
 //! `cluster-init`, when there is more than one server); the other servers and the agents join it.
 //! Readiness is awaited per node with a bounded timeout. A unit restarts only when its binary,
@@ -157,7 +157,7 @@ pub async fn converge_node(
     {
         written.push(K3S_BINARY.to_owned());
     }
-    if let Some(images) = role_file(inputs.index, "k3s-images", platform) {
+    if let Some(images) = role_file(inputs.index, "airgap-images", platform) {
         let path = format!("{IMAGES_DIR}/{}", images.name);
         if put_bundled_blob(
             session,

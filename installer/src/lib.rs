@@ -3,6 +3,7 @@
 //! and, over SSH, registry bootstrap and node preparation.
 
 pub mod bundle_blob;
+pub mod charts;
 pub mod cluster;
 pub mod error;
 pub mod install;

@@ -30,6 +30,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         registry_url: args.registry_url.clone(),
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),
+        prune: args.prune,
     };
     let report = install(&BundleSource::at(&args.bundle), &inventory, &options)?;
     if args.json {
@@ -89,6 +90,38 @@ fn render(report: &InstallReport) -> String {
     if let Some(push) = &report.push {
         text.push_str(&push_summary(push));
         text.push('\n');
+    }
+    for node in &report.nodes {
+        if !node.written.is_empty() {
+            text.push_str(&format!(
+                "node {}: wrote {}\n",
+                node.host,
+                node.written.join(", ")
+            ));
+        }
+    }
+    for node in &report.cluster {
+        text.push_str(&format!(
+            "k3s {} on {}: {}{}\n",
+            node.role,
+            node.host,
+            if node.ready { "Ready" } else { "not ready" },
+            if node.restarted { " (restarted)" } else { "" }
+        ));
+    }
+    if let Some(charts) = &report.charts {
+        if !charts.written.is_empty() {
+            text.push_str(&format!("charts: wrote {}\n", charts.written.join(", ")));
+        }
+        if !charts.stale.is_empty() {
+            text.push_str(&format!(
+                "charts no longer in this bundle, left in place (use --prune to remove): {}\n",
+                charts.stale.join(", ")
+            ));
+        }
+        if !charts.pruned.is_empty() {
+            text.push_str(&format!("charts removed: {}\n", charts.pruned.join(", ")));
+        }
     }
     if !report.changed {
         text.push_str("nothing changed: everything was already in place\n");

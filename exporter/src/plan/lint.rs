@@ -3,15 +3,13 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::Path;
 
-use flate2::read::GzDecoder;
+use oci_remote::chart_images::image_fields;
 use serde_json::Value;
 
 use crate::manifest::{ImageRequest, parse_reference};
-
-const MAX_VALUES: u64 = 4 << 20;
 
 /// Warnings for `chart`'s values.yaml images that no manifest image covers.
 pub(super) fn missing_chart_images(
@@ -24,10 +22,9 @@ pub(super) fn missing_chart_images(
         return Vec::new();
     };
     let carried: HashSet<String> = images.iter().map(|i| i.reference.to_string()).collect();
-    let mut found = Vec::new();
-    collect(&values, "", app_version, &mut found);
     let mut warnings = Vec::new();
-    for (at, text) in found {
+    for field in image_fields(&values, app_version) {
+        let (at, text) = (field.dotted().replace(".[", "["), field.reference);
         let Ok(reference) = parse_reference(&text) else {
             continue;
         };
@@ -41,67 +38,7 @@ pub(super) fn missing_chart_images(
     warnings
 }
 
-/// `image: "repo:tag"` strings, and maps with `repository` (+ `registry`, `tag`, `digest`).
-fn collect(value: &Value, at: &str, app_version: &str, out: &mut Vec<(String, String)>) {
-    let Value::Object(map) = value else {
-        if let Value::Array(items) = value {
-            for (i, item) in items.iter().enumerate() {
-                collect(item, &format!("{at}[{i}]"), app_version, out);
-            }
-        }
-        return;
-    };
-    if let Some(Value::String(repository)) = map.get("repository")
-        && !repository.is_empty()
-    {
-        let text_of = |key: &str| match map.get(key) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => String::new(),
-        };
-        let registry = text_of("registry");
-        let mut reference = if registry.is_empty() {
-            repository.clone()
-        } else {
-            format!("{registry}/{repository}")
-        };
-        let (tag, digest) = (text_of("tag"), text_of("digest"));
-        if !digest.is_empty() {
-            reference.push('@');
-            reference.push_str(&digest);
-        } else {
-            let tag = if tag.is_empty() {
-                app_version.to_owned()
-            } else {
-                tag
-            };
-            reference.push(':');
-            reference.push_str(&tag);
-        }
-        out.push((at.trim_start_matches('.').to_owned(), reference));
-    }
-    for (key, child) in map {
-        let path = format!("{at}.{key}");
-        match child {
-            Value::String(text) if key == "image" && text.contains([':', '/']) => {
-                out.push((path.trim_start_matches('.').to_owned(), text.clone()));
-            }
-            _ => collect(child, &path, app_version, out),
-        }
-    }
-}
-
 fn read_values(archive: &Path, chart: &str) -> Option<Value> {
     let file = File::open(archive).ok()?;
-    let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
-    let wanted = format!("{chart}/values.yaml");
-    for entry in tar.entries().ok()? {
-        let entry = entry.ok()?;
-        if entry.path().ok()?.to_string_lossy() == wanted {
-            let mut text = String::new();
-            entry.take(MAX_VALUES).read_to_string(&mut text).ok()?;
-            return serde_saphyr::from_str(&text).ok();
-        }
-    }
-    None
+    oci_remote::chart_images::read_values(BufReader::new(file), chart)
 }

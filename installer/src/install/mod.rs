@@ -20,6 +20,7 @@ use self::connect_all::connect_all;
 use self::facts::{HostFacts, gather, preflight, registry_binary};
 pub use self::plan::PlannedStep;
 use self::record::InstallRecord;
+use crate::charts::{ChartInputs, ChartsReport, chart_values, deploy_charts};
 use crate::cluster::{ClusterInputs, ClusterNodeReport};
 use crate::error::InstallError;
 use crate::inventory::{Inventory, TlsSettings};
@@ -46,6 +47,8 @@ pub struct InstallOptions {
     /// How to reach `registry_url` (CA, credentials, plain HTTP).
     pub registry_options: RegistryOptions,
     pub concurrency: usize,
+    /// Remove charts an earlier bundle deployed and this one no longer carries.
+    pub prune: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +66,8 @@ pub struct InstallReport {
     pub nodes: Vec<NodeReport>,
     /// k3s per cluster host, in bring-up order.
     pub cluster: Vec<ClusterNodeReport>,
+    /// HelmChart manifests on the first server.
+    pub charts: Option<ChartsReport>,
     /// False when the run found everything in place and changed nothing.
     pub changed: bool,
     pub state_dir: PathBuf,
@@ -134,6 +139,7 @@ pub fn install(
         push: None,
         nodes: Vec::new(),
         cluster: Vec::new(),
+        charts: None,
         changed: false,
         state_dir: options.state_root.join(&inventory.name),
     };
@@ -248,6 +254,32 @@ pub fn install(
             .cluster
             .iter()
             .any(|n| !n.written.is_empty() || n.restarted);
+        if let Some(node) = &node_settings {
+            let first = crate::cluster::node_plans(&inventory.hosts)
+                .first()
+                .and_then(|p| connected.sessions.get(&p.host.name).cloned());
+            if let Some(first) = first {
+                let inputs = ChartInputs {
+                    index: &index,
+                    source,
+                    policy: &options.policy,
+                    registry: &node.registry,
+                    user: &node.user,
+                    password: &node.password,
+                    ca_pem: &node.ca_pem,
+                    user_values: &cluster.values,
+                    prune: options.prune,
+                };
+                let values = index
+                    .charts
+                    .iter()
+                    .map(|chart| Ok((chart.name.clone(), chart_values(&inputs, chart)?)))
+                    .collect::<Result<Vec<_>, InstallError>>()?;
+                let charts = runtime.block_on(deploy_charts(&first, &inputs, &values))?;
+                report.changed |= !charts.written.is_empty() || !charts.pruned.is_empty();
+                report.charts = Some(charts);
+            }
+        }
     }
     let record = InstallRecord::new(&index, &registry_address);
     runtime.block_on(record.keep(&state, &registry_session))?;
