@@ -37,7 +37,8 @@ pub enum Command {
     /// Join parts (any order, duplicates and strays welcome) back into the bundle, rebuilding
     /// lost parts from repair parts, then verify it.
     Join(JoinArgs),
-    /// Show every part of a parts directory as valid, missing or corrupt, and what is still needed.
+    /// Show every part of a parts directory as valid, missing or corrupt, and what is still
+    /// needed; or, with -i INVENTORY, what is installed and configured on every host.
     Status(StatusArgs),
     /// Push a bundle (or its parts directory) into an existing OCI registry: only missing blobs,
     /// streamed and verified, manifests after their blobs, tags last.
@@ -303,7 +304,19 @@ pub struct JoinArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    pub dir: PathBuf,
+    /// A parts directory: every part valid, missing or corrupt, and what is still needed.
+    #[arg(required_unless_present = "inventory", conflicts_with = "inventory")]
+    pub dir: Option<PathBuf>,
+    /// Or an inventory: per host, what is configured and which bundle is installed (over SSH,
+    /// read-only).
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Local state directory (as for install).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// An SSH private key to log in with (repeatable), tried before the inventory's.
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Print the result as JSON.

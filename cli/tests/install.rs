@@ -899,6 +899,44 @@ fn nodes_pull_by_original_reference_k3s_comes_up_in_order_and_a_lost_node_is_com
         host_text(&bed, &addresses[2], "cat /var/lib/k3s-standin/agent.args")
             .contains("--node-label=ferry=two")
     );
+
+    // ferry status -i: every host reachable and configured, the installed bundle named.
+    let status = json(&ok(run(ferry()
+        .args(["status", "--json", "-i"])
+        .arg(&relabelled)
+        .arg("--state-dir")
+        .arg(ws.path("state")))));
+    assert_eq!(
+        status["localRecord"]["bundleId"],
+        index.bundle_id().to_string()
+    );
+    for host in status["hosts"].as_array().unwrap() {
+        assert_eq!(host["reachable"], true, "{host}");
+        assert_eq!(host["registryCaTrusted"], true, "{host}");
+        assert_eq!(host["hostsEntry"], true, "{host}");
+        // docker.io and quay.io at least (earlier bundles may have added others)
+        assert!(host["containerdMirrors"].as_u64().unwrap() >= 2, "{host}");
+        assert_eq!(host["k3sService"], "active", "{host}");
+    }
+    assert_eq!(status["hosts"][0]["registryService"], "active");
+    assert_eq!(
+        status["hosts"][0]["installed"]["bundleId"],
+        index.bundle_id().to_string()
+    );
+    let h3 = &bed.hosts[2].name;
+    link_state(h3, "down");
+    let partial = run(ferry()
+        .args(["status", "-i"])
+        .arg(&relabelled)
+        .arg("--state-dir")
+        .arg(ws.path("state")));
+    link_state(h3, "up");
+    assert_eq!(partial.status.code(), Some(1));
+    assert!(
+        stdout(&partial).contains("h3") && stdout(&partial).contains("UNREACHABLE"),
+        "{}",
+        stdout(&partial)
+    );
 }
 
 fn charts_manifest(ws: &Workspace, fixtures: &Path, name: &str, with_other: bool) -> PathBuf {
@@ -1053,5 +1091,15 @@ fn charts_render_against_the_private_registry_and_removal_needs_prune() {
     assert!(
         host_text(&bed, &h1, "cat /var/lib/k3s-standin/invocations")
             .contains("kubectl delete helmchart -n kube-system other")
+    );
+}
+
+fn link_state(netns: &str, state: &str) {
+    assert!(
+        Command::new("ip")
+            .args(["netns", "exec", netns, "ip", "link", "set", "eth0", state])
+            .status()
+            .unwrap()
+            .success()
     );
 }

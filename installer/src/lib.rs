@@ -19,6 +19,7 @@ pub mod runtime;
 pub mod source;
 pub mod ssh;
 pub mod state;
+pub mod status;
 
 pub use error::InstallError;
 pub use source::BundleSource;

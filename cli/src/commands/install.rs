@@ -128,3 +128,76 @@ fn render(report: &InstallReport) -> String {
     }
     text.trim_end().to_owned()
 }
+
+pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Result<ExitCode> {
+    let inventory = load_inventory(inventory)?;
+    let ssh = installer::ssh::SshOptions {
+        identity_files: args
+            .identities
+            .iter()
+            .cloned()
+            .chain(inventory.ssh.identity_files.iter().cloned())
+            .collect(),
+        use_agent: inventory.ssh.use_agent,
+        connect_timeout: inventory.ssh.connect_timeout,
+        keepalive: inventory.ssh.keepalive,
+        accept_new_host_keys: false,
+    };
+    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
+    let report = installer::status::status(&inventory, &ssh, &state_root)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        let mut text = format!("inventory {}\n", report.inventory);
+        match &report.local_record {
+            Some(record) => text.push_str(&format!(
+                "  installed from here: {} {} ({}) at {}\n",
+                record["name"].as_str().unwrap_or("?"),
+                record["version"].as_str().unwrap_or("?"),
+                record["bundleId"].as_str().unwrap_or("?"),
+                record["installedAt"].as_str().unwrap_or("?")
+            )),
+            None => text.push_str("  nothing installed from this machine (no local record)\n"),
+        }
+        for host in &report.hosts {
+            if !host.reachable {
+                text.push_str(&format!(
+                    "{} ({}): UNREACHABLE {}\n",
+                    host.name,
+                    host.address,
+                    host.error.as_deref().unwrap_or("")
+                ));
+                continue;
+            }
+            text.push_str(&format!(
+                "{} ({}) roles {:?}\n",
+                host.name, host.address, host.roles
+            ));
+            if let Some(service) = &host.registry_service {
+                text.push_str(&format!("  registry service: {service}\n"));
+            }
+            if let Some(installed) = &host.installed {
+                text.push_str(&format!(
+                    "  installed bundle: {} {} ({})\n",
+                    installed["name"].as_str().unwrap_or("?"),
+                    installed["version"].as_str().unwrap_or("?"),
+                    installed["bundleId"].as_str().unwrap_or("?")
+                ));
+            }
+            text.push_str(&format!(
+                "  registry CA trusted: {}, hosts entry: {}, containerd mirrors: {}, k3s registries.yaml: {}\n",
+                host.registry_ca_trusted, host.hosts_entry, host.containerd_mirrors, host.k3s_registries
+            ));
+            if let Some(service) = &host.k3s_service {
+                text.push_str(&format!("  k3s: {service}\n"));
+            }
+        }
+        crate::render::line(text.trim_end());
+    }
+    let all_reachable = report.hosts.iter().all(|h| h.reachable);
+    Ok(if all_reachable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

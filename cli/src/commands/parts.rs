@@ -56,8 +56,12 @@ pub fn join(args: &JoinArgs) -> Result<ExitCode> {
 }
 
 pub fn status(args: &StatusArgs) -> Result<ExitCode> {
+    if let Some(inventory) = &args.inventory {
+        return super::install::status(args, inventory);
+    }
+    let dir = args.dir.clone().unwrap_or_default();
     let trusted = keys::trusted_keys(&args.trust)?;
-    let status = bundle_format::parts::scan(&args.dir, &trusted)?;
+    let status = bundle_format::parts::scan(&dir, &trusted)?;
     let complete = status.joinable();
     if args.json {
         print_json(&serde_json::json!({

@@ -3,7 +3,7 @@
 //! an install record. `--plan` stops after preflight and changes nothing anywhere.
 
 mod cluster_up;
-mod connect_all;
+pub(crate) mod connect_all;
 pub mod facts;
 mod plan;
 mod record;
