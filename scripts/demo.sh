@@ -3,15 +3,21 @@
 # manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it; then export the
 # same images again from a real registry on loopback (started and seeded here) and diff the two;
 # split the bundle for a one-way link, lose a part, and join it back; push the parts into the
-# registry, take its signed inventory, and export and push a delta against it.
+# registry, take its signed inventory, and export and push a delta against it; then, as root,
+# install from the parts directory onto three test hosts (registry, k3s server, k3s agent; the
+# k3s binary is a stand-in), re-run it (nothing changes), and show the status of every host.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh >/dev/null
 bash testdata/build-fixtures.sh
-cargo build --release --locked -q
-ferry=$PWD/target/release/ferry
+if [[ -n "${FERRY_BIN:-}" ]]; then
+  ferry=$(realpath "$FERRY_BIN") # scripts/test.sh reuses the binary its tests built
+else
+  cargo build --release --locked -q
+  ferry=$PWD/target/release/ferry
+fi
 
 work=.work/demo
 rm -rf "$work"
@@ -71,6 +77,9 @@ echo "== ferry join (rebuilds the lost part, verifies the result)"
 "$ferry" join "$work/parts" -o "$work/demo-joined.tar.zst" --trusted-key "$work/demo.pub"
 cmp "$work/demo.tar.zst" "$work/demo-joined.tar.zst" && echo "joined bundle is byte-identical"
 
+echo "== ferry verify (the joined bundle)"
+"$ferry" verify "$work/demo-joined.tar.zst" --trusted-key "$work/demo.pub"
+
 echo "== ferry push: the parts directory, streamed into a registry on loopback"
 "$ferry" push "$work/parts" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"
 
@@ -87,3 +96,44 @@ ls -l "$work/demo-0.2.0.tar.zst" "$work/demo-0.2.0-delta.tar.zst"
 
 echo "== ferry push the delta"
 "$ferry" push "$work/demo-0.2.0-delta.tar.zst" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "== not root: the install onto test hosts is skipped (it needs network namespaces)"
+  exit 0
+fi
+if [[ -z "${FERRY_TESTBED:-}" ]]; then
+  echo "== the test bed: three Debian hosts with systemd and OpenSSH (testdata/testbed.sh)"
+  bash testdata/testbed.sh up "$PWD/$work/testbed" 3
+  trap 'bash testdata/registry.sh stop "$work/registry"; bash testdata/testbed.sh down "$PWD/$work/testbed"' EXIT
+  FERRY_TESTBED=$PWD/$work/testbed
+fi
+mapfile -t hosts < <(awk '{print $2}' "$FERRY_TESTBED/hosts")
+cat >"$work/inventory.yaml" <<YAML
+apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {name: demo}
+spec:
+  ssh: {identityFiles: [$FERRY_TESTBED/id_ed25519], knownHosts: $FERRY_TESTBED/known_hosts, agent: false}
+  hosts:
+    - {name: registry-1, address: ${hosts[0]}, roles: [registry]}
+    - {name: server-1, address: ${hosts[1]}, roles: [server]}
+    - {name: agent-1, address: ${hosts[2]}, roles: [agent]}
+  registry: {host: registry-1, dnsName: registry.demo.internal}
+  cluster:
+    values:
+      demo: {replicaCount: 2}
+YAML
+install=("$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state")
+
+echo "== ferry install --plan (checks every host, changes nothing)"
+"${install[@]}" --plan
+
+echo "== ferry install, straight from the parts directory (the lost part is rebuilt on the way)"
+"${install[@]}"
+
+echo "== ferry install again: nothing changes"
+"${install[@]}" | tee "$work/again.txt"
+grep -q "nothing changed" "$work/again.txt"
+
+echo "== ferry status -i"
+"$ferry" status -i "$work/inventory.yaml" --state-dir "$work/state"

@@ -42,7 +42,15 @@ fi
 echo "== cargo test"
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
+echo "== scripts/demo.sh (the whole pipeline, on the test bed when it is up)"
+if FERRY_BIN=target/debug/ferry bash scripts/demo.sh; then
+  echo "demo: ok" | tee -a "$log"
+else
+  echo "demo: FAILED" | tee -a "$log"
+  status=1
+fi
 # One closing line for the whole suite (cargo prints one per test binary, the last often empty).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }
+     /^demo: FAILED/ { f += 1 } /^demo: ok/ { p += 1 }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"
