@@ -8,7 +8,9 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{Registry, Workspace, ferry, ok, require_fixtures, require_tools, run, stderr};
+use support::{
+    Registry, Workspace, ferry, index_of, ok, require_fixtures, require_tools, run, stderr,
+};
 
 fn manifest(ws: &Workspace, fixtures: &Path, version: &str) -> PathBuf {
     let f = fixtures.display();
@@ -28,15 +30,6 @@ spec:
 "
         ),
     )
-}
-
-fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
-    let file = std::fs::File::open(bundle).unwrap();
-    let policy = bundle_format::SignaturePolicy::Report(vec![]);
-    bundle_format::random_access::BundleFile::open(file, &policy)
-        .unwrap()
-        .index()
-        .clone()
 }
 
 fn push(ws: &Workspace, registry: &Registry, bundle: &Path) -> Output {

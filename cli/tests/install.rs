@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use support::testbed::{Testbed, on_host, testbed};
-use support::{Workspace, demo_bundle, ferry, ok, require_tools, run, stderr, stdout};
+use support::{Workspace, demo_bundle, ferry, index_of, ok, require_tools, run, stderr, stdout};
 
 /// Tests that converge the registry on host 1 take turns.
 static REGISTRY_HOST: Mutex<()> = Mutex::new(());
@@ -68,15 +68,6 @@ fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[&str]) -> O
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| panic!("not JSON:\n{}\n{}", stdout(output), stderr(output)))
-}
-
-fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
-    let file = std::fs::File::open(bundle).unwrap();
-    let policy = bundle_format::SignaturePolicy::Report(vec![]);
-    bundle_format::random_access::BundleFile::open(file, &policy)
-        .unwrap()
-        .index()
-        .clone()
 }
 
 fn host_text(bed: &Testbed, address: &str, command: &str) -> String {

@@ -8,7 +8,9 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{Registry, Workspace, demo_bundle, ferry, ok, require_tools, run, stderr, stdout};
+use support::{
+    Registry, Workspace, demo_bundle, ferry, index_of, ok, require_tools, run, stderr, stdout,
+};
 
 const USER: &str = "pusher:s3cret-pass";
 
@@ -57,15 +59,6 @@ fn cert_dir(registry: &Registry) -> std::path::PathBuf {
 
 fn sha256_hex(data: &[u8]) -> String {
     bundle_format::Digest::of(data).hex()
-}
-
-fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
-    let file = std::fs::File::open(bundle).unwrap();
-    let policy = bundle_format::SignaturePolicy::Report(vec![]);
-    bundle_format::random_access::BundleFile::open(file, &policy)
-        .unwrap()
-        .index()
-        .clone()
 }
 
 #[test]

@@ -21,14 +21,18 @@ pub struct Placement {
 
 /// The normalised upstream registry and repository of an image reference as written.
 pub fn upstream_of(reference: &str) -> Result<(String, String), RemoteError> {
-    let parsed = Reference::try_from(reference).map_err(|e| {
+    let parsed = parse(reference)?;
+    Ok((parsed.registry().to_owned(), parsed.repository().to_owned()))
+}
+
+fn parse(reference: &str) -> Result<Reference, RemoteError> {
+    Reference::try_from(reference).map_err(|e| {
         RemoteError::new(
             format!("image {reference}"),
             format!("not a valid reference: {e}"),
             "fix the reference in the manifest and export again",
         )
-    })?;
-    Ok((parsed.registry().to_owned(), parsed.repository().to_owned()))
+    })
 }
 
 /// The repository prefix that stands for one upstream registry.
@@ -37,13 +41,7 @@ pub fn upstream_prefix(upstream: &str) -> String {
 }
 
 pub fn image_placement(reference: &str) -> Result<Placement, RemoteError> {
-    let parsed = Reference::try_from(reference).map_err(|e| {
-        RemoteError::new(
-            format!("image {reference}"),
-            format!("not a valid reference: {e}"),
-            "fix the reference in the manifest and export again",
-        )
-    })?;
+    let parsed = parse(reference)?;
     Ok(Placement {
         repository: format!(
             "{}/{}",

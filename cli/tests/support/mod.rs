@@ -200,6 +200,16 @@ pub fn demo_bundle() -> Option<(Workspace, PathBuf)> {
     Some((ws, bundle))
 }
 
+/// A bundle's index, read without checking its signature (tests check digests themselves).
+pub fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
+    let file = std::fs::File::open(bundle).unwrap();
+    let policy = bundle_format::SignaturePolicy::Report(vec![]);
+    bundle_format::random_access::BundleFile::open(file, &policy)
+        .unwrap()
+        .index()
+        .clone()
+}
+
 /// The bundle's offset table: where each entry's frame lies.
 pub fn offset_table(bundle: &Path) -> bundle_format::offset_table::OffsetTable {
     let file = std::fs::File::open(bundle).unwrap();

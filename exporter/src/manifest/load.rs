@@ -30,19 +30,7 @@ pub enum ManifestError {
     },
 }
 
-/// file:line:col
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct At {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-}
-
-impl fmt::Display for At {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
-}
+pub use yaml_input::At;
 
 /// A manifest, checked, with paths resolved against its directory.
 #[derive(Debug, Clone)]
@@ -147,16 +135,9 @@ pub fn load_manifest(path: &Path) -> Result<LoadedManifest, ManifestError> {
 /// Parse manifest text; `path` names the file in errors and anchors relative paths.
 pub fn parse_manifest(text: &str, path: &Path) -> Result<LoadedManifest, ManifestError> {
     let file = path.display().to_string();
-    let manifest: Manifest = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        ManifestError::Syntax {
-            at: At {
-                file: file.clone(),
-                line,
-                column,
-            },
-            message: without_location_prefix(&e.to_string()).replace("<input>", &file),
-        }
+    let manifest: Manifest = yaml_input::parse(text, &file).map_err(|e| ManifestError::Syntax {
+        at: e.at,
+        message: e.message,
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Checker { file, base }.check(manifest, path)
@@ -168,18 +149,6 @@ fn exact_if_plain(text: &str) -> Option<semver::VersionReq> {
     semver::VersionReq::parse(&format!("={}", text.trim())).ok()
 }
 
-/// serde-saphyr renders `error: line L column C: message` and a snippet; we lead with
-/// file:line:col ourselves, so drop its prefix and keep the message and snippet.
-fn without_location_prefix(rendered: &str) -> String {
-    let text = rendered.strip_prefix("error: ").unwrap_or(rendered);
-    match text.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") && head.contains(" column ") => {
-            rest.to_owned()
-        }
-        _ => text.to_owned(),
-    }
-}
-
 struct Checker {
     file: String,
     base: PathBuf,
@@ -187,11 +156,7 @@ struct Checker {
 
 impl Checker {
     fn at(&self, location: &Location) -> At {
-        At {
-            file: self.file.clone(),
-            line: location.line(),
-            column: location.column(),
-        }
+        At::of(&self.file, location)
     }
 
     fn invalid<T>(

@@ -1,7 +1,6 @@
 //! Read and check an inventory; every error points at file:line:col.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,19 +28,7 @@ pub enum InventoryError {
     },
 }
 
-/// file:line:col
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct At {
-    pub file: String,
-    pub line: u64,
-    pub column: u64,
-}
-
-impl fmt::Display for At {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
-    }
-}
+pub use yaml_input::At;
 
 pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
     let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
@@ -53,25 +40,11 @@ pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
 
 pub fn parse_inventory(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
     let file = path.display().to_string();
-    let parsed: InventoryFile = serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-        let rendered = e.to_string();
-        let message = rendered
-            .strip_prefix("error: ")
-            .unwrap_or(&rendered)
-            .split_once(": ")
-            .filter(|(head, _)| head.starts_with("line "))
-            .map_or(rendered.clone(), |(_, rest)| rest.to_owned())
-            .replace("<input>", &file);
-        InventoryError::Syntax {
-            at: At {
-                file: file.clone(),
-                line,
-                column,
-            },
-            message,
-        }
-    })?;
+    let parsed: InventoryFile =
+        yaml_input::parse(text, &file).map_err(|e| InventoryError::Syntax {
+            at: e.at,
+            message: e.message,
+        })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Checker { file, base }.check(parsed, path)
 }
@@ -83,11 +56,7 @@ struct Checker {
 
 impl Checker {
     fn at(&self, location: &Location) -> At {
-        At {
-            file: self.file.clone(),
-            line: location.line(),
-            column: location.column(),
-        }
+        At::of(&self.file, location)
     }
 
     fn invalid<T>(
