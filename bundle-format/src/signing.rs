@@ -244,7 +244,10 @@ pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) ->
     }
     let parsed = std::str::from_utf8(signature)
         .map_err(|e| e.to_string())
-        .and_then(|text| SignatureBox::from_string(text).map_err(|e| e.to_string()));
+        .and_then(|text| match shape_problem(text) {
+            Some(problem) => Err(problem),
+            None => SignatureBox::from_string(text).map_err(|e| e.to_string()),
+        });
     let signature = match parsed {
         Ok(signature) => signature,
         Err(reason) => {
@@ -268,6 +271,29 @@ pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) ->
             reason: e.to_string(),
         },
     }
+}
+
+/// minisign 0.10 slices its signatures without checking their length, so a truncated one would
+/// panic inside it: the two base64 lines must decode to exactly a signature's size first.
+fn shape_problem(text: &str) -> Option<String> {
+    use base64::Engine;
+    let lines: Vec<&str> = text.lines().collect();
+    let decoded_len = |line: Option<&&str>| {
+        line.and_then(|l| {
+            base64::engine::general_purpose::STANDARD
+                .decode(l.trim())
+                .ok()
+        })
+        .map(|bytes| bytes.len())
+    };
+    // algorithm (2) + key id (8) + Ed25519 signature (64); then the global signature (64)
+    if decoded_len(lines.get(1)) != Some(74) {
+        return Some("its signature line is not a minisign signature".into());
+    }
+    if decoded_len(lines.get(3)) != Some(64) {
+        return Some("its global signature line is not a minisign signature".into());
+    }
+    None
 }
 
 /// For signed documents other than the bundle index (parts manifests, registry inventories):
@@ -316,6 +342,35 @@ mod tests {
             check_signature(b"index", &signature, &[]),
             SignatureCheck::UntrustedKey { .. }
         ));
+    }
+
+    /// Regression for a fuzz finding (parts_manifest target): a truncated global signature made
+    /// minisign panic while slicing it. It must be an invalid signature instead.
+    #[test]
+    fn truncated_signature_lines_are_invalid_not_a_panic() {
+        let generated = generate_key(None).unwrap_or_else(|e| unreachable!("{e}"));
+        let signer = SigningKey::open(&generated.secret_file, None, "test").ok();
+        let trusted = TrustedKey::parse(&generated.public_file, "test").ok();
+        let (Some(signer), Some(trusted)) = (signer, trusted) else {
+            unreachable!("generated keys must open")
+        };
+        let signature = String::from_utf8(signer.sign(b"index", "comment").unwrap_or_default())
+            .unwrap_or_default();
+        let lines: Vec<&str> = signature.lines().collect();
+        let cut = |which: usize, keep: usize| {
+            let mut copy: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+            copy[which].truncate(keep);
+            copy.join("\n") + "\n"
+        };
+        for damaged in [cut(3, 40), cut(3, 0), cut(1, 60), cut(1, 20)] {
+            assert!(
+                matches!(
+                    check_signature(b"index", damaged.as_bytes(), std::slice::from_ref(&trusted)),
+                    SignatureCheck::Invalid { .. }
+                ),
+                "{damaged}"
+            );
+        }
     }
 
     #[test]
