@@ -8,7 +8,7 @@ use bundle_format::{Digest, SignaturePolicy};
 use tokio::io::AsyncWriteExt;
 
 use crate::error::InstallError;
-use crate::remote_file::{put_stream, remote_sha256};
+use crate::remote_file::{put_stream, remote_sha256, set_mode};
 use crate::source::BundleSource;
 use crate::ssh::SshSession;
 
@@ -24,7 +24,8 @@ pub async fn put_bundled_blob(
     mode: u32,
 ) -> Result<bool, InstallError> {
     if remote_sha256(session, path).await?.as_ref() == Some(&digest) {
-        return Ok(put_stream(session, path, mode, &digest, tokio::io::empty()).await?);
+        set_mode(session, path, mode).await?;
+        return Ok(false);
     }
     let (mut writer, reader) = tokio::io::duplex(4 * CHUNK);
     let runtime = tokio::runtime::Handle::current();
@@ -37,7 +38,7 @@ pub async fn put_bundled_blob(
             loop {
                 let n = reader
                     .read(&mut buffer)
-                    .map_err(|e| read_failure(&digest, e))?;
+                    .map_err(|e| InstallError::reading(&digest, e))?;
                 if n == 0 {
                     return Ok(());
                 }
@@ -46,23 +47,7 @@ pub async fn put_bundled_blob(
                 }
             }
         };
-        match source.random_access(&policy)? {
-            Some(bundle) => feed(&mut bundle.open_blob(&digest)?),
-            None => {
-                let mut reader = source.stream(&policy)?;
-                while let Some(mut blob) = reader.next_blob()? {
-                    if blob.descriptor().digest == digest {
-                        return feed(&mut blob);
-                    }
-                    blob.finish()?;
-                }
-                Err(InstallError::other(
-                    format!("blob {digest}"),
-                    "the bundle does not carry it",
-                    "the bundle is malformed: export it again",
-                ))
-            }
-        }
+        with_bundled_blob(&source, &policy, digest, |reader| feed(reader))?
     });
     let written = put_stream(session, path, mode, &digest, reader).await;
     let fed = feeder
@@ -70,17 +55,6 @@ pub async fn put_bundled_blob(
         .map_err(|e| InstallError::other("bundle reader", e.to_string(), "report this as a bug"))?;
     fed?;
     Ok(written?)
-}
-
-fn read_failure(digest: &Digest, error: std::io::Error) -> InstallError {
-    match bundle_format::reader::unwrap_bundle_error(error) {
-        Ok(bundle) => InstallError::Bundle(bundle),
-        Err(io) => InstallError::other(
-            format!("blob {digest}"),
-            format!("cannot read it from the bundle: {io}"),
-            "check the bundle file and the disk",
-        ),
-    }
 }
 
 /// Read blob `digest` of the bundle through `use_blob` (verified as it is read): by random access

@@ -6,6 +6,7 @@
 //! removed only with `--prune`.
 
 use bundle_format::{BundleIndex, ChartArtifact, SignaturePolicy};
+use oci_remote::Secret;
 use oci_remote::chart_images::{FieldKind, image_fields, read_chart};
 use oci_remote::layout::{image_placement, upstream_of, upstream_prefix};
 use serde::Serialize;
@@ -169,7 +170,7 @@ pub struct ChartInputs<'a> {
     /// `dnsName:port` of the private registry, as nodes reach it.
     pub registry: &'a str,
     pub user: &'a str,
-    pub password: &'a str,
+    pub password: &'a Secret,
     pub ca_pem: &'a [u8],
     pub user_values: &'a std::collections::BTreeMap<String, Value>,
     pub prune: bool,
@@ -218,7 +219,7 @@ pub async fn deploy_charts(
             first_server,
             &access,
             0o600,
-            access_manifest(inputs.user, inputs.password, inputs.ca_pem).as_bytes(),
+            access_manifest(inputs.user, inputs.password.expose(), inputs.ca_pem).as_bytes(),
         )
         .await?
     {

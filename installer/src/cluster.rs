@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use bundle_format::{BundleIndex, SignaturePolicy};
+use oci_remote::Secret;
 use serde::Serialize;
 
 use crate::bundle_blob::put_bundled_blob;
@@ -121,7 +122,7 @@ pub struct ClusterInputs<'a> {
     pub source: &'a BundleSource,
     pub policy: &'a SignaturePolicy,
     pub settings: &'a ClusterSettings,
-    pub token: &'a str,
+    pub token: &'a Secret,
     pub ready_timeout: Duration,
 }
 
@@ -176,7 +177,7 @@ pub async fn converge_node(
         session,
         K3S_CONFIG,
         0o600,
-        config_yaml(plan, inputs.token).as_bytes(),
+        config_yaml(plan, inputs.token.expose()).as_bytes(),
     )
     .await?
     {

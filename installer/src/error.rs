@@ -65,6 +65,19 @@ impl InstallError {
         }
     }
 
+    /// A failed read of blob `digest` out of the bundle: the bundle's own verdict (corrupt,
+    /// truncated) when the reader gave one, else the I/O failure.
+    pub fn reading(digest: &Digest, error: std::io::Error) -> Self {
+        match bundle_format::reader::unwrap_bundle_error(error) {
+            Ok(bundle) => Self::Bundle(bundle),
+            Err(io) => Self::other(
+                format!("blob {digest}"),
+                format!("cannot read it from the bundle: {io}"),
+                "check the bundle file and the disk",
+            ),
+        }
+    }
+
     /// The bundle error inside, if that is what failed (for exit codes).
     pub fn bundle_error(&self) -> Option<&bundle_format::Error> {
         match self {

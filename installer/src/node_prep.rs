@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bundle_format::BundleIndex;
+use oci_remote::Secret;
 use oci_remote::layout::{upstream_of, upstream_prefix};
 use serde::Serialize;
 
@@ -40,7 +41,7 @@ pub struct NodeSettings {
     pub dns_name: String,
     pub ca_pem: Vec<u8>,
     pub user: String,
-    pub password: String,
+    pub password: Secret,
     pub upstreams: BTreeSet<String>,
 }
 
@@ -62,7 +63,7 @@ impl NodeSettings {
             dns_name: settings.dns_name.clone(),
             ca_pem,
             user: settings.user.clone(),
-            password,
+            password: Secret::new(password),
             upstreams,
         })
     }
@@ -77,7 +78,7 @@ pub fn hosts_toml(node: &NodeSettings, upstream: &str) -> String {
         format!("https://{upstream}")
     };
     let mirror = format!("https://{}/v2/{}", node.registry, upstream_prefix(upstream));
-    let basic = STANDARD.encode(format!("{}:{}", node.user, node.password));
+    let basic = STANDARD.encode(format!("{}:{}", node.user, node.password.expose()));
     format!(
         "{MARKER}; contains registry credentials (0600).\n\
          server = \"{server}\"\n\n\
@@ -99,7 +100,9 @@ pub fn registries_yaml(node: &NodeSettings) -> String {
     }
     text.push_str(&format!(
         "configs:\n  \"{}\":\n    auth:\n      username: \"{}\"\n      password: \"{}\"\n    tls:\n      ca_file: \"{CA_FILE}\"\n",
-        node.registry, node.user, node.password
+        node.registry,
+        node.user,
+        node.password.expose()
     ));
     text
 }
@@ -249,7 +252,7 @@ mod tests {
             dns_name: "r.test".into(),
             ca_pem: Vec::new(),
             user: "u".into(),
-            password: "p".into(),
+            password: Secret::new("p".into()),
             upstreams: BTreeSet::new(),
         };
         let once = hosts_block("127.0.0.1 localhost\n", &node);

@@ -27,6 +27,17 @@ pub async fn remote_sha256(session: &SshSession, path: &str) -> Result<Option<Di
         .and_then(|hex| Digest::from_hex(hex).ok()))
 }
 
+/// Content already right: still make sure of the mode.
+pub async fn set_mode(session: &SshSession, path: &str, mode: u32) -> Result<(), SshError> {
+    session
+        .check(
+            &format!("setting the mode of {path}"),
+            &format!("chmod {mode:o} {}", quote(path)),
+        )
+        .await
+        .map(|_| ())
+}
+
 /// Write `data` to `path` with `mode` unless it already holds exactly that. True if written.
 pub async fn put_bytes(
     session: &SshSession,
@@ -47,13 +58,7 @@ pub async fn put_stream<R: AsyncRead + Unpin>(
     input: R,
 ) -> Result<bool, SshError> {
     if remote_sha256(session, path).await?.as_ref() == Some(digest) {
-        // Content already right; still make sure of the mode.
-        session
-            .check(
-                &format!("setting the mode of {path}"),
-                &format!("chmod {mode:o} {}", quote(path)),
-            )
-            .await?;
+        set_mode(session, path, mode).await?;
         return Ok(false);
     }
     let temporary = format!("{path}.ferry-tmp");

@@ -26,12 +26,6 @@ impl BundleSource {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        match self {
-            Self::File(path) | Self::Parts(path) => path,
-        }
-    }
-
     /// Read the signed index only, checking the signature against `policy`.
     pub fn index(&self, policy: &SignaturePolicy) -> Result<BundleIndex, InstallError> {
         Ok(self.stream(policy)?.index().clone())

@@ -5,7 +5,7 @@
 use std::fmt;
 
 use serde::de::DeserializeOwned;
-use serde_saphyr::Location;
+use serde_saphyr::{Location, Spanned};
 
 /// file:line:col
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,4 +63,29 @@ fn without_location_prefix(rendered: &str) -> String {
         }
         _ => text.to_owned(),
     }
+}
+
+/// A document's `apiVersion` and `kind` against the expected ones: where it is wrong, what is
+/// wrong, and what to write instead.
+pub fn header_problem(
+    api_version: &Spanned<String>,
+    kind: &Spanned<String>,
+    expected_api_version: &str,
+    expected_kind: &str,
+) -> Option<(Location, String, String)> {
+    if api_version.value != expected_api_version {
+        return Some((
+            api_version.referenced,
+            format!("unsupported apiVersion `{}`", api_version.value),
+            format!("write `apiVersion: {expected_api_version}`"),
+        ));
+    }
+    if kind.value != expected_kind {
+        return Some((
+            kind.referenced,
+            format!("kind `{}` is not `{expected_kind}`", kind.value),
+            format!("write `kind: {expected_kind}`"),
+        ));
+    }
+    None
 }

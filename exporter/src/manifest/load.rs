@@ -173,19 +173,10 @@ impl Checker {
     }
 
     fn check(&self, manifest: Manifest, path: &Path) -> Result<LoadedManifest, ManifestError> {
-        if manifest.api_version.value != API_VERSION {
-            return self.invalid(
-                &manifest.api_version.referenced,
-                format!("unsupported apiVersion `{}`", manifest.api_version.value),
-                format!("write `apiVersion: {API_VERSION}`"),
-            );
-        }
-        if manifest.kind.value != KIND {
-            return self.invalid(
-                &manifest.kind.referenced,
-                format!("kind `{}` is not a manifest", manifest.kind.value),
-                format!("write `kind: {KIND}`"),
-            );
+        if let Some((at, message, hint)) =
+            yaml_input::header_problem(&manifest.api_version, &manifest.kind, API_VERSION, KIND)
+        {
+            return self.invalid(&at, message, hint);
         }
         let name = self.bundle_word(&manifest.metadata.name, "metadata.name")?;
         let version = self.bundle_word(&manifest.metadata.version, "metadata.version")?;

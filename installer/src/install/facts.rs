@@ -104,8 +104,8 @@ pub fn preflight(
                     inventory.registry.port
                 ));
             }
-            let needed =
-                index.total_blob_bytes() + index.assumed().iter().map(|b| b.size).sum::<u64>() / 10;
+            // At most what the bundle carries: assumed blobs are there already.
+            let needed = index.total_blob_bytes();
             if let Some(free) = host.free_bytes
                 && free < needed
             {
@@ -145,7 +145,5 @@ pub fn registry_binary<'a>(
     index: &'a BundleIndex,
     platform: &str,
 ) -> Option<&'a bundle_format::FileArtifact> {
-    index.files.iter().find(|f| {
-        f.role.as_deref() == Some("registry") && f.platform.as_deref().is_none_or(|p| p == platform)
-    })
+    crate::cluster::role_file(index, "registry", platform)
 }

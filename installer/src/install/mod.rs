@@ -239,7 +239,7 @@ pub fn install(
             .any(|n| !n.written.is_empty() || !n.restarted.is_empty());
     }
     if let Some(cluster) = &inventory.cluster {
-        let token = state.secret("k3s-token")?;
+        let token = Secret::new(state.secret("k3s-token")?);
         let inputs = ClusterInputs {
             index: &index,
             source,

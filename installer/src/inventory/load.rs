@@ -88,19 +88,10 @@ impl Checker {
     }
 
     fn check(&self, file: InventoryFile, path: &Path) -> Result<Inventory, InventoryError> {
-        if file.api_version.value != API_VERSION {
-            return self.invalid(
-                &file.api_version.referenced,
-                format!("unsupported apiVersion `{}`", file.api_version.value),
-                format!("write `apiVersion: {API_VERSION}`"),
-            );
-        }
-        if file.kind.value != KIND {
-            return self.invalid(
-                &file.kind.referenced,
-                format!("kind `{}` is not an inventory", file.kind.value),
-                format!("write `kind: {KIND}`"),
-            );
+        if let Some((at, message, hint)) =
+            yaml_input::header_problem(&file.api_version, &file.kind, API_VERSION, KIND)
+        {
+            return self.invalid(&at, message, hint);
         }
         let name = &file.metadata.name;
         if name.value.is_empty()

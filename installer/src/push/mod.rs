@@ -132,7 +132,7 @@ pub fn push_with(
                         .open_blob(digest)?
                         .take(limits::MAX_MANIFEST_BYTES + 1)
                         .read_to_end(&mut bytes)
-                        .map_err(read_failure(digest))?;
+                        .map_err(|e| InstallError::reading(digest, e))?;
                     manifests.insert(*digest, bytes);
                 }
             }
@@ -189,7 +189,7 @@ fn sequential(
             (&mut blob)
                 .take(limits::MAX_MANIFEST_BYTES + 1)
                 .read_to_end(&mut bytes)
-                .map_err(read_failure(&digest))?;
+                .map_err(|e| InstallError::reading(&digest, e))?;
             manifests.insert(digest, bytes);
         }
         blob.finish()?;
@@ -205,15 +205,4 @@ fn verify_all(source: &BundleSource, policy: &SignaturePolicy) -> Result<(), Ins
     }
     reader.finish()?;
     Ok(())
-}
-
-fn read_failure(digest: &Digest) -> impl Fn(std::io::Error) -> InstallError + '_ {
-    move |error| match bundle_format::reader::unwrap_bundle_error(error) {
-        Ok(bundle) => InstallError::Bundle(bundle),
-        Err(io) => InstallError::other(
-            format!("blob {digest}"),
-            format!("cannot read it from the bundle: {io}"),
-            "check the bundle file and the disk",
-        ),
-    }
 }

@@ -42,16 +42,6 @@ pub struct PushPlan {
     pub tags: Vec<TagPut>,
 }
 
-impl PushPlan {
-    pub fn bytes_in_bundle(&self) -> u64 {
-        self.blobs
-            .iter()
-            .filter(|b| b.in_bundle)
-            .map(|b| b.size)
-            .sum()
-    }
-}
-
 struct Artifact<'a> {
     name: &'a str,
     placement: Placement,
@@ -69,20 +59,20 @@ pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
             blobs: &image.blobs,
         });
     }
-    for chart in &index.charts {
+    let charts = index
+        .charts
+        .iter()
+        .map(|c| (&c.reference, c.digest, &c.blobs));
+    let files = index
+        .files
+        .iter()
+        .map(|f| (&f.reference, f.digest, &f.blobs));
+    for (reference, digest, blobs) in charts.chain(files) {
         artifacts.push(Artifact {
-            name: &chart.reference,
-            placement: artifact_placement(&chart.reference),
-            digest: chart.digest,
-            blobs: &chart.blobs,
-        });
-    }
-    for file in &index.files {
-        artifacts.push(Artifact {
-            name: &file.reference,
-            placement: artifact_placement(&file.reference),
-            digest: file.digest,
-            blobs: &file.blobs,
+            name: reference,
+            placement: artifact_placement(reference),
+            digest,
+            blobs,
         });
     }
 

@@ -4,12 +4,11 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bundle_format::Digest;
 use bundle_format::random_access::BundleFile;
-use bundle_format::reader::unwrap_bundle_error;
 use bytes::Bytes;
 use oci_client::errors::OciDistributionError;
 use oci_remote::Connection;
@@ -20,10 +19,9 @@ use crate::error::InstallError;
 
 const CHUNK: usize = 1 << 20;
 
-/// Bytes uploaded so far, shared with whoever reports progress.
+/// Blobs uploaded so far.
 #[derive(Debug, Default)]
 pub struct Uploaded {
-    pub bytes: AtomicU64,
     pub blobs: AtomicUsize,
 }
 
@@ -57,7 +55,6 @@ pub fn upload_from_reader(
             Ok(0) => break,
             Ok(n) => {
                 chunk.truncate(n);
-                uploaded.bytes.fetch_add(n as u64, Ordering::Relaxed);
                 if sender.blocking_send(Ok(Bytes::from(chunk))).is_err() {
                     break; // the upload failed; its error is reported below
                 }
@@ -75,14 +72,7 @@ pub fn upload_from_reader(
     drop(sender);
     let uploaded_result = runtime.block_on(task);
     if let Some(error) = read_error {
-        return Err(match unwrap_bundle_error(error) {
-            Ok(bundle) => InstallError::Bundle(bundle),
-            Err(io) => InstallError::other(
-                format!("blob {}", upload.digest),
-                format!("cannot read it from the bundle: {io}"),
-                "check the bundle file and the disk",
-            ),
-        });
+        return Err(InstallError::reading(&upload.digest, error));
     }
     match uploaded_result {
         Ok(result) => result?,
