@@ -224,6 +224,12 @@ section_parts() {
 testbed_up() {
   [[ -n ${testbed_ready:-} ]] && return
   if [[ -z ${FERRY_TESTBED:-} || $(wc -l <"$FERRY_TESTBED/hosts") -lt 5 ]]; then
+    if ip netns list 2>/dev/null | grep -q '^ferry-h1'; then
+      echo "bench: a test bed is already up (the suite's, or another run's), and the benchmarks need" \
+        "one of 5 hosts with the same host names; take it down (testdata/testbed.sh down DIR)," \
+        "or point FERRY_TESTBED at a 5-host one" >&2
+      exit 1
+    fi
     bash testdata/testbed.sh up "$work/testbed" 5
     cleanups+=("bash testdata/testbed.sh down '$work/testbed'")
     FERRY_TESTBED=$work/testbed
