@@ -3,7 +3,7 @@
 # manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it; then export the
 # same images again from a real registry on loopback (started and seeded here) and diff the two;
 # split the bundle for a one-way link, lose a part, and join it back; push the parts into the
-# registry, take its signed inventory, and export and push a delta against it; then, as root,
+# registry, take a signed snapshot of it, and export and push a delta against it; then, as root,
 # install from the parts directory onto three test hosts (registry, k3s server, k3s agent; the
 # k3s binary is a stand-in), re-run it (nothing changes), and show the status of every host.
 # Everything is written under .work/demo. Grows with each stage of ferry.
@@ -70,8 +70,8 @@ echo "== ferry split (1 MiB parts, 20 % repair), then lose a part on the way"
 "$ferry" split "$work/demo.tar.zst" -o "$work/parts" --part-size 1M --repair 20 --key "$work/demo.key"
 rm "$work"/parts/demo-0.1.0.2-of-*.part
 
-echo "== ferry status"
-"$ferry" status "$work/parts" --trusted-key "$work/demo.pub"
+echo "== ferry parts status"
+"$ferry" parts status "$work/parts" --trusted-key "$work/demo.pub"
 
 echo "== ferry join (rebuilds the lost part, verifies the result)"
 "$ferry" join "$work/parts" -o "$work/demo-joined.tar.zst" --trusted-key "$work/demo.pub"
@@ -86,12 +86,12 @@ echo "== ferry push: the parts directory, streamed into a registry on loopback"
 echo "== ferry push again: nothing to send"
 "$ferry" push "$work/demo.tar.zst" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"
 
-echo "== ferry inventory of that registry, signed"
-"$ferry" inventory --registry "$address" --plain-http "$address" -o "$work/far.inventory.json" --key "$work/demo.key"
+echo "== ferry snapshot of that registry, signed"
+"$ferry" snapshot --registry "$address" --plain-http "$address" -o "$work/far.snapshot.json" --key "$work/demo.key"
 
-echo "== ferry export 0.2.0 as a delta against the inventory: only what the far side lacks"
+echo "== ferry export 0.2.0 as a delta against the snapshot: only what the far side lacks"
 "$ferry" export -m "$work/registry.yaml" -o "$work/demo-0.2.0-delta.tar.zst" --key "$work/demo.key" \
-  --plain-http "$address" --cache-dir "$work/cache" --base "$work/far.inventory.json" --trusted-key "$work/demo.pub"
+  --plain-http "$address" --cache-dir "$work/cache" --base "$work/far.snapshot.json" --trusted-key "$work/demo.pub"
 ls -l "$work/demo-0.2.0.tar.zst" "$work/demo-0.2.0-delta.tar.zst"
 
 echo "== ferry push the delta"

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::limits;
+use crate::vocabulary::{FileRole, Platform};
 
 /// Bundle format version of a full bundle.
 pub const FORMAT_VERSION: u32 = 1;
@@ -19,7 +20,7 @@ pub struct BundleIndex {
     pub format_version: u32,
     pub name: String,
     pub version: String,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     pub images: Vec<ImageArtifact>,
     pub charts: Vec<ChartArtifact>,
     pub files: Vec<FileArtifact>,
@@ -61,7 +62,7 @@ pub struct ImageArtifact {
     /// Digest of the top-level manifest or index stored in the bundle.
     pub digest: Digest,
     pub media_type: String,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     /// Where it was exported from.
     pub source: String,
     /// The source's own digest when platform filtering rewrote the index; absent when the stored
@@ -95,9 +96,9 @@ pub struct FileArtifact {
     /// Unix permission bits, written in octal such as `0755`.
     pub mode: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<String>,
+    pub platform: Option<Platform>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<FileRole>,
     pub source: String,
     /// Reference of the file artifact inside the OCI layout (`files/<name>:<tag>`).
     pub reference: String,
@@ -212,6 +213,14 @@ impl BundleIndex {
 
     pub fn total_blob_bytes(&self) -> u64 {
         self.blobs.iter().map(|b| b.size).sum()
+    }
+
+    /// The file with `role` that runs on `platform`: one built for it, or one for any platform.
+    pub fn file_with_role(&self, role: &FileRole, platform: &Platform) -> Option<&FileArtifact> {
+        let for_role = || self.files.iter().filter(|f| f.role.as_ref() == Some(role));
+        for_role()
+            .find(|f| f.platform.as_ref().is_some_and(|p| p.runs_on(platform)))
+            .or_else(|| for_role().find(|f| f.platform.is_none()))
     }
 
     pub fn validate(&self) -> Result<(), IndexError> {

@@ -13,7 +13,6 @@ pub const BLOB_PREFIX: &str = "blobs/sha256/";
 
 pub const OCI_LAYOUT_CONTENT: &[u8] = b"{\"imageLayoutVersion\":\"1.0.0\"}";
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
-pub const OCI_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 
 /// The OCI `index.json`: one descriptor per artifact, named by its reference.
 pub fn oci_index_json(index: &BundleIndex) -> Vec<u8> {
@@ -39,7 +38,7 @@ pub fn oci_index_json(index: &BundleIndex) -> Vec<u8> {
     }
     let document = json!({
         "schemaVersion": 2,
-        "mediaType": OCI_INDEX_MEDIA_TYPE,
+        "mediaType": crate::vocabulary::media_types::OCI_INDEX,
         "manifests": manifests,
     });
     let mut out = serde_json::to_vec_pretty(&document).unwrap_or_default();

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod limits;
 pub mod offset_table;
 pub mod parts;
+pub mod positioned;
 pub mod progress;
 pub mod random_access;
 pub mod reader;
@@ -23,6 +24,7 @@ pub mod resign;
 pub mod signing;
 pub mod tar_entry;
 mod tracked;
+pub mod vocabulary;
 pub mod writer;
 
 pub use digest::{Digest, Hasher, digest_reader};
@@ -33,4 +35,5 @@ pub use index::{
 };
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};
 pub use signing::{KeyId, Password, SignatureCheck, SigningKey, TrustedKey, generate_key};
+pub use vocabulary::{FileRole, Platform};
 pub use writer::{BundleWriter, WriteSummary, WriterOptions};

@@ -2,8 +2,7 @@
 //! every entry read here is checked against the signed index: its name, size and digest.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::FileExt;
+use std::io::{self, BufReader, Read};
 use std::sync::Arc;
 
 use zstd::stream::read::Decoder;
@@ -13,13 +12,14 @@ use crate::error::{Corruption, Error};
 use crate::index::BundleIndex;
 use crate::limits;
 use crate::offset_table::{self, OffsetTable};
+use crate::positioned::{ReadAt, Window};
 use crate::reader::{BundleReader, SignaturePolicy};
 use crate::signing::SignatureCheck;
 use crate::tar_entry::parse_header;
 
 #[derive(Debug)]
 pub struct BundleFile {
-    file: Arc<File>,
+    source: Arc<dyn ReadAt>,
     table: OffsetTable,
     index: BundleIndex,
     signature: SignatureCheck,
@@ -27,20 +27,22 @@ pub struct BundleFile {
 
 impl BundleFile {
     /// Check the index signature (reading only the first entries) and load the offset table.
-    pub fn open(mut file: File, policy: &SignaturePolicy) -> Result<Self, Error> {
-        // A cloned handle shares the cursor: start from the beginning whatever was read before.
-        let mut head = file
-            .try_clone()
-            .map_err(|e| Error::io("opening the bundle", e))?;
-        head.seek(SeekFrom::Start(0))
-            .map_err(|e| Error::io("seeking in the bundle", e))?;
-        let reader = BundleReader::open(head, policy)?;
+    pub fn open(file: File, policy: &SignaturePolicy) -> Result<Self, Error> {
+        Self::over(Arc::new(file), policy)
+    }
+
+    /// The same over any positioned bytes: a file, or the assembled parts of a parts directory.
+    pub fn over(source: Arc<dyn ReadAt>, policy: &SignaturePolicy) -> Result<Self, Error> {
+        let len = source
+            .len()
+            .map_err(|e| Error::io("reading the bundle", e))?;
+        let reader = BundleReader::open(Window::new(source.clone(), 0, len), policy)?;
         let index = reader.index().clone();
         let signature = reader.signature().clone();
         drop(reader);
-        let table = read_table(&mut file)?;
+        let table = read_table(&source, len)?;
         Ok(Self {
-            file: Arc::new(file),
+            source,
             table,
             index,
             signature,
@@ -76,11 +78,7 @@ impl BundleFile {
         let offset = entry.frame.offset;
         let corrupt = |problem| Error::corrupt(&name, offset, problem);
         // Positioned reads: blobs may be read from several threads at once.
-        let frame = FrameReader {
-            file: self.file.clone(),
-            position: offset,
-            end: offset + entry.frame.length,
-        };
+        let frame = Window::new(self.source.clone(), offset, offset + entry.frame.length);
         let mut decoder = Decoder::with_buffer(BufReader::new(frame))
             .map_err(|e| corrupt(Corruption::DamagedFrame(e.to_string())))?
             .single_frame();
@@ -108,46 +106,38 @@ impl BundleFile {
     }
 }
 
-fn read_table(file: &mut File) -> Result<OffsetTable, Error> {
+fn read_table(source: &Arc<dyn ReadAt>, len: u64) -> Result<OffsetTable, Error> {
     let missing =
         |why: &str| Error::corrupt("offset table", 0, Corruption::OffsetTable(why.into()));
-    let len = file
-        .seek(SeekFrom::End(0))
-        .map_err(|e| Error::io("reading the bundle", e))?;
     if len < offset_table::FOOTER_LEN {
         return Err(missing("the file is too short to hold one"));
     }
     let mut footer = [0u8; 16];
-    file.seek(SeekFrom::Start(len - offset_table::FOOTER_LEN))
-        .and_then(|_| file.read_exact(&mut footer))
-        .map_err(|e| Error::io("reading the bundle", e))?;
+    read_exact_at(source.as_ref(), &mut footer, len - offset_table::FOOTER_LEN)?;
     let (start, _) =
         offset_table::locate(&footer, len).ok_or_else(|| missing("the footer is not ferry's"))?;
     let mut frame = Vec::new();
-    file.seek(SeekFrom::Start(start))
-        .and_then(|_| file.read_to_end(&mut frame))
+    Window::new(source.clone(), start, len)
+        .read_to_end(&mut frame)
         .map_err(|e| Error::io("reading the bundle", e))?;
     offset_table::decode(&frame).ok_or_else(|| missing("it cannot be decoded"))
 }
 
-/// One frame's bytes, read at their offsets without moving any shared cursor.
-struct FrameReader {
-    file: Arc<File>,
-    position: u64,
-    end: u64,
-}
-
-impl Read for FrameReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = usize::try_from(self.end - self.position).unwrap_or(usize::MAX);
-        let want = buf.len().min(left);
-        if want == 0 {
-            return Ok(0);
+fn read_exact_at(source: &dyn ReadAt, buf: &mut [u8], offset: u64) -> Result<(), Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = source
+            .read_at(&mut buf[done..], offset + done as u64)
+            .map_err(|e| Error::io("reading the bundle", e))?;
+        if n == 0 {
+            return Err(Error::io(
+                "reading the bundle",
+                io::Error::from(io::ErrorKind::UnexpectedEof),
+            ));
         }
-        let n = self.file.read_at(&mut buf[..want], self.position)?;
-        self.position += n as u64;
-        Ok(n)
+        done += n;
     }
+    Ok(())
 }
 
 struct VerifiedBlob<R> {

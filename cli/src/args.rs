@@ -37,14 +37,21 @@ pub enum Command {
     /// Join parts (any order, duplicates and strays welcome) back into the bundle, rebuilding
     /// lost parts from repair parts, then verify it.
     Join(JoinArgs),
-    /// Show every part of a parts directory as valid, missing or corrupt, and what is still
-    /// needed; or, with -i INVENTORY, what is installed and configured on every host.
+    /// Work with a parts directory: `ferry parts status DIR` shows every part as valid, missing
+    /// or corrupt, and exactly what is still needed.
+    #[command(subcommand)]
+    Parts(PartsCommand),
+    /// Show what is installed and configured on every host of an inventory (-i), over SSH,
+    /// read-only.
     Status(StatusArgs),
     /// Push a bundle (or its parts directory) into an existing OCI registry: only missing blobs,
     /// streamed and verified, manifests after their blobs, tags last.
     Push(PushArgs),
-    /// Write a signed inventory of the blobs a registry holds, to serve as `export --base`.
-    Inventory(InventoryArgs),
+    /// Write a signed snapshot of the blobs a registry holds, to serve as `export --base`.
+    Snapshot(SnapshotArgs),
+    /// Old name of `ferry snapshot`.
+    #[command(hide = true)]
+    Inventory(SnapshotArgs),
     /// Install a bundle onto the hosts of an inventory over SSH: registry, push, (nodes).
     Install(InstallArgs),
     /// Print the JSON Schema of an input file format, for editors and CI validation.
@@ -111,7 +118,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Write a delta: leave out every blob this base already holds. BASE is an earlier bundle,
-    /// its parts directory, or a signed `ferry inventory` of the far registry; it must be
+    /// its parts directory, or a signed `ferry snapshot` of the far registry; it must be
     /// signed by a trusted key (--trusted-key).
     #[arg(long, value_name = "BASE")]
     pub base: Option<PathBuf>,
@@ -222,14 +229,14 @@ pub struct InstallArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct InventoryArgs {
+pub struct SnapshotArgs {
     /// The registry, as host:port.
     #[arg(long, value_name = "REGISTRY")]
     pub registry: String,
-    /// Where to write the signed inventory.
+    /// Where to write the signed registry snapshot.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
-    /// minisign secret key that signs the inventory (one the exporting side trusts).
+    /// minisign secret key that signs the snapshot (one the exporting side trusts).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     #[command(flatten)]
@@ -302,13 +309,33 @@ pub struct JoinArgs {
     pub trust: TrustArgs,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PartsCommand {
+    /// Every part of a parts directory as valid, missing or corrupt, and what is still needed.
+    Status(PartsStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PartsStatusArgs {
+    /// The parts directory.
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// A parts directory: every part valid, missing or corrupt, and what is still needed.
-    #[arg(required_unless_present = "inventory", conflicts_with = "inventory")]
+    /// Old spelling of `ferry parts status DIR`.
+    #[arg(
+        hide = true,
+        required_unless_present = "inventory",
+        conflicts_with = "inventory"
+    )]
     pub dir: Option<PathBuf>,
-    /// Or an inventory: per host, what is configured and which bundle is installed (over SSH,
-    /// read-only).
+    /// The inventory: per host, what is configured and which bundle is installed.
     #[arg(short, long, value_name = "FILE")]
     pub inventory: Option<PathBuf>,
     /// Local state directory (as for install).

@@ -7,21 +7,28 @@ mod keys;
 mod progress;
 mod render;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-// The binary's one place that reports a failure to the user.
-#[allow(clippy::print_stderr)]
+// The binary's one place that reports a failure to the user. Writing to a closed stderr is
+// not an error worth a panic.
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     progress::install();
-    match commands::run(cli.command) {
+    let outcome = commands::run(cli.command).and_then(|code| match render::stdout_failure() {
+        Some(cause) => Err(anyhow::anyhow!(
+            "cannot write the output: {cause}; check where stdout goes (disk full?)"
+        )),
+        None => Ok(code),
+    });
+    match outcome {
         Ok(code) => code,
         Err(error) => {
             let code = exit::code_for(&error);
             progress::clear();
-            eprintln!("error: {error:#}");
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
             code
         }
     }

@@ -28,6 +28,7 @@ pub fn install() {
     let filter =
         EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     let logs = tracing_subscriber::fmt::layer()
+        .with_ansi(colour_on_stderr())
         .with_writer(|| SuspendingStderr)
         .with_target(false)
         .without_time()
@@ -36,6 +37,12 @@ pub fn install() {
         .with(logs)
         .with(ProgressLayer)
         .try_init();
+}
+
+/// Colour only for a person at a terminal, and never with NO_COLOR set (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 pub fn suspend<T>(f: impl FnOnce() -> T) -> T {

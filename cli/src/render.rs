@@ -3,6 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use bundle_format::{Digest, SignatureCheck};
@@ -42,17 +43,47 @@ pub fn signature_text(check: &SignatureCheck) -> String {
     }
 }
 
-/// Print a line to stdout without tearing progress bars.
-#[allow(clippy::print_stdout)]
+/// The first failure to write stdout other than a closed pipe, reported when the command ends.
+static STDOUT_FAILURE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Print a line to stdout without tearing progress bars. A closed pipe (`ferry … | head -1`)
+/// drops the rest quietly, as other command-line tools do; any other failure is kept for
+/// [`stdout_failure`].
 pub fn line(text: &str) {
-    crate::progress::suspend(|| println!("{text}"));
+    crate::progress::suspend(|| {
+        let mut out = std::io::stdout().lock();
+        let written = writeln!(out, "{text}").and_then(|()| out.flush());
+        if let Err(error) = written
+            && error.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            let mut slot = STDOUT_FAILURE.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| error.to_string());
+        }
+    });
 }
 
-#[allow(clippy::print_stdout)]
+/// Why stdout could not be written, if it could not (a closed pipe is not a failure).
+pub fn stdout_failure() -> Option<String> {
+    STDOUT_FAILURE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
 pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
-    crate::progress::suspend(|| println!("{text}"));
+    line(&text);
     Ok(())
+}
+
+/// One line on stderr for an old spelling that still works.
+pub fn deprecated(old: &str, new: &str) {
+    crate::progress::suspend(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: `{old}` is deprecated and will be removed; use `{new}`"
+        );
+    });
 }
 
 /// A file that appears under its name only when complete: written as `NAME.partial`, renamed on

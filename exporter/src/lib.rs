@@ -6,7 +6,6 @@ pub mod export;
 pub mod manifest;
 mod package;
 pub mod plan;
-pub mod platform;
 pub mod remote;
 pub mod source;
 

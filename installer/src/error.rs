@@ -15,13 +15,14 @@ pub enum InstallError {
     #[error("preflight found problems; nothing was changed:\n{}", problems.join("\n"))]
     Preflight { problems: Vec<String> },
     #[error(
-        "{} of {} hosts could not be reached and were left out; the others are done. Bring them          back and run install again:\n{}",
+        "{} of {} hosts could not be reached and were left out; the others are done. Bring them \
+         back and run install again:\n{}",
         unreachable.len(),
         total,
-        unreachable.join("\n")
+        unreachable.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
     )]
     Incomplete {
-        unreachable: Vec<String>,
+        unreachable: Vec<crate::stages::connect_all::Unreachable>,
         total: usize,
     },
     #[error(

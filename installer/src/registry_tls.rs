@@ -18,7 +18,7 @@ pub struct RegistryTls {
     pub key_pem: Vec<u8>,
 }
 
-const CA_CERT: &str = "registry-ca.pem";
+pub const CA_CERT: &str = "registry-ca.pem";
 const CA_KEY: &str = "registry-ca.key";
 const SERVER_CERT: &str = "registry-server.pem";
 const SERVER_KEY: &str = "registry-server.key";

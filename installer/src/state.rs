@@ -26,6 +26,8 @@ pub fn default_state_root() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct StateDir {
     pub dir: PathBuf,
+    /// For `--plan`: read what is there, keep anything new in memory only, write nothing.
+    pub dry: bool,
 }
 
 fn failure(path: &Path, e: std::io::Error) -> InstallError {
@@ -43,7 +45,15 @@ impl StateDir {
         std::fs::create_dir_all(&dir).map_err(|e| failure(&dir, e))?;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| failure(&dir, e))?;
-        Ok(Self { dir })
+        Ok(Self { dir, dry: false })
+    }
+
+    /// The state directory of `inventory` under `root`, read-only: nothing is created or written.
+    pub fn open_dry(root: &Path, inventory: &str) -> Self {
+        Self {
+            dir: root.join(inventory),
+            dry: true,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -61,13 +71,16 @@ impl StateDir {
 
     /// Write atomically with mode 0600; the file is never readable by others, even briefly.
     pub fn write_private(&self, name: &str, data: &[u8]) -> Result<(), InstallError> {
+        if self.dry {
+            return Ok(());
+        }
         let path = self.path(name);
         let temporary = self.path(&format!(".{name}.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
+            let _ = std::fs::remove_file(&temporary);
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
-                .create(true)
-                .truncate(true)
+                .create_new(true)
                 .mode(0o600)
                 .open(&temporary)?;
             file.write_all(data)?;

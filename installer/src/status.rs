@@ -1,17 +1,23 @@
 //! `ferry status -i INVENTORY`: per host, what is configured and which bundle is installed.
 //! Read-only: one command per host, with the same strict host-key checks as install.
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 
 use crate::error::InstallError;
-use crate::install::connect_all::connect_all;
+use crate::host::files::{quote, read_file};
+use crate::host::paths::{
+    CONTAINERD_CERTS_D, ETC_HOSTS, INSTALL_RECORD, K3S_AGENT_UNIT, K3S_REGISTRIES, K3S_SERVER_UNIT,
+    NODE_CA, REGISTRY_UNIT,
+};
+use crate::host::render::etc_hosts::has_registry_entry;
 use crate::inventory::{Inventory, Role};
 use crate::runtime::io_runtime;
 use crate::ssh::{SshOptions, SshSession};
+use crate::stages::connect_all::connect_all;
+use crate::stages::record::InstallRecord;
 use crate::state::StateDir;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HostStatus {
     pub name: String,
@@ -25,7 +31,7 @@ pub struct HostStatus {
     pub registry_service: Option<String>,
     /// The install record kept on the registry host.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub installed: Option<Value>,
+    pub installed: Option<InstallRecord>,
     pub registry_ca_trusted: bool,
     pub hosts_entry: bool,
     pub containerd_mirrors: usize,
@@ -35,12 +41,12 @@ pub struct HostStatus {
     pub k3s_service: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusReport {
     pub inventory: String,
     /// The install record in the local state directory, if any.
-    pub local_record: Option<Value>,
+    pub local_record: Option<InstallRecord>,
     pub hosts: Vec<HostStatus>,
 }
 
@@ -49,31 +55,40 @@ async fn probe(
     status: &mut HostStatus,
     registry_host: bool,
 ) -> Result<(), InstallError> {
-    let script = "test -f /etc/ferry/registry-ca.pem && echo ca=yes || echo ca=no; \
-                  grep -q '^# BEGIN ferry registry' /etc/hosts && echo hosts=yes || echo hosts=no; \
-                  echo mirrors=$(ls /etc/containerd/certs.d 2>/dev/null | wc -l); \
-                  test -f /etc/rancher/k3s/registries.yaml && echo registries=yes || echo registries=no; \
-                  echo registry=$(systemctl is-active ferry-registry 2>/dev/null); \
-                  echo k3s=$(systemctl is-active k3s 2>/dev/null); \
-                  echo k3s-agent=$(systemctl is-active k3s-agent 2>/dev/null)";
-    let output = session.run(script).await?.stdout_text();
+    let script = format!(
+        "test -f {ca} && echo ca=yes || echo ca=no; \
+         echo mirrors=$(ls {certs_d} 2>/dev/null | wc -l); \
+         test -f {registries} && echo registries=yes || echo registries=no; \
+         echo registry=$(systemctl is-active {registry} 2>/dev/null); \
+         echo k3s=$(systemctl is-active {server} 2>/dev/null); \
+         echo k3s-agent=$(systemctl is-active {agent} 2>/dev/null)",
+        ca = quote(NODE_CA),
+        certs_d = quote(CONTAINERD_CERTS_D),
+        registries = quote(K3S_REGISTRIES),
+        registry = quote(REGISTRY_UNIT),
+        server = quote(K3S_SERVER_UNIT),
+        agent = quote(K3S_AGENT_UNIT),
+    );
+    let output = session.run(&script).await?.stdout_text();
     let get = |key: &str| {
         output
             .lines()
-            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .find_map(|l| l.split_once('=').filter(|(k, _)| *k == key).map(|(_, v)| v))
             .unwrap_or("")
             .to_owned()
     };
     status.registry_ca_trusted = get("ca") == "yes";
-    status.hosts_entry = get("hosts") == "yes";
+    let hosts = read_file(session, ETC_HOSTS, 1 << 20)
+        .await?
+        .unwrap_or_default();
+    status.hosts_entry = has_registry_entry(&String::from_utf8_lossy(&hosts));
     status.containerd_mirrors = get("mirrors").parse().unwrap_or(0);
     status.k3s_registries = get("registries") == "yes";
     if registry_host {
         status.registry_service = Some(get("registry"));
-        let record = session
-            .run("cat /var/lib/ferry/installed.json 2>/dev/null")
-            .await?;
-        status.installed = serde_json::from_slice(&record.stdout).ok();
+        status.installed = read_file(session, INSTALL_RECORD, 16 << 20)
+            .await?
+            .and_then(|record| serde_json::from_slice(&record).ok());
     }
     if status.roles.contains(&Role::Server) {
         status.k3s_service = Some(get("k3s"));
@@ -108,20 +123,12 @@ pub fn status(
                 ))?;
             }
             None => {
-                status.error = connected
-                    .unreachable
-                    .iter()
-                    .find(|u| u.starts_with(&format!("{}:", host.name)))
-                    .cloned();
+                status.error = connected.unreachable(&host.name).map(|u| u.reason.clone());
             }
         }
         hosts.push(status);
     }
-    let local_record = StateDir {
-        dir: state_root.join(&inventory.name),
-    }
-    .read("installed.json")?
-    .and_then(|data| serde_json::from_slice(&data).ok());
+    let local_record = InstallRecord::read_local(&StateDir::open_dry(state_root, &inventory.name))?;
     Ok(StatusReport {
         inventory: inventory.name.clone(),
         local_record,

@@ -1,8 +1,13 @@
 //! SSH against real OpenSSH hosts (systemd-nspawn, own network namespaces): strict host keys in
 //! every form, logins, commands with streamed stdin, and tunnels to ports only the far side sees.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
-#[path = "../../cli/tests/support/testbed.rs"]
+#[path = "../../cli/tests/cli/support/testbed.rs"]
 mod testbed;
 
 use std::sync::Arc;
@@ -18,6 +23,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A copy of the test bed's known_hosts with only the lines for `address`.
+fn known_hosts_for(
+    bed: &testbed::Testbed,
+    address: &str,
+    into: &std::path::Path,
+) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(bed.known_hosts()).unwrap();
+    let lines: String = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{address} ")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(into, lines).unwrap();
+    into.to_owned()
 }
 
 fn target(host: &testbed::Host, trust: HostTrust) -> SshTarget {
@@ -164,7 +185,7 @@ fn unknown_changed_revoked_and_pinned_keys_are_judged_strictly() {
         assert!(message.contains("never overrides"), "{message}");
 
         // Hashed entries (ssh-keygen -H) are honoured.
-        let hashed = testbed::known_hosts_for(&bed, &host.address, &dir.path().join("hashed"));
+        let hashed = known_hosts_for(&bed, &host.address, &dir.path().join("hashed"));
         let status = std::process::Command::new("ssh-keygen")
             .arg("-H")
             .arg("-f")
@@ -276,5 +297,8 @@ fn a_bastion_carries_the_connection_and_tunnels_reach_ports_only_the_far_side_se
         );
         drop(tunnel);
         let _ = far.run("systemctl stop ferry-probe.socket").await;
+        // OpenSSH, a peer independent of ferry's client, sees the same host.
+        let seen = testbed::on_host(&bed, &bed.hosts[2].address, "cat /etc/hostname");
+        assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), bed.hosts[2].name);
     });
 }

@@ -10,12 +10,7 @@ use oci_client::errors::OciDistributionError;
 use crate::client::{Connection, explain, http_status};
 use crate::error::RemoteError;
 
-pub const MANIFEST_TYPES: &[&str] = &[
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-];
+pub const MANIFEST_TYPES: &[&str] = &bundle_format::vocabulary::media_types::MANIFESTS;
 
 const PAGE: usize = 1000;
 

@@ -1,8 +1,12 @@
 //! YAML input files (the export manifest, the install inventory) read with serde-saphyr, with
 //! every error located as `file:line:col`. Exporter and installer both use it; neither imports
-//! the other.
+//! the other. [`Checker`] turns a parsed file into checked values, each refusal pointing at
+//! the value with the rule and a hint; [`rules`] holds the checks both files share.
+
+pub mod rules;
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde_saphyr::{Location, Spanned};
@@ -88,4 +92,143 @@ pub fn header_problem(
         ));
     }
     None
+}
+
+/// An input file that could not be used: unreadable, not valid YAML of the right shape, or a
+/// value that breaks a rule.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read {what} {path}: {source}; {hint}")]
+    Read {
+        what: &'static str,
+        path: String,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{at}: {message}")]
+    Syntax { at: At, message: String },
+    #[error("{at}: {message}; {hint}")]
+    Invalid {
+        at: At,
+        message: String,
+        hint: String,
+    },
+}
+
+impl From<SyntaxError> for InputError {
+    fn from(error: SyntaxError) -> Self {
+        Self::Syntax {
+            at: error.at,
+            message: error.message,
+        }
+    }
+}
+
+/// Largest input file read: far beyond any real manifest or inventory.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// Read the file at `path` (at most [`MAX_INPUT_BYTES`]) and parse it into `T`, with a
+/// [`Checker`] for its values. `what` names the file in errors (`manifest`, `inventory`),
+/// `hint` says how it was given (`check the path given to -m`).
+pub fn load<T: DeserializeOwned>(
+    path: &Path,
+    what: &'static str,
+    hint: &'static str,
+) -> Result<(T, Checker), InputError> {
+    use std::io::Read;
+    let read_error = |source| InputError::Read {
+        what,
+        path: path.display().to_string(),
+        hint,
+        source,
+    };
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(read_error)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if text.len() as u64 > MAX_INPUT_BYTES {
+        return Err(read_error(std::io::Error::other(format!(
+            "it is larger than {MAX_INPUT_BYTES} bytes"
+        ))));
+    }
+    parse_with_checker(&text, path)
+}
+
+/// Parse `text`, read from `path`, into `T`, with a [`Checker`] for its values.
+pub fn parse_with_checker<T: DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<(T, Checker), InputError> {
+    let checker = Checker::for_file(path);
+    let parsed = parse(text, &checker.file)?;
+    Ok((parsed, checker))
+}
+
+/// Checks the values of one input file: every refusal names `file:line:col`, the rule and a
+/// hint. Relative paths in the file are taken from the file's directory.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    pub file: String,
+    pub base: PathBuf,
+}
+
+impl Checker {
+    pub fn for_file(path: &Path) -> Self {
+        Self {
+            file: path.display().to_string(),
+            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        }
+    }
+
+    pub fn at(&self, location: &Location) -> At {
+        At::of(&self.file, location)
+    }
+
+    pub fn invalid<T>(
+        &self,
+        location: &Location,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Result<T, InputError> {
+        Err(InputError::Invalid {
+            at: self.at(location),
+            message: message.into(),
+            hint: hint.into(),
+        })
+    }
+
+    /// `value` if `rule` accepts it, else a refusal at its location naming the field.
+    pub fn rule(
+        &self,
+        value: &Spanned<String>,
+        field: &str,
+        rule: rules::Rule,
+    ) -> Result<String, InputError> {
+        match rule.check(&value.value) {
+            Ok(()) => Ok(value.value.clone()),
+            Err(broken) => self.invalid(
+                &value.referenced,
+                format!("{field} {:?} {broken}", value.value),
+                rule.hint(),
+            ),
+        }
+    }
+
+    /// `~/x` from $HOME, relative paths from the file's directory.
+    pub fn local_path(&self, text: &str) -> PathBuf {
+        if let Some(rest) = text.strip_prefix("~/")
+            && let Some(home) = std::env::var_os("HOME")
+        {
+            return PathBuf::from(home).join(rest);
+        }
+        let path = PathBuf::from(text);
+        if path.is_absolute() {
+            path
+        } else {
+            self.base.join(path)
+        }
+    }
 }

@@ -11,4 +11,4 @@ pub use join::join;
 pub use manifest::PartsManifest;
 pub use split::{SplitOptions, split};
 pub use status::{PartState, PartsStatus, scan};
-pub use stream::{PartsStream, open_stream};
+pub use stream::{AssembledParts, PartsStream, assemble, open_stream};

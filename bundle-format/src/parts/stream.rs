@@ -1,27 +1,41 @@
 //! Read a bundle straight out of a parts directory, without joining it into a copy: the valid
-//! data parts stream in order, and only missing ones are rebuilt, into scratch files that are
-//! removed again when the stream is dropped.
+//! data parts in order, and only missing ones rebuilt, into scratch files that are removed again
+//! when the view is dropped. [`AssembledParts`] gives positioned reads (random access to any
+//! blob); [`PartsStream`] reads it front to back.
 
-use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::join::rebuild;
 use super::status::{PartState, PartsStatus, parts_error};
 use crate::error::Error;
+use crate::positioned::ReadAt;
 use crate::progress::Progress;
 
+/// Part files kept open at once; a bundle may have more parts than a process may open files.
+const OPEN_FILES: usize = 32;
+
 #[derive(Debug)]
-pub struct PartsStream {
-    pending: VecDeque<PathBuf>,
-    current: Option<File>,
-    scratch: Vec<PathBuf>,
+struct Slot {
+    path: PathBuf,
+    start: u64,
+    len: u64,
 }
 
-/// `status` must be joinable; rebuilt parts go into `scratch_dir`.
-pub fn open_stream(status: &PartsStatus, scratch_dir: &Path) -> Result<PartsStream, Error> {
+/// The data parts of one bundle as one run of bytes: what `cat` of them in order would give.
+#[derive(Debug)]
+pub struct AssembledParts {
+    slots: Vec<Slot>,
+    open: Mutex<Vec<(usize, Arc<File>)>>,
+    scratch: Vec<PathBuf>,
+    total: u64,
+}
+
+/// `status` must be joinable; rebuilt parts go into new scratch files in `scratch_dir`.
+pub fn assemble(status: &PartsStatus, scratch_dir: &Path) -> Result<AssembledParts, Error> {
     if let Some(need) = status.need_text() {
         return Err(parts_error(
             scratch_dir,
@@ -29,28 +43,20 @@ pub fn open_stream(status: &PartsStatus, scratch_dir: &Path) -> Result<PartsStre
         ));
     }
     let missing = status.missing_data();
-    let mut scratch = Vec::new();
+    let mut assembled = AssembledParts {
+        slots: Vec::new(),
+        open: Mutex::new(Vec::new()),
+        scratch: Vec::new(),
+        total: 0,
+    };
     let mut files = Vec::new();
     for &index in &missing {
         let part = &status.manifest.parts[index - 1];
-        let path = scratch_dir.join(format!(".{}.rebuilt-{}", part.file, std::process::id()));
-        files.push(
-            OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|e| Error::io(format!("creating {}", path.display()), e))?,
-        );
-        scratch.push(path);
+        let (path, file) = new_scratch(scratch_dir, &part.file)?;
+        // owned from here on, so an error below still removes it
+        assembled.scratch.push(path);
+        files.push(file);
     }
-    // owns the scratch files from here on, so an error below still removes them
-    let mut stream = PartsStream {
-        pending: VecDeque::new(),
-        current: None,
-        scratch,
-    };
     if !missing.is_empty() {
         let total = missing.len() as u64 * status.manifest.part_size;
         let mut progress = Progress::start("rebuild", total);
@@ -70,36 +76,117 @@ pub fn open_stream(status: &PartsStatus, scratch_dir: &Path) -> Result<PartsStre
             PartState::Valid { path } => path.clone(),
             _ => {
                 let slot = missing.iter().position(|&m| m == i + 1).unwrap_or(0);
-                stream.scratch[slot].clone()
+                assembled.scratch[slot].clone()
             }
         };
-        stream.pending.push_back(path);
+        let len = status.manifest.parts[i].size;
+        assembled.slots.push(Slot {
+            path,
+            start: assembled.total,
+            len,
+        });
+        assembled.total += len;
     }
-    Ok(stream)
+    Ok(assembled)
 }
 
-impl Read for PartsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if let Some(file) = &mut self.current {
-                let n = file.read(buf)?;
-                if n > 0 {
-                    return Ok(n);
-                }
-                self.current = None;
-            }
-            match self.pending.pop_front() {
-                Some(path) => self.current = Some(File::open(path)?),
-                None => return Ok(0),
-            }
+/// A scratch file created exclusively (O_EXCL: an existing name, a planted link included, is
+/// refused), readable by its owner only.
+fn new_scratch(dir: &Path, part: &str) -> Result<(PathBuf, File), Error> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let path = dir.join(format!(".{part}.rebuilt-{}-{nanos}", std::process::id()));
+    let file = OpenOptions::new()
+        .create_new(true)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
+    Ok((path, file))
+}
+
+impl AssembledParts {
+    fn file(&self, slot: usize) -> io::Result<Arc<File>> {
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| io::Error::other("a reader of the parts panicked"))?;
+        if let Some((_, file)) = open.iter().find(|(s, _)| *s == slot) {
+            return Ok(file.clone());
         }
+        let file = Arc::new(File::open(&self.slots[slot].path)?);
+        if open.len() >= OPEN_FILES {
+            open.remove(0);
+        }
+        open.push((slot, file.clone()));
+        Ok(file)
     }
 }
 
-impl Drop for PartsStream {
+impl ReadAt for AssembledParts {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if offset >= self.total || buf.is_empty() {
+            return Ok(0);
+        }
+        let slot = self.slots.partition_point(|s| s.start + s.len <= offset);
+        let Some(part) = self.slots.get(slot) else {
+            return Ok(0);
+        };
+        let within = offset - part.start;
+        let want = buf
+            .len()
+            .min(usize::try_from(part.len - within).unwrap_or(usize::MAX));
+        let file = self.file(slot)?;
+        let n = FileExt::read_at(file.as_ref(), &mut buf[..want], within)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} is shorter than its signed size: it changed after it was checked",
+                    part.path.display()
+                ),
+            ));
+        }
+        Ok(n)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.total)
+    }
+}
+
+impl Drop for AssembledParts {
     fn drop(&mut self) {
         for path in &self.scratch {
             let _ = std::fs::remove_file(path);
         }
+    }
+}
+
+/// The assembled parts read front to back.
+#[derive(Debug)]
+pub struct PartsStream {
+    parts: Arc<AssembledParts>,
+    position: u64,
+}
+
+impl PartsStream {
+    pub fn new(parts: Arc<AssembledParts>) -> Self {
+        Self { parts, position: 0 }
+    }
+}
+
+/// `status` must be joinable; rebuilt parts go into `scratch_dir`.
+pub fn open_stream(status: &PartsStatus, scratch_dir: &Path) -> Result<PartsStream, Error> {
+    Ok(PartsStream::new(Arc::new(assemble(status, scratch_dir)?)))
+}
+
+impl Read for PartsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.parts.read_at(buf, self.position)?;
+        self.position += n as u64;
+        Ok(n)
     }
 }

@@ -32,7 +32,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
         index.version,
         index.format_version,
         signature_text(reader.signature()),
-        index.platforms.join(", "),
+        join(&index.platforms, ", "),
         index.blobs.len(),
         human_bytes(index.total_blob_bytes()),
     );
@@ -43,7 +43,7 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
                 "  {}  {}  {}  {}\n",
                 image.reference,
                 short_digest(&image.digest),
-                image.platforms.join(","),
+                join(&image.platforms, ","),
                 human_bytes(artifact_bytes(index, &image.blobs))
             ));
         }
@@ -66,8 +66,10 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
             out.push_str(&format!(
                 "  {}  role={}  platform={}  mode={}  {}  {}\n",
                 file.name,
-                file.role.as_deref().unwrap_or("-"),
-                file.platform.as_deref().unwrap_or("any"),
+                file.role.as_ref().map_or("-", |r| r.as_str()),
+                file.platform
+                    .as_ref()
+                    .map_or_else(|| "any".to_owned(), ToString::to_string),
                 file.mode,
                 human_bytes(file.size),
                 short_digest(&file.sha256),
@@ -84,4 +86,12 @@ fn artifact_bytes(index: &BundleIndex, blobs: &[Digest]) -> u64 {
         .filter_map(|d| index.blob(d))
         .map(|b| b.size)
         .sum()
+}
+
+fn join(platforms: &[bundle_format::Platform], separator: &str) -> String {
+    platforms
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
 }

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use bundle_format::SignaturePolicy;
-use installer::BundleSource;
+use installer::VerifiedBundle;
 use installer::install::{InstallOptions, InstallReport, install};
 use installer::inventory::load_inventory;
 use installer::state::default_state_root;
@@ -22,7 +22,6 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         SignaturePolicy::Require(trusted)
     };
     let options = InstallOptions {
-        policy,
         identities: args.ssh.identities.clone(),
         accept_new_host_keys: args.ssh.accept_new_host_keys,
         plan_only: args.plan,
@@ -32,7 +31,9 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         concurrency: usize::from(args.jobs),
         prune: args.prune,
     };
-    let report = install(&BundleSource::at(&args.bundle), &inventory, &options)?;
+    // The signature is checked before any host is touched.
+    let bundle = VerifiedBundle::open(&args.bundle, &policy)?;
+    let report = install(&bundle, &inventory, &options)?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -48,20 +49,30 @@ fn render(report: &InstallReport) -> String {
         .iter()
         .map(|h| {
             format!(
-                "  {} ({}) {} {}, roles {:?}",
-                h.name, h.address, h.os, h.platform, h.roles
+                "  {} ({}) {} {} {}, roles {:?}",
+                h.name,
+                h.address,
+                h.os_id,
+                h.os_version,
+                h.platform
+                    .as_ref()
+                    .map_or_else(|| h.machine.clone(), ToString::to_string),
+                h.roles
             )
         })
         .collect();
     if report.plan_only {
         text.push_str(&format!(
-            "plan for {} ({}); preflight passed on every host, nothing was changed\n{}\nsteps:\n",
+            "plan for {} ({}); preflight passed on every host, nothing was changed\n{}\n",
             report.bundle,
             report.bundle_id,
             hosts.join("\n")
         ));
-        for step in &report.steps {
-            text.push_str(&format!("  [{}] {}\n", step.host, step.step));
+        for stage in report.plan.iter().filter(|s| !s.steps.is_empty()) {
+            text.push_str(&format!("{}:\n", stage.stage));
+            for step in &stage.steps {
+                text.push_str(&format!("  [{}] {}\n", step.host, step.step));
+            }
         }
         return text.trim_end().to_owned();
     }
@@ -71,56 +82,44 @@ fn render(report: &InstallReport) -> String {
         report.bundle_id,
         hosts.join("\n")
     ));
-    if let Some(converged) = &report.registry_converge {
-        if converged.written.is_empty() && !converged.restarted {
-            text.push_str(&format!("registry {}: unchanged\n", report.registry));
-        } else {
-            text.push_str(&format!(
-                "registry {}: wrote {}{}\n",
-                report.registry,
-                converged.written.join(", "),
-                if converged.restarted {
-                    "; restarted"
-                } else {
-                    ""
-                }
-            ));
+    for stage in &report.stages {
+        if let Some(push) = &stage.push {
+            text.push_str(&push_summary(push));
+            text.push('\n');
         }
-    }
-    if let Some(push) = &report.push {
-        text.push_str(&push_summary(push));
-        text.push('\n');
-    }
-    for node in &report.nodes {
-        if !node.written.is_empty() {
-            text.push_str(&format!(
-                "node {}: wrote {}\n",
-                node.host,
-                node.written.join(", ")
-            ));
+        for host in &stage.hosts {
+            let mut said = Vec::new();
+            if !host.written.is_empty() {
+                said.push(format!("wrote {}", host.written.join(", ")));
+            }
+            if !host.restarted.is_empty() {
+                said.push(format!("restarted {}", host.restarted.join(", ")));
+            }
+            match host.ready {
+                Some(true) => said.push("Ready".to_owned()),
+                Some(false) => said.push("NOT Ready".to_owned()),
+                None => {}
+            }
+            if !said.is_empty() {
+                text.push_str(&format!(
+                    "{} {}: {}\n",
+                    stage.stage,
+                    host.host,
+                    said.join("; ")
+                ));
+            }
         }
-    }
-    for node in &report.cluster {
-        text.push_str(&format!(
-            "k3s {} on {}: {}{}\n",
-            node.role,
-            node.host,
-            if node.ready { "Ready" } else { "not ready" },
-            if node.restarted { " (restarted)" } else { "" }
-        ));
-    }
-    if let Some(charts) = &report.charts {
-        if !charts.written.is_empty() {
-            text.push_str(&format!("charts: wrote {}\n", charts.written.join(", ")));
-        }
-        if !charts.stale.is_empty() {
+        if !stage.stale_charts.is_empty() {
             text.push_str(&format!(
                 "charts no longer in this bundle, left in place (use --prune to remove): {}\n",
-                charts.stale.join(", ")
+                stage.stale_charts.join(", ")
             ));
         }
-        if !charts.pruned.is_empty() {
-            text.push_str(&format!("charts removed: {}\n", charts.pruned.join(", ")));
+        if !stage.pruned_charts.is_empty() {
+            text.push_str(&format!(
+                "charts removed: {}\n",
+                stage.pruned_charts.join(", ")
+            ));
         }
     }
     if !report.changed {
@@ -152,10 +151,7 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
         match &report.local_record {
             Some(record) => text.push_str(&format!(
                 "  installed from here: {} {} ({}) at {}\n",
-                record["name"].as_str().unwrap_or("?"),
-                record["version"].as_str().unwrap_or("?"),
-                record["bundleId"].as_str().unwrap_or("?"),
-                record["installedAt"].as_str().unwrap_or("?")
+                record.name, record.version, record.bundle_id, record.installed_at
             )),
             None => text.push_str("  nothing installed from this machine (no local record)\n"),
         }
@@ -179,9 +175,7 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
             if let Some(installed) = &host.installed {
                 text.push_str(&format!(
                     "  installed bundle: {} {} ({})\n",
-                    installed["name"].as_str().unwrap_or("?"),
-                    installed["version"].as_str().unwrap_or("?"),
-                    installed["bundleId"].as_str().unwrap_or("?")
+                    installed.name, installed.version, installed.bundle_id
                 ));
             }
             text.push_str(&format!(

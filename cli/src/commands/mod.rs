@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::{Command, KeyCommand};
+use crate::args::{Command, KeyCommand, PartsCommand};
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
@@ -26,9 +26,25 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Diff(args) => diff::run(&args),
         Command::Split(args) => parts::split(&args),
         Command::Join(args) => parts::join(&args),
-        Command::Status(args) => parts::status(&args),
+        Command::Parts(PartsCommand::Status(args)) => {
+            parts::status(&args.dir, &args.trust, args.json)
+        }
+        Command::Status(args) => match (&args.inventory, &args.dir) {
+            (Some(inventory), _) => install::status(&args, inventory),
+            (None, Some(dir)) => {
+                crate::render::deprecated("ferry status DIR", "ferry parts status DIR");
+                parts::status(dir, &args.trust, args.json)
+            }
+            (None, None) => Err(anyhow::anyhow!(
+                "ferry status needs -i INVENTORY; for a parts directory use `ferry parts status DIR`"
+            )),
+        },
         Command::Push(args) => push::push(&args),
-        Command::Inventory(args) => push::inventory(&args),
+        Command::Snapshot(args) => push::snapshot(&args),
+        Command::Inventory(args) => {
+            crate::render::deprecated("ferry inventory", "ferry snapshot");
+            push::snapshot(&args)
+        }
         Command::Install(args) => install::run(&args),
         Command::Schema { kind } => meta::schema(kind),
         Command::Key(KeyCommand::Generate {

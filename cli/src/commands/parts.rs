@@ -1,11 +1,12 @@
 use std::fs::File;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use bundle_format::parts::{PartState, SplitOptions};
 use bundle_format::{BundleReader, SignaturePolicy};
 
-use crate::args::{JoinArgs, SplitArgs, StatusArgs};
+use crate::args::{JoinArgs, SplitArgs, TrustArgs};
 use crate::keys;
 use crate::render::{AtomicFile, human_bytes, line, print_json};
 
@@ -55,15 +56,11 @@ pub fn join(args: &JoinArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn status(args: &StatusArgs) -> Result<ExitCode> {
-    if let Some(inventory) = &args.inventory {
-        return super::install::status(args, inventory);
-    }
-    let dir = args.dir.clone().unwrap_or_default();
-    let trusted = keys::trusted_keys(&args.trust)?;
-    let status = bundle_format::parts::scan(&dir, &trusted)?;
+pub fn status(dir: &Path, trust: &TrustArgs, json: bool) -> Result<ExitCode> {
+    let trusted = keys::trusted_keys(trust)?;
+    let status = bundle_format::parts::scan(dir, &trusted)?;
     let complete = status.joinable();
-    if args.json {
+    if json {
         print_json(&serde_json::json!({
             "bundle": format!("{} {}", status.manifest.bundle_name, status.manifest.bundle_version),
             "bundleId": status.manifest.bundle_id.to_string(),

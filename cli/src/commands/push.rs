@@ -3,14 +3,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use bundle_format::SignaturePolicy;
-use installer::BundleSource;
+use installer::VerifiedBundle;
 use installer::push::via::{parse_via, push_via};
 use installer::push::{PushOptions, PushReport};
 use installer::registry_inventory::take_inventory;
 use installer::ssh::{HostTrust, SshOptions};
 
 use super::export::registry_options;
-use crate::args::{InventoryArgs, PushArgs};
+use crate::args::{PushArgs, SnapshotArgs};
 use crate::keys;
 use crate::render::{AtomicFile, human_bytes, print_json};
 
@@ -25,11 +25,10 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
         registry: args.to.clone(),
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),
-        policy,
     };
-    let source = BundleSource::at(&args.bundle);
+    let bundle = VerifiedBundle::open(&args.bundle, &policy)?;
     let report = match &args.via {
-        None => installer::push::push(&source, &options)?,
+        None => installer::push::push(&bundle, &options)?,
         Some(via) => {
             let known_hosts = args.known_hosts.clone().unwrap_or_else(|| {
                 std::env::var_os("HOME")
@@ -43,7 +42,7 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
                 accept_new_host_keys: args.ssh.accept_new_host_keys,
                 ..SshOptions::default()
             };
-            push_via(&source, &options, &target, &ssh)?
+            push_via(&bundle, &options, &target, &ssh)?
         }
     };
     if args.json {
@@ -76,7 +75,7 @@ pub fn push_summary(report: &PushReport) -> String {
     )
 }
 
-pub fn inventory(args: &InventoryArgs) -> Result<ExitCode> {
+pub fn snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
     let key = keys::signing_key(&args.key, &args.password)?;
     let options = registry_options(&args.registry_access)?;
     let inventory = take_inventory(&args.registry, &options)?;
@@ -88,7 +87,7 @@ pub fn inventory(args: &InventoryArgs) -> Result<ExitCode> {
     drop(writer);
     output.commit()?;
     crate::render::line(&format!(
-        "inventory of {}: {} blobs ({}) in {} repositories\n  id {}\n  written to {}",
+        "snapshot of {}: {} blobs ({}) in {} repositories\n  id {}\n  written to {}",
         inventory.registry,
         inventory.blobs.len(),
         human_bytes(inventory.blobs.iter().map(|b| b.size).sum()),

@@ -6,29 +6,14 @@ use std::path::{Path, PathBuf};
 use bundle_format::Digest;
 use bundle_format::index::parse_mode;
 use serde_saphyr::{Location, Spanned};
+use yaml_input::Checker;
 
 use super::reference::{Reference, parse_reference};
 use super::types::{API_VERSION, ChartSpec, DetailedImage, FileSpec, ImageSpec, KIND, Manifest};
-use crate::platform::Platform;
+use bundle_format::Platform;
 
 /// A manifest error, located in its file.
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    #[error("cannot read manifest {path}: {source}; check the path given to -m")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{at}: {message}")]
-    Syntax { at: At, message: String },
-    #[error("{at}: {message}; {hint}")]
-    Invalid {
-        at: At,
-        message: String,
-        hint: String,
-    },
-}
+pub type ManifestError = yaml_input::InputError;
 
 pub use yaml_input::At;
 
@@ -125,22 +110,14 @@ pub enum FileSource {
 }
 
 pub fn load_manifest(path: &Path) -> Result<LoadedManifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    parse_manifest(&text, path)
+    let (manifest, checker) = yaml_input::load(path, "manifest", "check the path given to -m")?;
+    Check(&checker).check(manifest, path)
 }
 
 /// Parse manifest text; `path` names the file in errors and anchors relative paths.
 pub fn parse_manifest(text: &str, path: &Path) -> Result<LoadedManifest, ManifestError> {
-    let file = path.display().to_string();
-    let manifest: Manifest = yaml_input::parse(text, &file).map_err(|e| ManifestError::Syntax {
-        at: e.at,
-        message: e.message,
-    })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Checker { file, base }.check(manifest, path)
+    let (manifest, checker) = yaml_input::parse_with_checker(text, path)?;
+    Check(&checker).check(manifest, path)
 }
 
 /// `1.2.3` means exactly 1.2.3 (semver alone would read it as ^1.2.3).
@@ -149,29 +126,17 @@ fn exact_if_plain(text: &str) -> Option<semver::VersionReq> {
     semver::VersionReq::parse(&format!("={}", text.trim())).ok()
 }
 
-struct Checker {
-    file: String,
-    base: PathBuf,
+/// The manifest's own checks, on top of the shared [`Checker`].
+struct Check<'a>(&'a Checker);
+
+impl std::ops::Deref for Check<'_> {
+    type Target = Checker;
+    fn deref(&self) -> &Checker {
+        self.0
+    }
 }
 
-impl Checker {
-    fn at(&self, location: &Location) -> At {
-        At::of(&self.file, location)
-    }
-
-    fn invalid<T>(
-        &self,
-        location: &Location,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Result<T, ManifestError> {
-        Err(ManifestError::Invalid {
-            at: self.at(location),
-            message: message.into(),
-            hint: hint.into(),
-        })
-    }
-
+impl Check<'_> {
     fn check(&self, manifest: Manifest, path: &Path) -> Result<LoadedManifest, ManifestError> {
         if let Some((at, message, hint)) =
             yaml_input::header_problem(&manifest.api_version, &manifest.kind, API_VERSION, KIND)
@@ -181,7 +146,7 @@ impl Checker {
         let name = self.bundle_word(&manifest.metadata.name, "metadata.name")?;
         let version = self.bundle_word(&manifest.metadata.version, "metadata.version")?;
         let platforms = match &manifest.spec.platforms {
-            None => vec![Platform::default()],
+            None => vec![Platform::linux_amd64()],
             Some(list) if list.value.is_empty() => {
                 return self.invalid(
                     &list.referenced,

@@ -15,9 +15,10 @@ use super::chart_source::ResolvedChart;
 use crate::error::ExportError;
 use crate::manifest::ChartRequest;
 
-pub const CHART_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
-pub const CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub use bundle_format::vocabulary::media_types::HELM_CHART_CONFIG as CHART_CONFIG;
+pub use bundle_format::vocabulary::media_types::HELM_CHART_LAYER as CHART_LAYER;
+use bundle_format::vocabulary::media_types::OCI_MANIFEST;
+use yaml_input::rules::{chart_version_tag, is_chart_name, is_oci_tag};
 const MAX_CHART_YAML: u64 = 1 << 20;
 
 /// `metadata` is the archive's Chart.yaml as JSON, read once by `chart_source`.
@@ -65,7 +66,7 @@ pub(super) fn plan_chart(
         OCI_MANIFEST,
     );
     Ok(ChartArtifact {
-        reference: format!("charts/{name}:{}", version.replace('+', "_")),
+        reference: format!("charts/{name}:{}", chart_version_tag(&version)),
         name,
         version,
         source: request.written.clone(),
@@ -92,15 +93,18 @@ pub(super) fn name_and_version(
             .to_owned()
     };
     let (name, version) = (field("name"), field("version"));
-    let valid_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if !valid_name || version.is_empty() {
+    if !is_chart_name(&name) || version.is_empty() {
         return Err(ExportError::source(
             artifact,
             format!("Chart.yaml has name `{name}` and version `{version}`"),
-            "give the chart a name of lowercase letters, digits and -, and a version",
+            "give the chart a name of lowercase letters, digits and - (at most 53, not starting or ending with -), and a version",
+        ));
+    }
+    if !is_oci_tag(&chart_version_tag(&version)) {
+        return Err(ExportError::source(
+            artifact,
+            format!("chart version `{version}` cannot be an OCI tag, so no registry can hold it"),
+            "give the chart a SemVer version such as 1.2.3 (letters, digits, . _ - +, at most 128)",
         ));
     }
     Ok((name, version))

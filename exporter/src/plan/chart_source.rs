@@ -214,7 +214,10 @@ async fn oci_chart(
     fetch: Fetchers<'_>,
     artifact: &str,
 ) -> Result<ResolvedChart, ExportError> {
-    let full = format!("{reference}:{}", version.replace('+', "_"));
+    let full = format!(
+        "{reference}:{}",
+        yaml_input::rules::chart_version_tag(version)
+    );
     let parsed: oci_client::Reference = full.parse().map_err(|e| {
         ExportError::source(
             artifact,

@@ -5,17 +5,17 @@ use std::fs::File;
 use std::io::BufReader;
 
 use bundle_format::progress::{Progress, ProgressReader};
-use bundle_format::{FileArtifact, digest_reader};
+use bundle_format::{FileArtifact, FileRole, digest_reader};
 use serde_json::json;
 
 use super::{BlobList, BlobSource};
 use crate::error::ExportError;
 use crate::manifest::FileRequest;
 
-pub const FILE_ARTIFACT_TYPE: &str = "application/vnd.ferry.file.v1";
+pub use bundle_format::vocabulary::media_types::FERRY_FILE as FILE_ARTIFACT_TYPE;
 pub const FILE_LAYER: &str = "application/octet-stream";
-const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+use bundle_format::vocabulary::media_types::OCI_EMPTY as EMPTY_CONFIG;
+use bundle_format::vocabulary::media_types::OCI_MANIFEST;
 
 /// Plan a file whose bytes are at `path`: its own path, or its cache entry when it came by URL.
 pub(super) fn plan_file(
@@ -67,12 +67,15 @@ pub(super) fn plan_file(
         FILE_LAYER,
         BlobSource::File(path.to_path_buf()),
     );
-    let platform = request.platform.as_ref().map(ToString::to_string);
+    let platform = request.platform.clone();
     let mut annotations = serde_json::Map::new();
     annotations.insert("org.opencontainers.image.title".into(), json!(request.name));
     annotations.insert("dev.ferry.file.mode".into(), json!(request.mode));
     if let Some(platform) = &platform {
-        annotations.insert("dev.ferry.file.platform".into(), json!(platform));
+        annotations.insert(
+            "dev.ferry.file.platform".into(),
+            json!(platform.to_string()),
+        );
     }
     if let Some(role) = &request.role {
         annotations.insert("dev.ferry.file.role".into(), json!(role));
@@ -89,8 +92,8 @@ pub(super) fn plan_file(
         OCI_MANIFEST,
     );
     let tag = platform
-        .as_deref()
-        .map_or_else(|| "any".to_owned(), |p| p.replace('/', "-"));
+        .as_ref()
+        .map_or_else(|| "any".to_owned(), |p| p.to_string().replace('/', "-"));
     Ok(FileArtifact {
         reference: format!("files/{}:{tag}", request.name.to_ascii_lowercase()),
         name: request.name.clone(),
@@ -98,7 +101,7 @@ pub(super) fn plan_file(
         size,
         mode: request.mode.clone(),
         platform,
-        role: request.role.clone(),
+        role: request.role.clone().map(FileRole::from),
         source: request.written.clone(),
         digest: manifest_digest,
         blobs: vec![empty, digest, manifest_digest],

@@ -9,13 +9,12 @@ use serde_json::Value;
 use super::{BlobList, BlobSource};
 use crate::error::ExportError;
 use crate::manifest::ImageRequest;
-use crate::platform::Platform;
 use crate::source::oci_layout::{Descriptor, OciLayout};
+use bundle_format::Platform;
 
-const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+use bundle_format::vocabulary::media_types::{
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST as DOCKER_LIST, OCI_INDEX, OCI_MANIFEST,
+};
 /// buildkit attestation manifests point at the image they describe with this annotation.
 const ATTESTS: &str = "vnd.docker.reference.digest";
 
@@ -184,7 +183,7 @@ pub(super) fn plan_resolved(
                     platform.variant.as_deref(),
                 )
             });
-            let text = platform_text(
+            let found = platform_text(
                 &platform.os,
                 &platform.architecture,
                 platform.variant.as_deref(),
@@ -193,17 +192,17 @@ pub(super) fn plan_resolved(
                 return Err(ExportError::source(
                     artifact,
                     format!(
-                        "the image is {text} only, and {} was asked for",
+                        "the image is {found} only, and {} was asked for",
                         join(&request.platforms)
                     ),
-                    format!("add {text} to the image's platforms, or use a multi-platform image"),
+                    format!("add {found} to the image's platforms, or use a multi-platform image"),
                 ));
             }
             Ok(ImageArtifact {
                 reference: request.name.clone(),
                 digest: descriptor.digest,
                 media_type,
-                platforms: vec![text],
+                platforms: vec![found],
                 source: request.source.to_string(),
                 source_digest: None,
                 blobs: image_blobs,
@@ -220,11 +219,8 @@ fn join(platforms: &[Platform]) -> String {
         .join(", ")
 }
 
-fn platform_text(os: &str, architecture: &str, variant: Option<&str>) -> String {
-    match variant {
-        Some(v) if !v.is_empty() => format!("{os}/{architecture}/{v}"),
-        _ => format!("{os}/{architecture}"),
-    }
+fn platform_text(os: &str, architecture: &str, variant: Option<&str>) -> Platform {
+    Platform::of_descriptor(os, architecture, variant)
 }
 
 /// Children for the requested platforms, plus the attestations that describe them. Every
@@ -245,7 +241,7 @@ pub(super) fn select_children(
                 .iter()
                 .filter_map(|c| c.platform.as_ref())
                 .filter(|p| p.os != "unknown")
-                .map(|p| platform_text(&p.os, &p.architecture, p.variant.as_deref()))
+                .map(|p| platform_text(&p.os, &p.architecture, p.variant.as_deref()).to_string())
                 .collect();
             return Err(ExportError::source(
                 artifact,

@@ -219,7 +219,7 @@ pub async fn plan(
         format_version: bundle_format::FORMAT_VERSION,
         name: manifest.name.clone(),
         version: manifest.version.clone(),
-        platforms: manifest.platforms.iter().map(ToString::to_string).collect(),
+        platforms: manifest.platforms.clone(),
         images,
         charts,
         files,

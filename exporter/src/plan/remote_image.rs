@@ -2,6 +2,7 @@
 //! and the signed index needs their digests); layers only become fetch jobs, pulled later into
 //! the cache while the bundle is written.
 
+use bundle_format::vocabulary::media_types;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -159,13 +160,13 @@ fn infer_media_type(probe: &MediaTypeProbe, bytes: &[u8]) -> String {
         return declared.clone();
     }
     if probe.manifests.is_some() {
-        return "application/vnd.oci.image.index.v1+json".to_owned();
+        return media_types::OCI_INDEX.to_owned();
     }
     let docker_config = serde_json::from_slice::<ImageManifest>(bytes)
-        .is_ok_and(|m| m.config.media_type == "application/vnd.docker.container.image.v1+json");
+        .is_ok_and(|m| m.config.media_type == media_types::DOCKER_IMAGE_CONFIG);
     if docker_config {
-        "application/vnd.docker.distribution.manifest.v2+json".to_owned()
+        media_types::DOCKER_MANIFEST.to_owned()
     } else {
-        "application/vnd.oci.image.manifest.v1+json".to_owned()
+        media_types::OCI_MANIFEST.to_owned()
     }
 }

@@ -4,87 +4,45 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Spanned;
+use yaml_input::Checker;
+use yaml_input::rules::Rule;
 
 use super::types::{API_VERSION, HostSpec, InventoryFile, KIND, TlsSpec};
 use super::{ClusterSettings, Host, Inventory, RegistrySettings, Role, SshSettings, TlsSettings};
 use crate::ssh::HostTrust;
 
-#[derive(Debug, thiserror::Error)]
-pub enum InventoryError {
-    #[error("cannot read inventory {path}: {source}; check the path given to -i")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{at}: {message}")]
-    Syntax { at: At, message: String },
-    #[error("{at}: {message}; {hint}")]
-    Invalid {
-        at: At,
-        message: String,
-        hint: String,
-    },
-}
+/// Why an inventory was refused: unreadable, not valid YAML, or a value that breaks a rule.
+pub type InventoryError = yaml_input::InputError;
 
 pub use yaml_input::At;
 
 pub fn load_inventory(path: &Path) -> Result<Inventory, InventoryError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InventoryError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    parse_inventory(&text, path)
+    let (parsed, checker) = yaml_input::load(path, "inventory", "check the path given to -i")?;
+    check(&checker, parsed, path)
 }
 
 pub fn parse_inventory(text: &str, path: &Path) -> Result<Inventory, InventoryError> {
-    let file = path.display().to_string();
-    let parsed: InventoryFile =
-        yaml_input::parse(text, &file).map_err(|e| InventoryError::Syntax {
-            at: e.at,
-            message: e.message,
-        })?;
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Checker { file, base }.check(parsed, path)
+    let (parsed, checker) = yaml_input::parse_with_checker(text, path)?;
+    check(&checker, parsed, path)
 }
 
-struct Checker {
-    file: String,
-    base: PathBuf,
+fn check(checker: &Checker, file: InventoryFile, path: &Path) -> Result<Inventory, InventoryError> {
+    Check(checker).check(file, path)
 }
 
-impl Checker {
-    fn at(&self, location: &Location) -> At {
-        At::of(&self.file, location)
-    }
+struct Check<'a>(&'a Checker);
 
-    fn invalid<T>(
-        &self,
-        location: &Location,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Result<T, InventoryError> {
-        Err(InventoryError::Invalid {
-            at: self.at(location),
-            message: message.into(),
-            hint: hint.into(),
-        })
+impl std::ops::Deref for Check<'_> {
+    type Target = Checker;
+    fn deref(&self) -> &Checker {
+        self.0
     }
+}
 
-    /// `~/x` from $HOME, relative paths from the inventory's directory.
+impl Check<'_> {
     fn path(&self, text: &str) -> PathBuf {
-        if let Some(rest) = text.strip_prefix("~/")
-            && let Some(home) = std::env::var_os("HOME")
-        {
-            return PathBuf::from(home).join(rest);
-        }
-        let path = PathBuf::from(text);
-        if path.is_absolute() {
-            path
-        } else {
-            self.base.join(path)
-        }
+        self.local_path(text)
     }
 
     fn check(&self, file: InventoryFile, path: &Path) -> Result<Inventory, InventoryError> {
@@ -95,6 +53,7 @@ impl Checker {
         }
         let name = &file.metadata.name;
         if name.value.is_empty()
+            || name.value.starts_with('.')
             || !name
                 .value
                 .chars()
@@ -106,12 +65,15 @@ impl Checker {
                     "metadata.name `{}` is not usable as a directory name",
                     name.value
                 ),
-                "use letters, digits and . _ -",
+                "use letters, digits and . _ - (not starting with .)",
             );
         }
         let spec = file.spec;
         let ssh_spec = spec.ssh;
-        let default_user = ssh_spec.user.clone().unwrap_or_else(|| "root".into());
+        let default_user = match &ssh_spec.user {
+            Some(user) => self.rule(user, "ssh.user", Rule::UserName)?,
+            None => "root".to_owned(),
+        };
         let known_hosts = ssh_spec
             .known_hosts
             .as_ref()
@@ -171,41 +133,36 @@ impl Checker {
         };
         let registry = RegistrySettings {
             host: registry_host.value.clone(),
-            dns_name: registry_spec
-                .dns_name
-                .as_ref()
-                .map_or_else(|| "registry.ferry.internal".to_owned(), |d| d.value.clone()),
-            port: registry_spec.port.unwrap_or(5000),
-            storage: registry_spec
-                .storage
-                .as_ref()
-                .map_or_else(|| "/var/lib/ferry/registry".to_owned(), |s| s.value.clone()),
+            dns_name: match &registry_spec.dns_name {
+                Some(dns) => self.rule(dns, "registry.dnsName", Rule::DnsName)?,
+                None => "registry.ferry.internal".to_owned(),
+            },
+            port: match registry_spec.port {
+                Some(0) => {
+                    return self.invalid(
+                        &spec.registry.referenced,
+                        "registry.port 0 is not a port",
+                        "use a port such as 5000",
+                    );
+                }
+                Some(port) => port,
+                None => 5000,
+            },
+            storage: match &registry_spec.storage {
+                Some(storage) => self.rule(storage, "registry.storage", Rule::HostPath)?,
+                None => "/var/lib/ferry/registry".to_owned(),
+            },
             tls,
-            user: registry_spec
-                .auth
-                .as_ref()
-                .and_then(|a| a.user.clone())
-                .unwrap_or_else(|| "ferry".into()),
+            user: match registry_spec.auth.as_ref().and_then(|a| a.user.as_ref()) {
+                Some(user) => self.rule(user, "registry.auth.user", Rule::UserName)?,
+                None => "ferry".to_owned(),
+            },
         };
-        if let Some(dns) = &registry_spec.dns_name
-            && !valid_dns_name(&dns.value)
-        {
+        if registry.storage == "/" {
             return self.invalid(
-                &dns.referenced,
-                format!("registry.dnsName `{}` is not a DNS name", dns.value),
-                "use a name such as registry.example.internal",
-            );
-        }
-        if let Some(storage) = &registry_spec.storage
-            && (!storage.value.starts_with('/') || storage.value.contains(".."))
-        {
-            return self.invalid(
-                &storage.referenced,
-                format!(
-                    "registry.storage `{}` is not an absolute path",
-                    storage.value
-                ),
-                "use an absolute directory such as /var/lib/ferry/registry",
+                &spec.registry.referenced,
+                "registry.storage must not be /",
+                "give the registry a directory of its own, such as /var/lib/ferry/registry",
             );
         }
 
@@ -231,9 +188,17 @@ impl Checker {
                         "give the first control-plane host `roles: [server]`",
                     );
                 }
+                let args = |list: &[Spanned<String>], field: &str| {
+                    list.iter()
+                        .map(|arg| self.rule(arg, field, Rule::Argument))
+                        .collect::<Result<Vec<_>, _>>()
+                };
                 Some(ClusterSettings {
-                    server_args: cluster.value.extra_args.server.clone(),
-                    agent_args: cluster.value.extra_args.agent.clone(),
+                    server_args: args(
+                        &cluster.value.extra_args.server,
+                        "cluster.extraArgs.server",
+                    )?,
+                    agent_args: args(&cluster.value.extra_args.agent, "cluster.extraArgs.agent")?,
                     values: cluster.value.values.clone(),
                 })
             }
@@ -244,9 +209,12 @@ impl Checker {
                 let pins = self.pins(&b.value.host_keys)?;
                 Some(Host {
                     name: "bastion".into(),
-                    address: b.value.address.value.clone(),
+                    address: self.rule(&b.value.address, "ssh.bastion.address", Rule::Address)?,
                     port: b.value.port.unwrap_or(22),
-                    user: b.value.user.clone().unwrap_or_else(|| default_user.clone()),
+                    user: match &b.value.user {
+                        Some(user) => self.rule(user, "ssh.bastion.user", Rule::UserName)?,
+                        None => default_user.clone(),
+                    },
                     roles: Vec::new(),
                     trust: if pins.is_empty() {
                         HostTrust::KnownHosts(known_hosts.clone())
@@ -286,27 +254,8 @@ impl Checker {
         default_user: &str,
         known_hosts: &Path,
     ) -> Result<Host, InventoryError> {
-        let name = &spec.name;
-        if name.value.is_empty()
-            || !name
-                .value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-        {
-            return self.invalid(
-                &name.referenced,
-                format!("host name `{}` is not a valid host name", name.value),
-                "use letters, digits, - and .",
-            );
-        }
-        let address = &spec.address;
-        if address.value.is_empty() || address.value.contains(char::is_whitespace) {
-            return self.invalid(
-                &address.referenced,
-                format!("address `{}` is not an address", address.value),
-                "write an IP address or a DNS name",
-            );
-        }
+        let name = self.rule(&spec.name, "host name", Rule::HostName)?;
+        let address = self.rule(&spec.address, "address", Rule::Address)?;
         let mut roles = Vec::new();
         for role in &spec.roles {
             let parsed = match role.value.as_str() {
@@ -333,16 +282,27 @@ impl Checker {
         if roles.contains(&Role::Server) && roles.contains(&Role::Agent) {
             return self.invalid(
                 &spec.name.referenced,
-                format!("host `{}` is both server and agent", name.value),
+                format!("host `{name}` is both server and agent"),
                 "a k3s server already runs workloads: give it only `server`",
+            );
+        }
+        let is_node = roles.contains(&Role::Server) || roles.contains(&Role::Agent);
+        if is_node && (name.chars().any(|c| c.is_ascii_uppercase()) || name.ends_with(['-', '.'])) {
+            return self.invalid(
+                &spec.name.referenced,
+                format!("host name `{name}` cannot be a Kubernetes node name"),
+                "use lowercase letters, digits, - and . for k3s nodes, such as node-1",
             );
         }
         let pins = self.pins(&spec.host_keys)?;
         Ok(Host {
-            name: name.value.clone(),
-            address: address.value.clone(),
+            name,
+            address,
             port: spec.port.unwrap_or(22),
-            user: spec.user.clone().unwrap_or_else(|| default_user.to_owned()),
+            user: match &spec.user {
+                Some(user) => self.rule(user, "user", Rule::UserName)?,
+                None => default_user.to_owned(),
+            },
             roles,
             trust: if pins.is_empty() {
                 HostTrust::KnownHosts(known_hosts.to_owned())
@@ -390,16 +350,4 @@ impl Checker {
             ),
         }
     }
-}
-
-fn valid_dns_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }

@@ -25,7 +25,7 @@ pub struct Inventory {
     pub cluster: Option<ClusterSettings>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Registry,
@@ -79,6 +79,13 @@ pub struct ClusterSettings {
     pub server_args: Vec<String>,
     pub agent_args: Vec<String>,
     pub values: BTreeMap<String, serde_json::Value>,
+}
+
+impl Host {
+    /// A k3s server or agent.
+    pub fn is_node(&self) -> bool {
+        self.roles.contains(&Role::Server) || self.roles.contains(&Role::Agent)
+    }
 }
 
 impl Inventory {

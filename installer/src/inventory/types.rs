@@ -38,7 +38,7 @@ pub struct Spec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SshSpec {
     /// Default login user for every host (default root).
-    pub user: Option<String>,
+    pub user: Option<Spanned<String>>,
     #[serde(default)]
     pub identity_files: Vec<String>,
     /// Also try the keys of the ssh-agent at $SSH_AUTH_SOCK (default true).
@@ -58,7 +58,7 @@ pub struct SshSpec {
 pub struct BastionSpec {
     pub address: Spanned<String>,
     pub port: Option<u16>,
-    pub user: Option<String>,
+    pub user: Option<Spanned<String>>,
     #[serde(default)]
     pub host_keys: Vec<Spanned<String>>,
 }
@@ -69,7 +69,7 @@ pub struct HostSpec {
     pub name: Spanned<String>,
     pub address: Spanned<String>,
     pub port: Option<u16>,
-    pub user: Option<String>,
+    pub user: Option<Spanned<String>>,
     #[serde(default)]
     pub roles: Vec<Spanned<String>>,
     /// Pinned `SHA256:…` host-key fingerprints.
@@ -106,7 +106,7 @@ pub struct TlsSpec {
 pub struct AuthSpec {
     /// The htpasswd user (default `ferry`); its password is generated and kept 0600 in the
     /// state directory.
-    pub user: Option<String>,
+    pub user: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -125,7 +125,7 @@ pub struct ClusterSpec {
 #[serde(deny_unknown_fields)]
 pub struct ExtraArgs {
     #[serde(default)]
-    pub server: Vec<String>,
+    pub server: Vec<Spanned<String>>,
     #[serde(default)]
-    pub agent: Vec<String>,
+    pub agent: Vec<Spanned<String>>,
 }

@@ -8,21 +8,20 @@ pub mod preflight;
 pub mod upload;
 pub mod via;
 
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bundle_format::{Digest, SignaturePolicy, limits};
+use bundle_format::limits;
 use oci_remote::{Connection, Purpose, RegistryOptions, connect};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use self::plan::plan;
-use self::preflight::{Preflight, preflight};
-use self::upload::{ManifestBytes, Uploaded, upload_concurrently, upload_from_reader};
+use self::preflight::preflight;
+use self::upload::{ManifestBytes, Uploaded, upload_concurrently};
+use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
 use crate::runtime::io_runtime;
-use crate::source::BundleSource;
 
 #[derive(Debug, Clone)]
 pub struct PushOptions {
@@ -31,10 +30,9 @@ pub struct PushOptions {
     pub registry_options: RegistryOptions,
     /// Blob uploads in flight at once.
     pub concurrency: usize,
-    pub policy: SignaturePolicy,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PushReport {
     pub registry: String,
@@ -61,27 +59,27 @@ impl PushReport {
     }
 }
 
-pub fn push(source: &BundleSource, options: &PushOptions) -> Result<PushReport, InstallError> {
+pub fn push(bundle: &VerifiedBundle, options: &PushOptions) -> Result<PushReport, InstallError> {
     let runtime = io_runtime()?;
     let registry = Arc::new(connect(
         &options.registry_options,
         &options.registry,
         Purpose::Push,
     )?);
-    push_with(&runtime, &registry, source, options)
+    push_with(&runtime, &registry, bundle, options)
 }
 
 /// Push through an existing runtime and connection (install's tunnel provides both).
 pub fn push_with(
     runtime: &tokio::runtime::Runtime,
     registry: &Arc<Connection>,
-    source: &BundleSource,
+    bundle: &VerifiedBundle,
     options: &PushOptions,
 ) -> Result<PushReport, InstallError> {
     let span = tracing::info_span!("push", registry = %registry.registry);
     let _entered = span.enter();
-    let index = source.index(&options.policy)?;
-    let plan = plan(&index)?;
+    let index = bundle.index();
+    let plan = plan(index)?;
     let base = index
         .base
         .as_ref()
@@ -100,54 +98,46 @@ pub fn push_with(
         "preflight done"
     );
     let uploaded = Uploaded::default();
-    let wanted_manifests: HashSet<Digest> = plan.manifests.iter().map(|m| m.digest).collect();
-    let manifests = match source.random_access(&options.policy)? {
-        Some(bundle) => {
-            std::thread::scope(|scope| {
-                // The whole bundle is verified once, front to back, while blobs upload: a
-                // damaged entry anywhere stops the push before any manifest or tag is written.
-                let verifier = scope.spawn(|| verify_all(source, &options.policy));
-                let uploads = upload_concurrently(
-                    runtime.handle(),
-                    registry,
-                    &bundle,
-                    &checked.uploads,
-                    options.concurrency,
-                    &uploaded,
-                );
-                let verified = verifier.join().unwrap_or_else(|_| {
-                    Err(InstallError::other(
-                        "bundle verification",
-                        "the verifying thread panicked",
-                        "report this as a bug",
-                    ))
-                });
-                uploads.and(verified)
-            })?;
-            let mut manifests = ManifestBytes::new();
-            for digest in &wanted_manifests {
-                if index.blob(digest).is_some() {
-                    let mut bytes = Vec::new();
-                    bundle
-                        .open_blob(digest)?
-                        .take(limits::MAX_MANIFEST_BYTES + 1)
-                        .read_to_end(&mut bytes)
-                        .map_err(|e| InstallError::reading(digest, e))?;
-                    manifests.insert(*digest, bytes);
-                }
+    std::thread::scope(|scope| {
+        // Every byte is verified before any manifest or tag is written: a bundle file front to
+        // back while blobs upload; a parts directory was, part by part, when it was opened.
+        let verifier = scope.spawn(|| {
+            if bundle.checked_on_open() {
+                Ok(())
+            } else {
+                bundle.verify_all()
             }
-            manifests
-        }
-        None => sequential(
-            runtime,
+        });
+        let uploads = upload_concurrently(
+            runtime.handle(),
             registry,
-            source,
-            options,
-            &checked,
-            &wanted_manifests,
+            bundle.random_access(),
+            &checked.uploads,
+            options.concurrency,
             &uploaded,
-        )?,
-    };
+        );
+        let verified = verifier.join().unwrap_or_else(|_| {
+            Err(InstallError::other(
+                "bundle verification",
+                "the verifying thread panicked",
+                "report this as a bug",
+            ))
+        });
+        uploads.and(verified)
+    })?;
+    let mut manifests = ManifestBytes::new();
+    for manifest in &plan.manifests {
+        let digest = &manifest.digest;
+        if index.blob(digest).is_some() && !manifests.contains_key(digest) {
+            let mut bytes = Vec::new();
+            bundle
+                .open_blob(digest)?
+                .take(limits::MAX_MANIFEST_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(|e| InstallError::reading(digest, e))?;
+            manifests.insert(*digest, bytes);
+        }
+    }
     let mut report = PushReport {
         registry: registry.registry.clone(),
         bundle_id: index.bundle_id().to_string(),
@@ -166,43 +156,4 @@ pub fn push_with(
         &mut report,
     ))?;
     Ok(report)
-}
-
-fn sequential(
-    runtime: &tokio::runtime::Runtime,
-    registry: &Arc<Connection>,
-    source: &BundleSource,
-    options: &PushOptions,
-    checked: &Preflight,
-    wanted_manifests: &HashSet<Digest>,
-    uploaded: &Uploaded,
-) -> Result<ManifestBytes, InstallError> {
-    let uploads: HashMap<Digest, _> = checked.uploads.iter().map(|u| (u.digest, u)).collect();
-    let mut manifests = ManifestBytes::new();
-    let mut reader = source.stream(&options.policy)?;
-    while let Some(mut blob) = reader.next_blob()? {
-        let digest = blob.descriptor().digest;
-        if let Some(upload) = uploads.get(&digest) {
-            upload_from_reader(runtime.handle(), registry, upload, &mut blob, uploaded)?;
-        } else if wanted_manifests.contains(&digest) {
-            let mut bytes = Vec::new();
-            (&mut blob)
-                .take(limits::MAX_MANIFEST_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| InstallError::reading(&digest, e))?;
-            manifests.insert(digest, bytes);
-        }
-        blob.finish()?;
-    }
-    reader.finish()?;
-    Ok(manifests)
-}
-
-fn verify_all(source: &BundleSource, policy: &SignaturePolicy) -> Result<(), InstallError> {
-    let mut reader = source.stream(policy)?;
-    while let Some(blob) = reader.next_blob()? {
-        blob.finish()?;
-    }
-    reader.finish()?;
-    Ok(())
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use oci_remote::{Purpose, connect};
 
 use super::{PushOptions, PushReport, push_with};
+use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
 use crate::runtime::io_runtime;
-use crate::source::BundleSource;
 use crate::ssh::{
     HostId, HostTrust, SshOptions, SshTarget, connect as ssh_connect, open_connect_proxy,
 };
@@ -43,7 +43,7 @@ pub fn parse_via(text: &str, trust: HostTrust) -> Result<SshTarget, InstallError
 }
 
 pub fn push_via(
-    source: &BundleSource,
+    bundle: &VerifiedBundle,
     options: &PushOptions,
     via: &SshTarget,
     ssh: &SshOptions,
@@ -58,7 +58,7 @@ pub fn push_via(
         &options.registry,
         Purpose::Push,
     )?);
-    let report = push_with(&runtime, &connection, source, options);
+    let report = push_with(&runtime, &connection, bundle, options);
     drop(proxy);
     report
 }

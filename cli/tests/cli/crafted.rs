@@ -1,0 +1,186 @@
+//! Crafted archives: path escapes, links and devices are refused, and nothing is written.
+
+use crate::support::stderr;
+use tar::{EntryType, Header};
+
+/// One zstd frame holding a tar entry with an arbitrary header.
+fn crafted_frame(name: &str, kind: EntryType, link: Option<&str>, data: &[u8]) -> Vec<u8> {
+    let mut header = Header::new_ustar();
+    header.set_entry_type(kind);
+    header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    if let Some(link) = link {
+        header.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
+    }
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut content = header.as_bytes().to_vec();
+    content.extend_from_slice(data);
+    content.resize(content.len().div_ceil(512) * 512, 0);
+    zstd::encode_all(&content[..], 3).unwrap()
+}
+
+fn end_frame() -> Vec<u8> {
+    zstd::encode_all(&[0u8; 1024][..], 3).unwrap()
+}
+
+#[test]
+fn escapes_links_and_devices_are_refused_before_and_after_the_signature() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let bytes = std::fs::read(&good).unwrap();
+    let table = crate::support::offset_table(&good);
+    // index + signature, valid and signed
+    let signed_head = &bytes[..table.entries[2].frame.offset as usize];
+    let cases: [(&str, EntryType, Option<&str>, &str); 5] = [
+        ("../x", EntryType::Regular, None, "escapes the target"),
+        ("/etc/x", EntryType::Regular, None, "escapes the target"),
+        (
+            "oci-layout",
+            EntryType::Symlink,
+            Some("/etc/passwd"),
+            "symbolic link",
+        ),
+        (
+            "oci-layout",
+            EntryType::Link,
+            Some("/etc/shadow"),
+            "hard link",
+        ),
+        ("oci-layout", EntryType::Char, None, "character device"),
+    ];
+    let outside = ws.dir.path().parent().unwrap().join("x");
+    let run_dir = ws.path("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    for (name, kind, link, expected) in cases {
+        let evil = crafted_frame(name, kind, link, b"owned\n");
+        for (position, bundle) in [
+            ("first entry", [&evil[..], &end_frame()].concat()),
+            (
+                "after the signed index",
+                [signed_head, &evil[..], &end_frame()].concat(),
+            ),
+        ] {
+            let path = ws.path("crafted.tar.zst");
+            std::fs::write(&path, &bundle).unwrap();
+            let output = crate::support::run(crate::support::ferry().current_dir(&run_dir).args([
+                "verify".as_ref(),
+                path.as_os_str(),
+                "--trusted-key".as_ref(),
+                ws.path("k.pub").as_os_str(),
+            ]));
+            let message = stderr(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(3),
+                "{name} as {position}: {message}"
+            );
+            assert!(
+                message.contains(expected) && message.contains(name),
+                "{name} as {position}: {message}"
+            );
+            assert!(
+                message.contains("offset"),
+                "the error names the offset: {message}"
+            );
+            assert_eq!(
+                std::fs::read_dir(&run_dir).unwrap().count(),
+                0,
+                "nothing written in the working directory"
+            );
+            assert!(!outside.exists(), "nothing written outside the target");
+            assert!(!std::path::Path::new("/etc/x").exists());
+        }
+    }
+}
+
+#[test]
+fn a_bundle_of_unknown_entries_is_refused() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let bytes = std::fs::read(&good).unwrap();
+    let table = crate::support::offset_table(&good);
+    // a valid header with an unexpected name where the first blob belongs
+    let first_blob = table
+        .entries
+        .iter()
+        .find(|e| e.name.starts_with("blobs/"))
+        .unwrap();
+    let start = first_blob.frame.offset as usize;
+    let end = start + first_blob.frame.length as usize;
+    let extra = crafted_frame("blobs/sha256/notahash", EntryType::Regular, None, b"x");
+    let crafted = [&bytes[..start], &extra[..], &bytes[end..]].concat();
+    let path = ws.path("unknown.tar.zst");
+    std::fs::write(&path, crafted).unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("no such entry belongs in a bundle"),
+        "{}",
+        stderr(&output)
+    );
+    // a duplicate of the index after the layout files
+    let duplicate = [
+        &bytes[..start],
+        &bytes[..table.entries[0].frame.length as usize],
+        &bytes[start..],
+    ]
+    .concat();
+    std::fs::write(&path, duplicate).unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("appears twice"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn oversized_entries_and_windows_are_refused_before_allocation() {
+    let ws = crate::support::Workspace::new();
+    // an index header that declares 1 TiB
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::Regular);
+    header.as_old_mut().name[..16].copy_from_slice(b"ferry-index.json");
+    header.set_size(1 << 40);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut content = header.as_bytes().to_vec();
+    content.extend_from_slice(&[b'{'; 512]);
+    let frame = zstd::encode_all(&content[..], 3).unwrap();
+    let path = ws.path("huge.tar.zst");
+    std::fs::write(&path, [&frame[..], &end_frame()].concat()).unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3));
+    assert!(
+        stderr(&output).contains("over the limit"),
+        "{}",
+        stderr(&output)
+    );
+
+    // a frame that needs a 128 MiB window
+    let big = vec![7u8; 32 << 20];
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+    encoder.window_log(27).unwrap();
+    encoder.long_distance_matching(true).unwrap();
+    let mut header = Header::new_ustar();
+    header.set_entry_type(EntryType::Regular);
+    header.as_old_mut().name[..16].copy_from_slice(b"ferry-index.json");
+    header.set_size(big.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    std::io::Write::write_all(&mut encoder, header.as_bytes()).unwrap();
+    std::io::Write::write_all(&mut encoder, &big).unwrap();
+    let frame = encoder.finish().unwrap();
+    std::fs::write(&path, [&frame[..], &end_frame()].concat()).unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3));
+    let message = stderr(&output);
+    assert!(
+        message.contains("ferry-index.json") && message.contains("window over the 8-MiB limit"),
+        "{message}"
+    );
+}

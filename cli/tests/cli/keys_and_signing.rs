@@ -1,0 +1,184 @@
+//! Keys are minisign-compatible and protected; re-signing keeps the bundle id and its blobs.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use crate::support::{Workspace, ok, require_tools, run, stderr, stdout};
+
+#[test]
+fn generated_keys_are_encrypted_by_default_and_private() {
+    let ws = Workspace::new();
+    let password = ws.write("pw", "correct horse battery staple\n");
+    let output = run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .args(["key", "generate", "-o", "enc"]));
+    assert!(
+        !output.status.success(),
+        "without a password source and no terminal it refuses"
+    );
+    assert!(
+        stderr(&output).contains("--unencrypted"),
+        "{}",
+        stderr(&output)
+    );
+    ok(run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .args([
+            "key",
+            "generate",
+            "-o",
+            "enc",
+            "--password-file",
+            "pw",
+        ])));
+    let secret = ws.path("enc.key");
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        std::fs::metadata(ws.path("k.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let text = std::fs::read_to_string(&secret).unwrap();
+    assert!(!text.contains("correct horse"));
+    let again = run(crate::support::ferry().current_dir(ws.dir.path()).args([
+        "key",
+        "generate",
+        "-o",
+        "enc",
+        "--password-file",
+        "pw",
+    ]));
+    assert!(
+        !again.status.success(),
+        "an existing key is not overwritten without --force"
+    );
+    let _ = password;
+}
+
+#[test]
+fn resigning_keeps_the_id_and_switches_the_trusted_key() {
+    let Some((ws, bundle)) = crate::support::demo_bundle() else {
+        return;
+    };
+    ws.write("pw", "s3cret\n");
+    ok(run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .args([
+            "key",
+            "generate",
+            "-o",
+            "second",
+            "--password-file",
+            "pw",
+        ])));
+    let id_before = inspect_id(&bundle);
+    // wrong password: refused, bundle untouched
+    ws.write("wrong", "nope\n");
+    let output = run(crate::support::ferry().current_dir(ws.dir.path()).args([
+        "sign",
+        "b.tar.zst",
+        "--key",
+        "second.key",
+        "--password-file",
+        "wrong",
+    ]));
+    assert!(!output.status.success());
+    assert!(
+        !stderr(&output).contains("nope"),
+        "the password never appears in errors"
+    );
+    ok(run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .env("FERRY_KEY_PASSWORD", "s3cret")
+        .args(["sign", "b.tar.zst", "--key", "second.key"])));
+    assert_eq!(inspect_id(&bundle), id_before);
+    let first = ws.verify(&bundle);
+    assert_eq!(
+        first.status.code(),
+        Some(6),
+        "the old key no longer signs it: {}",
+        stderr(&first)
+    );
+    let second = run(crate::support::ferry().args([
+        "verify".as_ref(),
+        bundle.as_os_str(),
+        "--trusted-key".as_ref(),
+        ws.path("second.pub").as_os_str(),
+    ]));
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    if require_tools(&["minisign", "tar", "zstd"]) {
+        let dir = ws.path("x");
+        std::fs::create_dir(&dir).unwrap();
+        ok(run(Command::new("tar")
+            .args(["--zstd", "-xf"])
+            .arg(&bundle)
+            .arg("-C")
+            .arg(&dir)));
+        ok(run(Command::new("minisign")
+            .arg("-V")
+            .arg("-p")
+            .arg(ws.path("second.pub"))
+            .arg("-m")
+            .arg(dir.join("ferry-index.json"))));
+    }
+}
+
+fn inspect_id(bundle: &std::path::Path) -> String {
+    let output = ok(run(crate::support::ferry().args([
+        "inspect".as_ref(),
+        "--json".as_ref(),
+        bundle.as_os_str(),
+    ])));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    json["bundleId"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn inspect_shows_artifacts_platforms_and_signer() {
+    let Some((ws, bundle)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let key_id = std::fs::read_to_string(ws.path("k.pub")).unwrap();
+    let output = ok(run(crate::support::ferry().args([
+        "inspect".as_ref(),
+        bundle.as_os_str(),
+        "--trusted-key".as_ref(),
+        ws.path("k.pub").as_os_str(),
+    ])));
+    let text = stdout(&output);
+    for expected in [
+        "docker.io/example/multiarch:1.0",
+        "linux/amd64,linux/arm64",
+        "demo 0.1.0",
+        "other 0.1.0",
+        "registry  role=registry  platform=linux/amd64  mode=0755",
+        "(trusted, valid)",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+    let id_line = key_id.lines().next().unwrap();
+    let id = id_line.rsplit(' ').next().unwrap();
+    assert!(text.contains(id), "signer key id {id} shown:\n{text}");
+}
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let output = ok(run(crate::support::ferry().args(["completions", "bash"])));
+    assert!(stdout(&output).contains("ferry"));
+    let dir = tempfile::tempdir().unwrap();
+    ok(run(crate::support::ferry().args([
+        "man".as_ref(),
+        "-o".as_ref(),
+        dir.path().as_os_str(),
+    ])));
+    assert!(dir.path().join("ferry.1").exists());
+    assert!(dir.path().join("ferry-verify.1").exists());
+    let version = ok(run(crate::support::ferry().arg("--version")));
+    assert!(stdout(&version).starts_with("ferry "));
+}

@@ -1,0 +1,28 @@
+//! ferry's command-line tests in one binary: a module per area, one shared harness
+//! ([`support`]). Tests that need the test bed take turns on it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
+
+mod support;
+
+mod charts;
+mod crafted;
+mod delta;
+mod install;
+mod interop;
+mod keys_and_signing;
+mod manifest_errors;
+mod memory;
+mod output;
+mod parts;
+mod push;
+mod registry_export;
+mod round_trip;
+mod schema;
+mod tamper;
+mod tamper_campaign;
+mod url_files;

@@ -1,0 +1,214 @@
+//! `ferry push` into a real distribution registry with TLS and htpasswd: every image, platform,
+//! chart and file lands at its original digest, a re-run changes nothing, a parts directory
+//! pushes in one pass, and a damaged bundle writes no tag.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::{
+    Registry, Workspace, demo_bundle, ferry, index_of, ok, require_tools, run, stderr, stdout,
+};
+
+const USER: &str = "pusher:s3cret-pass";
+
+fn push(ws: &Workspace, registry: &Registry, bundle: &Path, extra: &[&str]) -> Output {
+    let password = ws.write("registry.password", "s3cret-pass\n");
+    run(ferry()
+        .arg("push")
+        .arg(bundle)
+        .args(["--to", &registry.address, "--json"])
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--registry-ca")
+        .arg(format!(
+            "{}={}",
+            registry.address,
+            registry.ca_path().display()
+        ))
+        .arg("--registry-auth")
+        .arg(format!(
+            "{}=pusher:{}",
+            registry.address,
+            password.display()
+        ))
+        .args(extra))
+}
+
+fn report(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("not JSON: {}\n{}", stdout(output), stderr(output)))
+}
+
+fn skopeo_digest(registry: &Registry, image: &str) -> String {
+    let output = ok(run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--creds", USER])
+        .arg(format!("--cert-dir={}", cert_dir(registry).display()))
+        .arg(format!("docker://{}/{image}", registry.address))));
+    format!("sha256:{}", sha256_hex(&output.stdout))
+}
+
+fn cert_dir(registry: &Registry) -> std::path::PathBuf {
+    let dir = registry.ca_path().with_file_name("certs.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(registry.ca_path(), dir.join("ca.crt")).unwrap();
+    dir
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    bundle_format::Digest::of(data).hex()
+}
+
+#[test]
+fn every_artifact_lands_at_its_digest_and_a_rerun_changes_nothing() {
+    if !require_tools(&["skopeo", "docker-registry", "helm", "htpasswd", "openssl"]) {
+        return;
+    }
+    let Some((ws, bundle)) = demo_bundle() else {
+        return;
+    };
+    let registry = Registry::start_with(&["--tls", "--user", USER]);
+    let first = report(&ok(push(&ws, &registry, &bundle, &[])));
+    let index = index_of(&bundle);
+    assert_eq!(
+        first["tagsPut"],
+        index.images.len() + index.charts.len() + index.files.len()
+    );
+    assert!(first["uploadedBlobs"].as_u64().unwrap() > 0);
+
+    // Images by their original reference, under the upstream's prefix, at the exported digest;
+    // every platform of a multi-platform index is there too.
+    for image in &index.images {
+        let placement = oci_remote::layout::image_placement(&image.reference).unwrap();
+        let tag = placement.tag.unwrap();
+        let at = format!("{}:{tag}", placement.repository);
+        assert_eq!(
+            skopeo_digest(&registry, &at),
+            image.digest.to_string(),
+            "{at}"
+        );
+        for blob in &image.blobs {
+            let media = &index.blob(blob).unwrap().media_type;
+            if media.contains("manifest.v1") {
+                let child = format!("{}@{blob}", placement.repository);
+                assert_eq!(skopeo_digest(&registry, &child), blob.to_string());
+            }
+        }
+    }
+    assert!(
+        index
+            .images
+            .iter()
+            .any(|i| i.reference.starts_with("docker.io/example/multiarch"))
+    );
+
+    // Charts as Helm OCI artifacts: helm pulls them by name and version.
+    let helm_home = ws.path("helm");
+    for chart in &index.charts {
+        let pulled = ws.path(&format!("pulled-{}", chart.name));
+        std::fs::create_dir_all(&pulled).unwrap();
+        ok(run(Command::new("helm")
+            .env("HELM_CONFIG_HOME", &helm_home)
+            .env("HELM_CACHE_HOME", &helm_home)
+            .args([
+                "pull",
+                &format!("oci://{}/charts/{}", registry.address, chart.name),
+            ])
+            .args([
+                "--version",
+                &chart.version,
+                "--username",
+                "pusher",
+                "--password",
+                "s3cret-pass",
+            ])
+            .arg("--ca-file")
+            .arg(registry.ca_path())
+            .arg("--destination")
+            .arg(&pulled)));
+        assert!(
+            std::fs::read_dir(&pulled).unwrap().count() == 1,
+            "{}",
+            chart.name
+        );
+    }
+
+    // A second push writes nothing and says so.
+    let again = ok(push(&ws, &registry, &bundle, &[]));
+    let second = report(&again);
+    assert_eq!(second["uploadedBlobs"], 0);
+    assert_eq!(second["mountedBlobs"], 0);
+    assert_eq!(second["manifestsPut"], 0);
+    assert_eq!(second["tagsPut"], 0);
+    assert_eq!(second["tagsUnchanged"], first["tagsPut"]);
+}
+
+#[test]
+fn a_parts_directory_pushes_in_one_pass_and_a_damaged_bundle_writes_no_tag() {
+    if !require_tools(&["skopeo", "docker-registry", "htpasswd", "openssl"]) {
+        return;
+    }
+    let Some((ws, bundle)) = demo_bundle() else {
+        return;
+    };
+    // Damage one byte in the middle of the largest blob's frame.
+    let table = crate::support::offset_table(&bundle);
+    let largest = table
+        .entries
+        .iter()
+        .filter(|e| e.name.starts_with("blobs/"))
+        .max_by_key(|e| e.frame.length)
+        .unwrap();
+    let damaged = ws.path("damaged.tar.zst");
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = usize::try_from(largest.frame.offset + largest.frame.length / 2).unwrap();
+    bytes[at] ^= 0x40;
+    std::fs::write(&damaged, bytes).unwrap();
+    let registry = Registry::start_with(&["--tls", "--user", USER]);
+    let refused = push(&ws, &registry, &damaged, &[]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("corrupt"), "{}", stderr(&refused));
+    assert!(
+        !registry.access_log().contains("\"PUT /v2/") || !tag_put(&registry),
+        "a tag was written from a damaged bundle"
+    );
+
+    // The parts directory of the intact bundle, one part lost, pushes in one pass.
+    let parts = ws.path("parts");
+    ok(run(ferry()
+        .arg("split")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&parts)
+        .args(["--part-size", "1M", "--repair", "10", "--key"])
+        .arg(ws.path("k.key"))));
+    let lost = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".2-of-"))
+        .unwrap();
+    std::fs::remove_file(lost).unwrap();
+    let pushed = report(&ok(push(&ws, &registry, &parts, &[])));
+    let index = index_of(&bundle);
+    assert_eq!(
+        pushed["tagsPut"],
+        index.images.len() + index.charts.len() + index.files.len()
+    );
+    let hello = &index.images[0];
+    let placement = oci_remote::layout::image_placement(&hello.reference).unwrap();
+    assert_eq!(
+        skopeo_digest(
+            &registry,
+            &format!("{}:{}", placement.repository, placement.tag.unwrap())
+        ),
+        hello.digest.to_string()
+    );
+}
+
+/// Whether the access log shows a manifest PUT by tag (not by digest).
+fn tag_put(registry: &Registry) -> bool {
+    registry.access_log().lines().any(|line| {
+        line.contains("\"PUT /v2/")
+            && line.contains("/manifests/")
+            && !line.contains("/manifests/sha256:")
+    })
+}

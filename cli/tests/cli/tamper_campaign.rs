@@ -1,0 +1,210 @@
+//! The tamper campaign, with a fixed seed: 1000 random single-byte changes across a signed
+//! bundle, each refused by `ferry verify`; 20 of them, sampled, taken through `ferry install`,
+//! each refused before any tag is written to the registry.
+//!
+//! One exception is checked rather than assumed: zstd's encoding has redundant bits (a match
+//! offset inside a run of zeros, say), so a rare change decodes to the very same archive. Such
+//! a change alters no byte that anything reads, and verify accepts it; the test then proves with
+//! the zstd CLI that the decoded archive is byte-identical to the original's
+//! (docs/security.md, "Tamper campaign"). Any other accepted change fails the test.
+
+use std::path::Path;
+
+use crate::support::testbed::{on_host, testbed};
+use crate::support::{Workspace, ferry, require_fixtures, run, stderr};
+
+const SEED: u64 = 0x00f3_7272_7961_6c6c;
+const FLIPS: usize = 1000;
+const THROUGH_INSTALL: usize = 20;
+
+/// xorshift64*: a fixed, dependency-free sequence.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// (position, xor mask): a non-zero mask, so every flip really changes the byte.
+fn flips(len: usize) -> Vec<(usize, u8)> {
+    let mut rng = Rng(SEED);
+    (0..FLIPS)
+        .map(|_| {
+            let position = usize::try_from(rng.next() % len as u64).unwrap();
+            let mask = u8::try_from(rng.next() % 255).unwrap() + 1;
+            (position, mask)
+        })
+        .collect()
+}
+
+fn small_bundle(ws: &Workspace, fixtures: &Path) -> std::path::PathBuf {
+    let f = fixtures.display();
+    let manifest = ws.write(
+        "m.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: tamper, version: '1'}}
+spec:
+  images:
+    - {{name: docker.io/library/hello:1.0, from: 'oci-layout:{f}/images/hello:1.0'}}
+  charts:
+    - path: {f}/charts/other-0.1.0.tgz
+  files:
+    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+"
+        ),
+    );
+    ws.export(&manifest, "tamper.tar.zst")
+}
+
+#[test]
+fn a_thousand_random_flips_are_each_refused_and_twenty_never_reach_a_tag() {
+    let Some(fixtures) = require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = small_bundle(&ws, &fixtures);
+    let original = std::fs::read(&bundle).unwrap();
+    let plan = flips(original.len());
+    let tampered = ws.path("tampered.tar.zst");
+    let decoded_original = zstd_decode(&bundle).expect("the intact bundle decodes");
+    let mut accepted = Vec::new();
+    let mut decode_identical = Vec::new();
+    let mut refused = Vec::new();
+    for &(position, mask) in &plan {
+        let mut bytes = original.clone();
+        bytes[position] ^= mask;
+        std::fs::write(&tampered, &bytes).unwrap();
+        let output = run(ferry()
+            .arg("verify")
+            .arg(&tampered)
+            .arg("--trusted-key")
+            .arg(ws.path("k.pub")));
+        if output.status.success() {
+            if zstd_decode(&tampered).as_ref() == Some(&decoded_original) {
+                decode_identical.push(position);
+            } else {
+                accepted.push(position);
+            }
+        } else {
+            refused.push((position, mask));
+            assert!(
+                matches!(output.status.code(), Some(3 | 4)),
+                "flip at {position}: exit {:?}: {}",
+                output.status.code(),
+                stderr(&output)
+            );
+        }
+    }
+    assert!(
+        accepted.is_empty(),
+        "flips accepted at {accepted:?} of {} bytes",
+        original.len()
+    );
+    println!(
+        "{} of {FLIPS} flips refused; {} decoded to the identical archive (at {decode_identical:?})",
+        refused.len(),
+        decode_identical.len()
+    );
+
+    // Through install: every 50th flip of the same sequence.
+    let Some(bed) = testbed() else { return };
+    let h1 = bed.hosts[0].address.clone();
+    let inventory = ws.write(
+        "inventory.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {{name: tamper}}
+spec:
+  ssh: {{identityFiles: [{}], knownHosts: {}, agent: false}}
+  hosts:
+    - {{name: h1, address: {h1}, roles: [registry]}}
+  registry: {{host: h1, dnsName: registry.tamper.test, port: 5002, storage: /var/lib/ferry/tamper-registry}}
+",
+            bed.identity().display(),
+            bed.known_hosts().display()
+        ),
+    );
+    on_host(
+        &bed,
+        &h1,
+        "systemctl stop ferry-registry; rm -rf /var/lib/ferry/tamper-registry",
+    );
+    let since = String::from_utf8(on_host(&bed, &h1, "date +%s").stdout).unwrap();
+    let step = (refused.len() / THROUGH_INSTALL).max(1);
+    for &(position, mask) in refused.iter().step_by(step).take(THROUGH_INSTALL) {
+        let mut bytes = original.clone();
+        bytes[position] ^= mask;
+        std::fs::write(&tampered, &bytes).unwrap();
+        let output = run(ferry()
+            .arg("install")
+            .arg(&tampered)
+            .arg("-i")
+            .arg(&inventory)
+            .arg("--trusted-key")
+            .arg(ws.path("k.pub"))
+            .arg("--state-dir")
+            .arg(ws.path("state")));
+        assert!(
+            !output.status.success(),
+            "install accepted the flip at {position}"
+        );
+    }
+    let log = String::from_utf8(
+        on_host(
+            &bed,
+            &h1,
+            &format!(
+                "journalctl -u ferry-registry --since @{} --no-pager -o cat",
+                since.trim()
+            ),
+        )
+        .stdout,
+    )
+    .unwrap();
+    let tag_puts: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains("\"PUT /v2/")
+                && l.contains("/manifests/")
+                && !l.contains("/manifests/sha256:")
+        })
+        .collect();
+    assert!(
+        tag_puts.is_empty(),
+        "tags were written from tampered bundles: {tag_puts:?}"
+    );
+    // The intact bundle then installs, so the refusals above were about the damage.
+    let intact = run(ferry()
+        .arg("install")
+        .arg(&bundle)
+        .arg("-i")
+        .arg(&inventory)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--state-dir")
+        .arg(ws.path("state")));
+    assert!(intact.status.success(), "{}", stderr(&intact));
+    on_host(
+        &bed,
+        &h1,
+        "systemctl stop ferry-registry; rm -rf /var/lib/ferry/tamper-registry",
+    );
+}
+
+/// The archive a bundle decodes to, by the real zstd CLI (skippable frames are skipped); None
+/// when zstd refuses it.
+fn zstd_decode(bundle: &Path) -> Option<Vec<u8>> {
+    let output = std::process::Command::new("zstd")
+        .args(["-d", "-c", "-q"])
+        .arg(bundle)
+        .output()
+        .expect("zstd runs (scripts/install-deps.sh installs it)");
+    output.status.success().then_some(output.stdout)
+}

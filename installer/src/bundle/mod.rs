@@ -1,0 +1,123 @@
+//! The bundle of one command, opened once: its signature checked once and, from a parts
+//! directory, every part hashed once against the signed parts manifest. Every stage takes its
+//! role files, chart layers and blobs from this one handle, by random access over the bundle
+//! file or over the assembled parts; nothing opens the bundle a second time.
+
+mod to_hosts;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bundle_format::parts::{assemble, scan};
+use bundle_format::positioned::{ReadAt, Window};
+use bundle_format::random_access::BundleFile;
+use bundle_format::{BundleIndex, BundleReader, Digest, SignatureCheck, SignaturePolicy};
+
+pub use self::to_hosts::{BlobTarget, put_blob_on_hosts};
+use crate::error::InstallError;
+
+/// Where the bundle came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum BundleOrigin {
+    File,
+    /// A parts directory, read without joining it.
+    Parts,
+}
+
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    path: PathBuf,
+    origin: BundleOrigin,
+    bytes: Arc<dyn ReadAt>,
+    random: BundleFile,
+    policy: SignaturePolicy,
+}
+
+impl VerifiedBundle {
+    /// Open a bundle file or a parts directory and check its signature against `policy`.
+    pub fn open(path: &Path, policy: &SignaturePolicy) -> Result<Self, InstallError> {
+        let span = tracing::info_span!("open bundle", path = %path.display());
+        let _entered = span.enter();
+        let (origin, bytes): (BundleOrigin, Arc<dyn ReadAt>) = if path.is_dir() {
+            let status = scan(path, trusted_keys(policy))?;
+            (BundleOrigin::Parts, Arc::new(assemble(&status, path)?))
+        } else {
+            let file = File::open(path).map_err(|e| {
+                InstallError::other(
+                    format!("bundle {}", path.display()),
+                    format!("cannot open it: {e}"),
+                    "check the path",
+                )
+            })?;
+            (BundleOrigin::File, Arc::new(file))
+        };
+        let random = BundleFile::over(bytes.clone(), policy)?;
+        Ok(Self {
+            path: path.to_owned(),
+            origin,
+            bytes,
+            random,
+            policy: policy.clone(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn origin(&self) -> BundleOrigin {
+        self.origin
+    }
+
+    pub fn index(&self) -> &BundleIndex {
+        self.random.index()
+    }
+
+    pub fn signature(&self) -> &SignatureCheck {
+        self.random.signature()
+    }
+
+    /// One blob, decompressed from its own frame and verified against its digest as it is read.
+    pub fn open_blob(&self, digest: &Digest) -> Result<impl Read + Send + use<>, InstallError> {
+        Ok(self.random.open_blob(digest)?)
+    }
+
+    /// Positioned reads for concurrent uploads.
+    pub fn random_access(&self) -> &BundleFile {
+        &self.random
+    }
+
+    /// Whether every byte was already checked when the bundle was opened: the parts of a parts
+    /// directory are each hashed against the signed parts manifest. A bundle file is checked
+    /// by [`Self::verify_all`] instead.
+    pub fn checked_on_open(&self) -> bool {
+        self.origin == BundleOrigin::Parts
+    }
+
+    /// Read the whole bundle front to back, checking every entry and its digest.
+    pub fn verify_all(&self) -> Result<(), InstallError> {
+        let len = self
+            .bytes
+            .len()
+            .map_err(|e| InstallError::other("bundle", e.to_string(), "check the disk"))?;
+        let window = Window::new(self.bytes.clone(), 0, len);
+        let mut reader =
+            BundleReader::open(BufReader::with_capacity(1 << 20, window), &self.policy)?;
+        while let Some(blob) = reader.next_blob()? {
+            blob.finish()?;
+        }
+        reader.finish()?;
+        Ok(())
+    }
+}
+
+fn trusted_keys(policy: &SignaturePolicy) -> &[bundle_format::TrustedKey] {
+    match policy {
+        SignaturePolicy::Require(keys)
+        | SignaturePolicy::AllowUnsigned(keys)
+        | SignaturePolicy::Report(keys) => keys,
+    }
+}

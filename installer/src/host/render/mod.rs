@@ -1,0 +1,39 @@
+//! Every file ferry writes on a host, rendered from a typed value by a real serializer: YAML
+//! with serde-saphyr, TOML with toml, JSON with serde_json, units with [`super::unit`]. Values
+//! are checked by the inventory loader first; a renderer still refuses what its format cannot
+//! carry safely, so no value can add a line, a key or a document.
+
+pub mod containerd;
+pub mod etc_hosts;
+pub mod htpasswd;
+pub mod k3s;
+pub mod kubernetes;
+pub mod registry;
+pub mod units;
+
+use serde::Serialize;
+
+use crate::error::InstallError;
+
+/// The first line of every YAML or TOML file ferry writes.
+pub const HEADER: &str = "# Written by ferry install; changes are overwritten.\n";
+
+/// `HEADER` and the YAML of `value`.
+pub fn yaml(what: &str, value: &impl Serialize) -> Result<String, InstallError> {
+    let body = serde_saphyr::to_string(value).map_err(|e| serialize_error(what, e))?;
+    Ok(format!("{HEADER}{body}"))
+}
+
+/// `HEADER` and the TOML of `value`.
+pub fn toml(what: &str, value: &impl Serialize) -> Result<String, InstallError> {
+    let body = ::toml::to_string(value).map_err(|e| serialize_error(what, e))?;
+    Ok(format!("{HEADER}{body}"))
+}
+
+fn serialize_error(what: &str, error: impl std::fmt::Display) -> InstallError {
+    InstallError::other(
+        what.to_owned(),
+        format!("cannot render it: {error}"),
+        "report this as a bug",
+    )
+}

@@ -1,0 +1,145 @@
+//! What every stage of one install reads: the bundle opened once, the inventory, the options,
+//! the connected hosts with their facts, and the secrets kept in the state directory.
+
+use std::sync::Arc;
+
+use bundle_format::Platform;
+use oci_remote::Secret;
+use tokio::runtime::Runtime;
+
+use super::InstallOptions;
+use crate::bundle::VerifiedBundle;
+use crate::error::InstallError;
+use crate::host::facts::HostFacts;
+use crate::inventory::{Host, Inventory};
+use crate::registry_tls::{RegistryTls, registry_tls};
+use crate::ssh::SshSession;
+use crate::stages::connect_all::Connected;
+use crate::state::StateDir;
+
+#[derive(Debug)]
+pub struct Run<'a> {
+    pub runtime: Runtime,
+    pub bundle: &'a VerifiedBundle,
+    pub inventory: &'a Inventory,
+    pub options: &'a InstallOptions,
+    pub connected: Connected,
+    pub facts: Vec<HostFacts>,
+    pub state: StateDir,
+    pub secrets: Secrets,
+}
+
+/// Generated once and kept in the state directory (0600); in `--plan`, read if there and
+/// otherwise made in memory only.
+#[derive(Debug)]
+pub struct Secrets {
+    /// ferry's own registry only.
+    pub tls: Option<RegistryTls>,
+    pub registry_password: Secret,
+    pub k3s_token: Secret,
+}
+
+impl Secrets {
+    pub fn load(
+        state: &StateDir,
+        inventory: &Inventory,
+        own_registry: bool,
+    ) -> Result<Self, InstallError> {
+        let settings = &inventory.registry;
+        let tls = if own_registry {
+            Some(registry_tls(
+                &settings.tls,
+                state,
+                &settings.dns_name,
+                &inventory.registry_host().address,
+            )?)
+        } else {
+            None
+        };
+        Ok(Self {
+            tls,
+            registry_password: Secret::new(state.secret("registry-password")?),
+            k3s_token: Secret::new(state.secret("k3s-token")?),
+        })
+    }
+}
+
+impl Run<'_> {
+    /// Whether ferry runs its own registry (no `--registry-url`).
+    pub fn own_registry(&self) -> bool {
+        self.options.registry_url.is_none()
+    }
+
+    /// The registry as nodes reach it: `dnsName:port`, or `--registry-url`.
+    pub fn registry_address(&self) -> String {
+        match &self.options.registry_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "{}:{}",
+                self.inventory.registry.dns_name, self.inventory.registry.port
+            ),
+        }
+    }
+
+    pub fn session(&self, host: &str) -> Option<&Arc<SshSession>> {
+        self.connected.sessions.get(host)
+    }
+
+    /// The session of a host that must be reachable for `what`.
+    pub fn required_session(
+        &self,
+        host: &str,
+        what: &str,
+    ) -> Result<&Arc<SshSession>, InstallError> {
+        self.session(host).ok_or_else(|| {
+            InstallError::other(
+                format!("{what} {host}"),
+                self.connected.unreachable(host).map_or_else(
+                    || "it could not be reached".to_owned(),
+                    |u| u.reason.clone(),
+                ),
+                "it must be reachable for this step: bring it back and run install again",
+            )
+        })
+    }
+
+    /// The platform of a reached host (preflight refused unknown ones).
+    pub fn platform(&self, host: &str) -> Result<&Platform, InstallError> {
+        self.facts
+            .iter()
+            .find(|f| f.name == host)
+            .and_then(|f| f.platform.as_ref())
+            .ok_or_else(|| {
+                InstallError::other(
+                    format!("host {host}"),
+                    "its platform is not known",
+                    "report this as a bug: preflight should have stopped here",
+                )
+            })
+    }
+
+    pub fn facts_of(&self, host: &str) -> Option<&HostFacts> {
+        self.facts.iter().find(|f| f.name == host)
+    }
+
+    /// Reached hosts with any of `roles`, in inventory order.
+    pub fn reached_with<'h>(
+        &'h self,
+        wanted: impl Fn(&Host) -> bool + 'h,
+    ) -> impl Iterator<Item = &'h Host> + 'h {
+        self.inventory
+            .hosts
+            .iter()
+            .filter(move |h| wanted(h) && self.session(&h.name).is_some())
+    }
+
+    pub fn tls(&self) -> Result<&RegistryTls, InstallError> {
+        self.secrets.tls.as_ref().ok_or_else(|| {
+            InstallError::other(
+                "registry TLS",
+                "there is none with --registry-url",
+                "report this as a bug",
+            )
+        })
+    }
+}

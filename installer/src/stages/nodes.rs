@@ -1,0 +1,155 @@
+//! Stage 4: prepare every cluster node so it pulls images by their ORIGINAL references from the
+//! private registry: the registry CA in the system store (where the host's OS family keeps it)
+//! and for containerd, a hosts entry for the registry's name, a containerd
+//! `certs.d/<upstream>/hosts.toml` mirror for every upstream in the bundle, and k3s's
+//! `registries.yaml`. A service restarts only when its own configuration changed. Nothing to do
+//! with `--registry-url`.
+
+use std::collections::BTreeSet;
+
+use oci_remote::layout::{upstream_of, upstream_prefix};
+
+use super::Stage;
+use crate::error::InstallError;
+use crate::host::OsFamily;
+use crate::host::files::read_file;
+use crate::host::paths::{
+    CONTAINERD_CONFIG, CONTAINERD_UNIT, K3S_AGENT_UNIT, K3S_REGISTRIES, K3S_SERVER_UNIT, NODE_CA,
+    containerd_hosts_toml,
+};
+use crate::host::render::HEADER;
+use crate::host::render::containerd::{ContainerdConfig, HostsToml};
+use crate::host::render::k3s::K3sRegistries;
+use crate::install::run::Run;
+use crate::install::step::{Action, Content, StageName, Step};
+
+/// How ferry's files begin (older versions wrote a shorter first line).
+const OURS: &str = "# Written by ferry install";
+
+#[derive(Debug)]
+pub struct NodesStage;
+
+/// Every upstream registry the bundle's images come from.
+pub fn upstreams(run: &Run) -> Result<BTreeSet<String>, InstallError> {
+    let mut upstreams = BTreeSet::new();
+    for image in &run.bundle.index().images {
+        upstreams.insert(upstream_of(&image.reference)?.0);
+    }
+    Ok(upstreams)
+}
+
+impl Stage for NodesStage {
+    fn name(&self) -> StageName {
+        StageName::Nodes
+    }
+
+    fn plan(&self, run: &Run) -> Result<Vec<Step>, InstallError> {
+        if !run.own_registry() {
+            return Ok(Vec::new());
+        }
+        let settings = &run.inventory.registry;
+        let ca = &run.tls()?.ca_pem;
+        let registry = run.registry_address();
+        let password = run.secrets.registry_password.expose();
+        let upstreams = upstreams(run)?;
+        let registry_host = run.inventory.registry_host();
+        let mut steps = Vec::new();
+        for host in run.reached_with(|h| h.is_node()) {
+            let family: OsFamily = run
+                .facts_of(&host.name)
+                .and_then(|f| f.os_family)
+                .ok_or_else(|| {
+                    InstallError::other(
+                        format!("node {}", host.name),
+                        "its OS family is not known",
+                        "report this as a bug: preflight should have stopped here",
+                    )
+                })?;
+            let mut actions = vec![
+                Action::File {
+                    path: NODE_CA.to_owned(),
+                    mode: 0o644,
+                    content: Content(ca.clone()),
+                },
+                Action::File {
+                    path: family.ca_anchor().to_owned(),
+                    mode: 0o644,
+                    content: Content(ca.clone()),
+                },
+                Action::RunAfter {
+                    what: "adding the registry CA to the system store",
+                    command: family.ca_refresh(),
+                    after: vec![family.ca_anchor().to_owned()],
+                },
+                Action::HostsEntry {
+                    address: registry_host.address.clone(),
+                    name: settings.dns_name.clone(),
+                },
+            ];
+            for upstream in &upstreams {
+                let toml = HostsToml::new(
+                    upstream,
+                    &registry,
+                    &upstream_prefix(upstream),
+                    &settings.user,
+                    password,
+                );
+                actions.push(Action::File {
+                    path: containerd_hosts_toml(upstream)?,
+                    mode: 0o600,
+                    content: Content(toml.render()?.into_bytes()),
+                });
+            }
+            // containerd's CRI plugin reads certs.d only when told to: write its config if there
+            // is none, or if ferry wrote it; never overwrite an operator's own.
+            let session = run.required_session(&host.name, "node")?;
+            let existing = run
+                .runtime
+                .block_on(read_file(session, CONTAINERD_CONFIG, 1 << 20))?;
+            if existing
+                .as_ref()
+                .is_none_or(|text| text.starts_with(OURS.as_bytes()))
+            {
+                actions.push(Action::File {
+                    path: CONTAINERD_CONFIG.to_owned(),
+                    mode: 0o644,
+                    content: Content(ContainerdConfig::reading_certs_d().render()?.into_bytes()),
+                });
+                actions.push(Action::RestartIfActive {
+                    unit: CONTAINERD_UNIT,
+                    inputs: vec![CONTAINERD_CONFIG.to_owned()],
+                });
+            } else {
+                actions.push(Action::Note {
+                    text: format!(
+                        "{CONTAINERD_CONFIG} is not ferry's: add config_path = \"{}\" to its CRI registry section yourself",
+                        crate::host::paths::CONTAINERD_CERTS_D
+                    ),
+                });
+            }
+            let registries = K3sRegistries::new(
+                &registry,
+                upstreams.iter().map(|u| (u.as_str(), upstream_prefix(u))),
+                &settings.user,
+                password,
+            );
+            actions.push(Action::File {
+                path: K3S_REGISTRIES.to_owned(),
+                mode: 0o600,
+                content: Content(registries.render()?.into_bytes()),
+            });
+            for unit in [K3S_SERVER_UNIT, K3S_AGENT_UNIT] {
+                actions.push(Action::RestartIfActive {
+                    unit,
+                    inputs: vec![K3S_REGISTRIES.to_owned()],
+                });
+            }
+            steps.extend(actions.into_iter().map(|action| Step {
+                host: host.name.clone(),
+                action,
+            }));
+        }
+        debug_assert!(HEADER.starts_with(OURS));
+        Ok(steps)
+    }
+}

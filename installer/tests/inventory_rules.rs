@@ -1,0 +1,181 @@
+//! Every inventory value that reaches a host file or a command is checked by the loader: a
+//! hostile value is refused with its file:line:col, the rule it breaks and a hint, and never
+//! reaches a host.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use installer::inventory::parse_inventory;
+
+/// A valid inventory with `{field}` replaced by the value under test.
+fn inventory(field: &str, value: &str) -> String {
+    let text = r#"apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {name: site}
+spec:
+  ssh:
+    user: ${ssh_user}
+  hosts:
+    - name: ${name}
+      address: ${address}
+      roles: [registry, server]
+    - name: node-10
+      address: 10.0.0.10
+      user: ${host_user}
+      roles: [agent]
+  registry:
+    host: ${registry_host}
+    storage: ${storage}
+    dnsName: registry.example.internal
+    auth: {user: ${auth_user}}
+  cluster:
+    extraArgs:
+      server: [${server_arg}]
+      agent: ["--node-label=a=b"]
+"#;
+    let defaults = [
+        ("ssh_user", "root"),
+        ("name", "node-1"),
+        ("address", "10.0.0.1"),
+        ("host_user", "admin"),
+        ("registry_host", "node-1"),
+        ("storage", "/var/lib/ferry/registry"),
+        ("auth_user", "ferry"),
+        ("server_arg", "--disable=traefik"),
+    ];
+    let mut out = text.to_owned();
+    for (key, default) in defaults {
+        let chosen = if key == field { value } else { default };
+        out = out.replace(&format!("${{{key}}}"), chosen);
+    }
+    out
+}
+
+fn refused(field: &str, value: &str) -> String {
+    let text = inventory(field, value);
+    match parse_inventory(&text, Path::new("site.yaml")) {
+        Ok(_) => panic!("{field} = {value} was accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_valid_inventory_loads() {
+    let loaded = parse_inventory(&inventory("", ""), Path::new("site.yaml")).unwrap();
+    assert_eq!(loaded.hosts.len(), 2);
+    assert_eq!(loaded.registry.user, "ferry");
+}
+
+#[test]
+fn hostile_values_are_refused_at_their_location_with_the_rule() {
+    let cases = [
+        // (field, YAML value, line:col, words of the rule)
+        (
+            "storage",
+            "\"/srv/x\\nExecStartPre=/bin/sh -c id\"",
+            "site.yaml:17:14",
+            "not a safe absolute path",
+        ),
+        (
+            "storage",
+            "\"/srv/a}, b: {c\"",
+            "site.yaml:17:14",
+            "not a safe absolute path",
+        ),
+        (
+            "storage",
+            "/srv/../etc",
+            "site.yaml:17:14",
+            "not a safe absolute path",
+        ),
+        (
+            "storage",
+            "relative/dir",
+            "site.yaml:17:14",
+            "not a safe absolute path",
+        ),
+        (
+            "auth_user",
+            "\"ops\\nother:$2y$04$abc\"",
+            "site.yaml:19:18",
+            "not a portable user name",
+        ),
+        (
+            "auth_user",
+            "\"a:b\"",
+            "site.yaml:19:18",
+            "not a portable user name",
+        ),
+        (
+            "auth_user",
+            "\"x\\\"\\n---\\nkind: ClusterRoleBinding\"",
+            "site.yaml:19:18",
+            "not a portable user name",
+        ),
+        (
+            "ssh_user",
+            "\"-oProxyCommand=x\"",
+            "site.yaml:6:11",
+            "not a portable user name",
+        ),
+        (
+            "host_user",
+            "\"a b\"",
+            "site.yaml:13:13",
+            "not a portable user name",
+        ),
+        (
+            "address",
+            "\"10.0.0.1\\\" x\"",
+            "site.yaml:9:16",
+            "neither an IP address nor a DNS name",
+        ),
+        (
+            "address",
+            "\"$(reboot)\"",
+            "site.yaml:9:16",
+            "neither an IP address nor a DNS name",
+        ),
+        (
+            "name",
+            "\"-node\"",
+            "site.yaml:8:13",
+            "not a valid host name",
+        ),
+        (
+            "name",
+            "\"--kubeconfig=/x\"",
+            "site.yaml:8:13",
+            "not a valid host name",
+        ),
+        (
+            "server_arg",
+            "\"--x\\nExecStartPre=/bin/sh\"",
+            "site.yaml:22:16",
+            "holds a newline or control character",
+        ),
+    ];
+    for (field, value, at, rule) in cases {
+        let message = refused(field, value);
+        assert!(
+            message.starts_with(at) && message.contains(rule) && message.contains("; "),
+            "{field} = {value}: {message}"
+        );
+    }
+}
+
+#[test]
+fn percent_and_dollar_are_legitimate_in_arguments() {
+    let text = inventory(
+        "server_arg",
+        "\"--kubelet-arg=eviction-hard=imagefs.available<15%\", \"--x=$HOME\"",
+    );
+    let loaded = parse_inventory(&text, Path::new("site.yaml")).unwrap();
+    assert_eq!(
+        loaded.cluster.unwrap().server_args,
+        [
+            "--kubelet-arg=eviction-hard=imagefs.available<15%",
+            "--x=$HOME"
+        ]
+    );
+}
