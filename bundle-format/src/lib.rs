@@ -17,6 +17,7 @@ pub mod limits;
 pub mod offset_table;
 pub mod parts;
 pub mod positioned;
+pub mod problem;
 pub mod progress;
 pub mod random_access;
 pub mod reader;
@@ -33,6 +34,7 @@ pub use index::{
     BaseKind, BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, DELTA_FORMAT_VERSION,
     DeltaBase, FORMAT_VERSION, FileArtifact, ImageArtifact,
 };
+pub use problem::Problem;
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};
 pub use signing::{KeyId, Password, SignatureCheck, SigningKey, TrustedKey, generate_key};
 pub use vocabulary::{FileRole, Platform};

@@ -5,12 +5,9 @@ use crate::manifest::ManifestError;
 pub enum ExportError {
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("{artifact}: {cause}; {hint}")]
-    Source {
-        artifact: String,
-        cause: String,
-        hint: String,
-    },
+    /// An artifact's source failed: the artifact, the cause and what to do next.
+    #[error(transparent)]
+    Source(bundle_format::Problem),
     #[error(transparent)]
     Bundle(#[from] bundle_format::Error),
     #[error(transparent)]
@@ -26,10 +23,6 @@ impl ExportError {
         cause: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
-        Self::Source {
-            artifact: artifact.into(),
-            cause: cause.into(),
-            hint: hint.into(),
-        }
+        Self::Source(bundle_format::Problem::new(artifact, cause, hint))
     }
 }

@@ -37,12 +37,8 @@ pub enum InstallError {
         base: String,
         missing: Vec<Digest>,
     },
-    #[error("{object}: {cause}; {hint}")]
-    Other {
-        object: String,
-        cause: String,
-        hint: String,
-    },
+    #[error(transparent)]
+    Other(bundle_format::Problem),
 }
 
 fn list(digests: &[Digest]) -> String {
@@ -59,11 +55,7 @@ impl InstallError {
         cause: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
-        Self::Other {
-            object: object.into(),
-            cause: cause.into(),
-            hint: hint.into(),
-        }
+        Self::Other(bundle_format::Problem::new(object, cause, hint))
     }
 
     /// A failed read of blob `digest` out of the bundle: the bundle's own verdict (corrupt,

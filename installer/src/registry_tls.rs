@@ -11,11 +11,20 @@ use crate::error::InstallError;
 use crate::inventory::TlsSettings;
 use crate::state::StateDir;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RegistryTls {
     pub ca_pem: Vec<u8>,
     pub certificate_pem: Vec<u8>,
     pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for RegistryTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryTls")
+            .field("ca_pem", &String::from_utf8_lossy(&self.ca_pem))
+            .field("key_pem", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 pub const CA_CERT: &str = "registry-ca.pem";

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use installer::host::OsFamily;
+use installer::host::render::SecretText;
 use installer::host::render::containerd::{ContainerdConfig, HostsToml};
 use installer::host::render::etc_hosts::with_registry_entry;
 use installer::host::render::k3s::{K3sConfig, K3sRegistries};
@@ -71,16 +72,19 @@ fn k3s_units_pass_every_argument_literally() {
 
 #[test]
 fn k3s_config_and_registries() {
-    let config = K3sConfig {
-        token: HOSTILE.to_owned(),
+    let typed = K3sConfig {
+        token: SecretText(HOSTILE.to_owned()),
         node_name: "node-1".into(),
         node_ip: Some("10.0.0.11".into()),
         tls_san: vec!["10.0.0.11".into()],
         cluster_init: true,
         server: None,
-    }
-    .render()
-    .unwrap();
+    };
+    assert!(
+        !format!("{typed:?}").contains("ClusterRoleBinding"),
+        "Debug shows the token"
+    );
+    let config = typed.render().unwrap();
     golden("k3s-config.yaml", &config);
     let parsed = yaml(&config);
     assert_eq!(parsed["token"], HOSTILE);

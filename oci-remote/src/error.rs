@@ -1,11 +1,7 @@
 /// A registry failure: the object, the cause and what to do next.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{object}: {cause}; {hint}")]
-pub struct RemoteError {
-    pub object: String,
-    pub cause: String,
-    pub hint: String,
-}
+#[error(transparent)]
+pub struct RemoteError(#[from] pub bundle_format::Problem);
 
 impl RemoteError {
     pub fn new(
@@ -13,10 +9,6 @@ impl RemoteError {
         cause: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
-        Self {
-            object: object.into(),
-            cause: cause.into(),
-            hint: hint.into(),
-        }
+        Self(bundle_format::Problem::new(object, cause, hint))
     }
 }

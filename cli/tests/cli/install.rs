@@ -65,11 +65,6 @@ fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[&str]) -> O
         .args(extra))
 }
 
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("not JSON:\n{}\n{}", stdout(output), stderr(output)))
-}
-
 /// A YAML file from a host, as JSON values.
 fn yaml(text: &str) -> serde_json::Value {
     serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("not YAML ({e}):\n{text}"))
@@ -345,7 +340,8 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
         .arg("--trusted-key")
         .arg(ws.path("k.pub"))
         .args(registry_flags(&format!("{h1}:5001")))));
-    assert_eq!(json(&via)["tagsPut"], 1);
+    let via: PushReport = serde_json::from_slice(&via.stdout).unwrap();
+    assert_eq!(via.tags_put, 1);
     let log = host_text(
         &bed,
         &h1,

@@ -134,3 +134,26 @@ fn chart_yaml_from_archive(path: &Path) -> Result<String, String> {
     }
     Err("the archive has no <chart>/Chart.yaml".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn chart_versions_must_make_oci_tags() {
+        let checked = |version: &str| {
+            name_and_version(&json!({"name": "web", "version": version}), "chart web")
+        };
+        assert_eq!(
+            checked("1.2.3+build.7").unwrap(),
+            ("web".to_owned(), "1.2.3+build.7".to_owned())
+        );
+        for bad in ["1.2.3/x", ".1", "1 2", "1.0\n", &"9".repeat(129)] {
+            let error = checked(bad).unwrap_err().to_string();
+            assert!(error.contains("cannot be an OCI tag"), "{bad:?}: {error}");
+        }
+        assert!(name_and_version(&json!({"name": "-web", "version": "1"}), "chart").is_err());
+    }
+}

@@ -7,6 +7,8 @@ use crate::error::InstallError;
 
 /// The private registry's binary, installed from the bundle (file role `registry`).
 pub const REGISTRY_BINARY: &str = "/usr/local/lib/ferry/registry";
+/// Where the registry keeps its data unless the inventory says otherwise (`registry.storage`).
+pub const DEFAULT_REGISTRY_STORAGE: &str = "/var/lib/ferry/registry";
 /// The registry's configuration, TLS files and htpasswd.
 pub const REGISTRY_CONFIG_DIR: &str = "/etc/ferry/registry";
 pub const REGISTRY_CONFIG: &str = "/etc/ferry/registry/config.yml";

@@ -23,6 +23,20 @@ pub enum UnitValue {
     },
 }
 
+impl UnitValue {
+    fn command(
+        ignore_failure: bool,
+        program: impl Into<String>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self::Command {
+            ignore_failure,
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitSection {
     pub name: &'static str,
@@ -68,30 +82,17 @@ impl UnitFile {
         program: impl Into<String>,
         args: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        self.entry(
-            key,
-            UnitValue::Command {
-                ignore_failure: false,
-                program: program.into(),
-                args: args.into_iter().map(Into::into).collect(),
-            },
-        )
+        self.entry(key, UnitValue::command(false, program, args))
     }
 
+    /// A command whose failure systemd ignores (the `-` prefix).
     pub fn optional_command(
         self,
         key: &'static str,
         program: impl Into<String>,
         args: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        self.entry(
-            key,
-            UnitValue::Command {
-                ignore_failure: true,
-                program: program.into(),
-                args: args.into_iter().map(Into::into).collect(),
-            },
-        )
+        self.entry(key, UnitValue::command(true, program, args))
     }
 
     fn entry(mut self, key: &'static str, value: UnitValue) -> Self {

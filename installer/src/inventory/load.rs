@@ -150,7 +150,7 @@ impl Check<'_> {
             },
             storage: match &registry_spec.storage {
                 Some(storage) => self.rule(storage, "registry.storage", Rule::HostPath)?,
-                None => "/var/lib/ferry/registry".to_owned(),
+                None => crate::host::paths::DEFAULT_REGISTRY_STORAGE.to_owned(),
             },
             tls,
             user: match registry_spec.auth.as_ref().and_then(|a| a.user.as_ref()) {

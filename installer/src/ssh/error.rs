@@ -33,25 +33,22 @@ pub enum SshError {
         presented: String,
         source_of_trust: String,
     },
-    #[error("host {host}: {cause}; {hint}")]
-    Other {
-        host: String,
-        cause: String,
-        hint: String,
-    },
+    /// Anything else, about `host NAME`.
+    #[error(transparent)]
+    Other(bundle_format::Problem),
 }
 
 impl SshError {
     pub fn other(host: &str, cause: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self::Other {
-            host: host.to_owned(),
-            cause: cause.into(),
-            hint: hint.into(),
-        }
+        Self::Other(bundle_format::Problem::new(
+            format!("host {host}"),
+            cause,
+            hint,
+        ))
     }
 
     /// A refusal about the host's identity (never retried, never set aside as unreachable).
     pub fn is_host_key_problem(&self) -> bool {
-        !matches!(self, Self::Other { .. })
+        !matches!(self, Self::Other(_))
     }
 }

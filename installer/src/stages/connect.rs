@@ -146,3 +146,105 @@ pub fn preflight(
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bundle_format::{Digest, Platform};
+    use serde_json::json;
+
+    use super::*;
+    use crate::host::OsFamily;
+    use crate::host::facts::RegistryHostFacts;
+    use crate::inventory::parse_inventory;
+
+    fn index() -> BundleIndex {
+        let zero = Digest::of(b"").to_string();
+        let file = |name: &str, role: &str| {
+            json!({"name": name, "sha256": zero, "size": 0, "mode": "0755",
+                   "platform": "linux/amd64", "role": role, "source": "t",
+                   "reference": format!("files/{name}:linux-amd64"), "digest": zero, "blobs": []})
+        };
+        serde_json::from_value(json!({
+            "formatVersion": 1, "name": "t", "version": "1", "platforms": ["linux/amd64"],
+            "images": [], "charts": [],
+            "files": [file("registry", "registry"), file("k3s", "k3s")],
+            "layout": {"ociLayout": {"digest": zero, "size": 0}, "indexJson": {"digest": zero, "size": 0}},
+            "blobs": []
+        }))
+        .unwrap()
+    }
+
+    fn facts(name: &str, roles: Vec<Role>) -> HostFacts {
+        HostFacts {
+            name: name.into(),
+            address: "10.0.0.1".into(),
+            registry: roles
+                .contains(&Role::Registry)
+                .then_some(RegistryHostFacts {
+                    free_bytes: 1 << 40,
+                    port_taken: false,
+                }),
+            roles,
+            machine: "x86_64".into(),
+            platform: Platform::of_linux_machine("x86_64"),
+            os_id: "debian".into(),
+            os_version: "12".into(),
+            os_family: Some(OsFamily::Debian),
+            systemd: true,
+            curl: true,
+        }
+    }
+
+    #[test]
+    fn unknown_machines_and_os_families_are_refused_with_what_is_supported() {
+        let inventory = parse_inventory(
+            "apiVersion: ferry/v1alpha1\nkind: Inventory\nmetadata: {name: t}\nspec:\n  hosts:\n    - {name: r, address: 10.0.0.1, roles: [registry]}\n    - {name: n, address: 10.0.0.2, roles: [server]}\n  registry: {host: r}\n  cluster: {}\n",
+            Path::new("t.yaml"),
+        )
+        .unwrap();
+        let good = vec![
+            facts("r", vec![Role::Registry]),
+            facts("n", vec![Role::Server]),
+        ];
+        assert_eq!(
+            preflight(&index(), &inventory, &good, true),
+            Vec::<String>::new()
+        );
+
+        let mut alpine = good.clone();
+        alpine[1].os_id = "alpine".into();
+        alpine[1].os_family = None;
+        let problems = preflight(&index(), &inventory, &alpine, true);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("n: its OS `alpine`")
+                && problems[0].contains("supported: debian")
+                && problems[0].contains("rocky"),
+            "{problems:?}"
+        );
+
+        let mut sparc = good.clone();
+        sparc[0].machine = "sparc64".into();
+        sparc[0].platform = None;
+        let problems = preflight(&index(), &inventory, &sparc, true);
+        assert!(
+            problems.len() == 1 && problems[0].contains("`sparc64`"),
+            "{problems:?}"
+        );
+
+        let mut arm = good;
+        arm[1].platform = Platform::of_linux_machine("aarch64");
+        let problems = preflight(&index(), &inventory, &arm, true);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("it is linux/arm64 but the bundle carries linux/amd64"))
+                && problems
+                    .iter()
+                    .any(|p| p.contains("no file with role `k3s` for linux/arm64")),
+            "{problems:?}"
+        );
+    }
+}

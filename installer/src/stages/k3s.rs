@@ -14,6 +14,7 @@ use super::{Stage, report};
 use crate::error::InstallError;
 use crate::host::files::quote;
 use crate::host::paths::{K3S_BINARY, K3S_CONFIG, k3s_images};
+use crate::host::render::SecretText;
 use crate::host::render::k3s::K3sConfig;
 use crate::host::render::units::k3s_unit;
 use crate::install::execute::{Changes, execute};
@@ -131,7 +132,7 @@ impl Stage for K3sStage {
             }
             let ip = host.address.parse::<IpAddr>().ok();
             let config = K3sConfig {
-                token: run.secrets.k3s_token.expose().to_owned(),
+                token: SecretText(run.secrets.k3s_token.expose().to_owned()),
                 node_name: host.name.clone(),
                 node_ip: ip.map(|ip| ip.to_string()),
                 tls_san: if place.server {

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
-use super::toml;
+use super::{SecretText, toml};
 use crate::error::InstallError;
 use crate::host::paths::{CONTAINERD_CERTS_D, NODE_CA};
 
@@ -22,7 +22,7 @@ struct MirrorHost {
     capabilities: Vec<&'static str>,
     ca: &'static str,
     override_path: bool,
-    header: BTreeMap<&'static str, String>,
+    header: BTreeMap<&'static str, SecretText>,
 }
 
 impl HostsToml {
@@ -39,7 +39,7 @@ impl HostsToml {
             capabilities: vec!["pull", "resolve"],
             ca: NODE_CA,
             override_path: true,
-            header: [("authorization", format!("Basic {basic}"))].into(),
+            header: [("authorization", SecretText(format!("Basic {basic}")))].into(),
         };
         Self {
             server,

@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::yaml;
+use super::{SecretText, yaml};
 use crate::error::InstallError;
 use crate::host::paths::NODE_CA;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct K3sConfig {
-    pub token: String,
+    pub token: SecretText,
     pub node_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_ip: Option<String>,
@@ -51,7 +51,7 @@ struct RegistryConfig {
 #[derive(Debug, Serialize)]
 struct Auth {
     username: String,
-    password: String,
+    password: SecretText,
 }
 
 #[derive(Debug, Serialize)]
@@ -85,7 +85,7 @@ impl K3sRegistries {
             RegistryConfig {
                 auth: Auth {
                     username: user.to_owned(),
-                    password: password.to_owned(),
+                    password: SecretText(password.to_owned()),
                 },
                 tls: Tls { ca_file: NODE_CA },
             },

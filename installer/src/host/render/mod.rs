@@ -15,6 +15,18 @@ use serde::Serialize;
 
 use crate::error::InstallError;
 
+/// A secret inside a rendered file (a password, a token, an authorization header): serialized
+/// as its text, never shown by Debug.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct SecretText(pub String);
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The first line of every YAML or TOML file ferry writes.
 pub const HEADER: &str = "# Written by ferry install; changes are overwritten.\n";
 
