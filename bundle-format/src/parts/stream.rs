@@ -1,11 +1,12 @@
 //! Read a bundle straight out of a parts directory, without joining it into a copy: the valid
-//! data parts in order, and only missing ones rebuilt, into scratch files that are removed again
-//! when the view is dropped. [`AssembledParts`] gives positioned reads (random access to any
+//! data parts in order, and only missing ones rebuilt, into scratch files in a private temporary
+//! directory (0700, created exclusively) that is removed again when the view is dropped. Nothing
+//! is ever written into the parts directory, so a read-only one works. [`AssembledParts`] gives positioned reads (random access to any
 //! blob); [`PartsStream`] reads it front to back.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -31,14 +32,16 @@ pub struct AssembledParts {
     slots: Vec<Slot>,
     open: Mutex<Vec<(usize, Arc<File>)>>,
     scratch: Vec<PathBuf>,
+    scratch_dir: Option<PathBuf>,
     total: u64,
 }
 
-/// `status` must be joinable; rebuilt parts go into new scratch files in `scratch_dir`.
-pub fn assemble(status: &PartsStatus, scratch_dir: &Path) -> Result<AssembledParts, Error> {
+/// `status` (of the parts directory `dir`) must be joinable; missing parts are rebuilt into a
+/// private temporary directory.
+pub fn assemble(status: &PartsStatus, dir: &Path) -> Result<AssembledParts, Error> {
     if let Some(need) = status.need_text() {
         return Err(parts_error(
-            scratch_dir,
+            dir,
             format!("repair cannot cover the loss yet: {need}"),
         ));
     }
@@ -47,13 +50,18 @@ pub fn assemble(status: &PartsStatus, scratch_dir: &Path) -> Result<AssembledPar
         slots: Vec::new(),
         open: Mutex::new(Vec::new()),
         scratch: Vec::new(),
+        scratch_dir: None,
         total: 0,
     };
     let mut files = Vec::new();
+    if !missing.is_empty() {
+        // owned from here on, so an error below still removes it
+        assembled.scratch_dir = Some(private_dir()?);
+    }
     for &index in &missing {
         let part = &status.manifest.parts[index - 1];
+        let scratch_dir = assembled.scratch_dir.as_deref().unwrap_or(dir);
         let (path, file) = new_scratch(scratch_dir, &part.file)?;
-        // owned from here on, so an error below still removes it
         assembled.scratch.push(path);
         files.push(file);
     }
@@ -90,13 +98,35 @@ pub fn assemble(status: &PartsStatus, scratch_dir: &Path) -> Result<AssembledPar
     Ok(assembled)
 }
 
+/// A new directory under the system's temporary directory, 0700, created exclusively (an
+/// existing name, a planted link included, is refused and another name tried).
+fn private_dir() -> Result<PathBuf, Error> {
+    let base = std::env::temp_dir();
+    let mut last = None;
+    for attempt in 0..16_u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = base.join(format!(
+            "ferry-rebuild-{}-{nanos}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
+        }
+    }
+    Err(Error::io(
+        format!("creating a scratch directory in {}", base.display()),
+        last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)),
+    ))
+}
+
 /// A scratch file created exclusively (O_EXCL: an existing name, a planted link included, is
 /// refused), readable by its owner only.
 fn new_scratch(dir: &Path, part: &str) -> Result<(PathBuf, File), Error> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let path = dir.join(format!(".{part}.rebuilt-{}-{nanos}", std::process::id()));
+    let path = dir.join(format!("{part}.rebuilt"));
     let file = OpenOptions::new()
         .create_new(true)
         .read(true)
@@ -162,6 +192,9 @@ impl Drop for AssembledParts {
         for path in &self.scratch {
             let _ = std::fs::remove_file(path);
         }
+        if let Some(dir) = &self.scratch_dir {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
@@ -178,9 +211,9 @@ impl PartsStream {
     }
 }
 
-/// `status` must be joinable; rebuilt parts go into `scratch_dir`.
-pub fn open_stream(status: &PartsStatus, scratch_dir: &Path) -> Result<PartsStream, Error> {
-    Ok(PartsStream::new(Arc::new(assemble(status, scratch_dir)?)))
+/// `status` (of the parts directory `dir`) must be joinable.
+pub fn open_stream(status: &PartsStatus, dir: &Path) -> Result<PartsStream, Error> {
+    Ok(PartsStream::new(Arc::new(assemble(status, dir)?)))
 }
 
 impl Read for PartsStream {

@@ -258,13 +258,27 @@ fn verify_and_inspect_read_a_parts_directory_without_joining_it() {
     let Some(s) = split() else { return };
     let dir = s.copy("direct");
     std::fs::remove_file(in_dir(&dir, &s.data(2))).unwrap();
-    let verify = s.ws.verify(&dir);
-    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
-    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+    // Nothing is written into the parts directory, not even briefly: its mtime stays put.
+    let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    std::fs::File::open(&dir)
         .unwrap()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().contains("rebuilt"))
-        .collect();
+        .set_modified(past)
+        .unwrap();
+    let scratch = s.ws.path("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    let verify = run(crate::support::ferry()
+        .env("TMPDIR", &scratch)
+        .arg("verify")
+        .arg(&dir)
+        .arg("--trusted-key")
+        .arg(s.ws.path("k.pub")));
+    assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().modified().unwrap(),
+        past,
+        "the parts directory was written to"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&scratch).unwrap().collect();
     assert!(leftovers.is_empty(), "scratch files are removed");
     // parts are used only under a trusted parts manifest, inspect included
     let inspect = ok(run(crate::support::ferry().args([

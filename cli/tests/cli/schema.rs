@@ -135,6 +135,28 @@ fn the_inventory_schema_accepts_the_example_and_rejects_what_the_parser_rejects(
         format!(
             "{head}  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a, tls: {{certificate: c.pem}}}}\n"
         ),
+        // Values that would reach a host file or a command: refused by both.
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a, storage: \"/srv/x\\nExecStartPre=/bin/sh\"}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a, storage: /srv/../etc}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a, auth: {{user: 'a:b'}}}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: '-a', address: 10.0.0.1}}\n  registry: {{host: '-a'}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: '$(reboot)'}}\n  registry: {{host: a}}\n"
+        ),
+        format!(
+            "{head}  ssh: {{user: '-oProxyCommand=x'}}\n  hosts:\n    - {{name: a, address: 10.0.0.1}}\n  registry: {{host: a}}\n"
+        ),
+        format!(
+            "{head}  hosts:\n    - {{name: a, address: 10.0.0.1, roles: [server]}}\n  registry: {{host: a}}\n  cluster: {{extraArgs: {{server: [\"--x\\nExecStartPre=/bin/sh\"]}}}}\n"
+        ),
     ];
     let paths: Vec<_> = invalid
         .iter()

@@ -30,13 +30,15 @@ pub struct Run<'a> {
 }
 
 /// Generated once and kept in the state directory (0600); in `--plan`, read if there and
-/// otherwise made in memory only.
+/// otherwise made in memory only. Only the secrets this install needs are made.
 #[derive(Debug)]
 pub struct Secrets {
     /// ferry's own registry only.
     pub tls: Option<RegistryTls>,
-    pub registry_password: Secret,
-    pub k3s_token: Secret,
+    /// ferry's own registry only.
+    pub registry_password: Option<Secret>,
+    /// With a cluster only.
+    pub k3s_token: Option<Secret>,
 }
 
 impl Secrets {
@@ -56,10 +58,19 @@ impl Secrets {
         } else {
             None
         };
+        let registry_password = if own_registry {
+            Some(Secret::new(state.secret("registry-password")?))
+        } else {
+            None
+        };
+        let k3s_token = match inventory.cluster {
+            Some(_) => Some(Secret::new(state.secret("k3s-token")?)),
+            None => None,
+        };
         Ok(Self {
             tls,
-            registry_password: Secret::new(state.secret("registry-password")?),
-            k3s_token: Secret::new(state.secret("k3s-token")?),
+            registry_password,
+            k3s_token,
         })
     }
 }
@@ -133,13 +144,36 @@ impl Run<'_> {
             .filter(move |h| wanted(h) && self.session(&h.name).is_some())
     }
 
-    pub fn tls(&self) -> Result<&RegistryTls, InstallError> {
-        self.secrets.tls.as_ref().ok_or_else(|| {
-            InstallError::other(
-                "registry TLS",
-                "there is none with --registry-url",
-                "report this as a bug",
-            )
-        })
+    /// The password of ferry's own registry.
+    pub fn registry_password(&self) -> Result<&str, InstallError> {
+        self.secrets
+            .registry_password
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| missing("the registry password", "there is none with --registry-url"))
     }
+
+    /// The cluster's join token.
+    pub fn k3s_token(&self) -> Result<&str, InstallError> {
+        self.secrets
+            .k3s_token
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| missing("the k3s token", "the inventory has no cluster"))
+    }
+
+    pub fn tls(&self) -> Result<&RegistryTls, InstallError> {
+        self.secrets
+            .tls
+            .as_ref()
+            .ok_or_else(|| missing("registry TLS", "there is none with --registry-url"))
+    }
+}
+
+fn missing(what: &str, why: &str) -> InstallError {
+    InstallError::other(
+        what,
+        why,
+        "report this as a bug: a stage asked for it out of turn",
+    )
 }

@@ -295,6 +295,13 @@ impl Check<'_> {
             );
         }
         let pins = self.pins(&spec.host_keys)?;
+        if spec.port == Some(0) {
+            return self.invalid(
+                &spec.address.referenced,
+                format!("host `{name}` has SSH port 0"),
+                "give its SSH port (1 to 65535), or leave it out for 22",
+            );
+        }
         Ok(Host {
             name,
             address,

@@ -132,7 +132,7 @@ impl Stage for K3sStage {
             }
             let ip = host.address.parse::<IpAddr>().ok();
             let config = K3sConfig {
-                token: SecretText(run.secrets.k3s_token.expose().to_owned()),
+                token: SecretText(run.k3s_token()?.to_owned()),
                 node_name: host.name.clone(),
                 node_ip: ip.map(|ip| ip.to_string()),
                 tls_san: if place.server {

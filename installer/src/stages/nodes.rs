@@ -50,7 +50,7 @@ impl Stage for NodesStage {
         let settings = &run.inventory.registry;
         let ca = &run.tls()?.ca_pem;
         let registry = run.registry_address();
-        let password = run.secrets.registry_password.expose();
+        let password = run.registry_password()?;
         let upstreams = upstreams(run)?;
         let registry_host = run.inventory.registry_host();
         let mut steps = Vec::new();

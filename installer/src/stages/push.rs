@@ -76,7 +76,7 @@ impl Stage for PushStage {
                 local.clone(),
                 Credentials {
                     username: settings.user.clone(),
-                    password: Secret::new(run.secrets.registry_password.expose().to_owned()),
+                    password: Secret::new(run.registry_password()?.to_owned()),
                 },
             );
             let registry_options = RegistryOptions {

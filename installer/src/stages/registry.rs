@@ -72,7 +72,7 @@ impl Stage for RegistryStage {
             .runtime
             .block_on(read_file(session, REGISTRY_HTPASSWD, 1 << 20))?
             .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-        let password = run.secrets.registry_password.expose();
+        let password = run.registry_password()?;
         if let Some(line) = htpasswd_line(&settings.user, password, existing.as_deref())? {
             actions.push(file(REGISTRY_HTPASSWD, 0o600, line.into_bytes()));
         }

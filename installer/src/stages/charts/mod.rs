@@ -45,7 +45,7 @@ impl Stage for ChartsStage {
                 content: Content(
                     registry_access(
                         &run.inventory.registry.user,
-                        run.secrets.registry_password.expose(),
+                        run.registry_password()?,
                         &run.tls()?.ca_pem,
                     )?
                     .into_bytes(),
