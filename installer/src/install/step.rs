@@ -92,10 +92,10 @@ impl fmt::Display for Action {
                 name,
             } => write!(
                 f,
-                "install {path} ({mode:o}) from the bundle: {name} {digest}"
+                "install {path} ({mode:04o}) from the bundle: {name} {digest}"
             ),
-            Self::File { path, mode, .. } => write!(f, "write {path} ({mode:o})"),
-            Self::Directory { path, mode } => write!(f, "create directory {path} ({mode:o})"),
+            Self::File { path, mode, .. } => write!(f, "write {path} ({mode:04o})"),
+            Self::Directory { path, mode } => write!(f, "create directory {path} ({mode:04o})"),
             Self::HostsEntry { address, name } => {
                 write!(f, "name {name} at {address} in /etc/hosts")
             }
