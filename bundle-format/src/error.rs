@@ -20,7 +20,11 @@ pub enum Category {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("corrupt bundle: entry `{entry}` at offset {offset}: {problem}; {}", problem.next_step())]
+    #[error(
+        "corrupt bundle: entry `{}` at offset {offset}: {problem}; {}",
+        crate::printable::printable(entry),
+        problem.next_step()
+    )]
     Corrupt {
         entry: String,
         offset: u64,

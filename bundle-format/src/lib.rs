@@ -17,6 +17,7 @@ pub mod limits;
 pub mod offset_table;
 pub mod parts;
 pub mod positioned;
+pub mod printable;
 pub mod problem;
 pub mod progress;
 pub mod random_access;

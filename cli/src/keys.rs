@@ -1,6 +1,7 @@
 //! Loading keys and passwords for the commands.
 
 use std::io::IsTerminal;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -29,6 +30,7 @@ pub fn password(args: &PasswordArgs) -> Result<Password> {
 }
 
 pub fn signing_key(path: &Path, password: &PasswordArgs) -> Result<SigningKey> {
+    refuse_unprotected(path)?;
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read the secret key {}; create one with `ferry key generate`",
@@ -45,6 +47,31 @@ pub fn signing_key(path: &Path, password: &PasswordArgs) -> Result<SigningKey> {
         }
         Err(e) => bail!("{e}; no password was given (use --password-file or {PASSWORD_ENV})"),
     }
+}
+
+/// A secret key others can read is refused, as OpenSSH refuses such private keys.
+fn refuse_unprotected(path: &Path) -> Result<()> {
+    let metadata = std::fs::metadata(path).with_context(|| {
+        format!(
+            "cannot read the secret key {}; create one with `ferry key generate`",
+            path.display()
+        )
+    })?;
+    if !metadata.is_file() {
+        bail!(
+            "the secret key {} is not a regular file; give the key file itself",
+            path.display()
+        );
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "the secret key {} can be read by others (mode {mode:04o}), so it is refused; run `chmod 600 {}` and try again",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 pub fn trusted_keys_dir() -> Option<PathBuf> {

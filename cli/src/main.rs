@@ -28,7 +28,10 @@ fn main() -> ExitCode {
         Err(error) => {
             let code = exit::code_for(&error);
             progress::clear();
-            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            // Names inside may come from a crafted bundle: no control character reaches the
+            // terminal.
+            let message = bundle_format::printable::printable_lines(&format!("{error:#}"));
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             code
         }
     }

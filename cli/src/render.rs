@@ -23,6 +23,12 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// `1 image`, `2 images`: a count with its noun. `plural` is the noun's plural form.
+pub fn counted(n: impl TryInto<u64>, singular: &str, plural: &str) -> String {
+    let n: u64 = n.try_into().unwrap_or(u64::MAX);
+    format!("{n} {}", if n == 1 { singular } else { plural })
+}
+
 pub fn short_digest(digest: &Digest) -> String {
     format!("sha256:{}", &digest.hex()[..12])
 }
@@ -52,6 +58,7 @@ static STDOUT_FAILURE: Mutex<Option<String>> = Mutex::new(None);
 pub fn line(text: &str) {
     crate::progress::suspend(|| {
         let mut out = std::io::stdout().lock();
+        let text = bundle_format::printable::printable_lines(text);
         let written = writeln!(out, "{text}").and_then(|()| out.flush());
         if let Err(error) = written
             && error.kind() != std::io::ErrorKind::BrokenPipe
@@ -104,10 +111,18 @@ impl AtomicFile {
             .unwrap_or_default();
         name.push(".partial");
         let partial = target.with_file_name(name);
+        // A leftover of an interrupted run is replaced; a link someone planted under the name is
+        // removed, never followed: the file is created exclusively.
+        match std::fs::remove_file(&partial) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot replace {}", partial.display()));
+            }
+        }
         let file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&partial)
             .with_context(|| format!("cannot create {}", partial.display()))?;
         Ok(Self {

@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::manifest::{PartEntry, PartsManifest};
 use crate::digest::{Digest, digest_reader};
 use crate::error::Error;
+use crate::printable::printable;
 use crate::signing::TrustedKey;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,7 +97,10 @@ fn manifest_file(name: &str) -> bool {
 
 /// Find the signed parts manifest in `dir` and account for every part.
 pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
-    let entries = list_files(dir)?;
+    let Listing {
+        files: entries,
+        others,
+    } = list_files(dir)?;
     let mut manifests: BTreeMap<Digest, PartsManifest> = BTreeMap::new();
     let mut refused = Vec::new();
     for (name, path) in &entries {
@@ -109,7 +113,7 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
             Ok((manifest, _)) => {
                 manifests.insert(manifest.bundle_id, manifest);
             }
-            Err(reason) => refused.push(format!("{name}: {reason}")),
+            Err(reason) => refused.push(printable(&format!("{name}: {reason}"))),
         }
     }
     let manifest = match manifests.len() {
@@ -124,6 +128,7 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
     let mut skipped: Vec<String> = refused
         .into_iter()
         .map(|r| format!("{r} (the other copy was used)"))
+        .chain(others)
         .collect();
     let expected: Vec<(&PartEntry, bool, usize)> = manifest
         .parts
@@ -214,7 +219,8 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
         manifest,
         data: states,
         repair,
-        skipped,
+        // File names are the directory's, not ours: shown with control characters escaped.
+        skipped: skipped.iter().map(|s| printable(s)).collect(),
     })
 }
 
@@ -239,20 +245,41 @@ fn not_ours(name: &str, prefix: &str) -> String {
     }
 }
 
-fn list_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+/// A directory's regular files by name, and a note for every other entry.
+struct Listing {
+    files: Vec<(String, PathBuf)>,
+    others: Vec<String>,
+}
+
+/// The regular files of `dir`, and a note for every other entry (links, FIFOs, devices,
+/// directories): parts are only ever read from regular files.
+fn list_files(dir: &Path) -> Result<Listing, Error> {
     let read =
         std::fs::read_dir(dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
     let mut files = Vec::new();
+    let mut others = Vec::new();
     for entry in read.flatten() {
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            files.push((
-                entry.file_name().to_string_lossy().into_owned(),
-                entry.path(),
-            ));
+        let name = entry.file_name().to_string_lossy().into_owned();
+        match entry.file_type() {
+            Ok(kind) if kind.is_file() => files.push((name, entry.path())),
+            Ok(kind) => {
+                let what = if kind.is_symlink() {
+                    "a symbolic link"
+                } else if kind.is_dir() {
+                    "a directory"
+                } else {
+                    "not a regular file (a FIFO, socket or device)"
+                };
+                others.push(format!(
+                    "{name}: {what}, skipped; parts are read from regular files only"
+                ));
+            }
+            Err(e) => others.push(format!("{name}: cannot tell what it is ({e}), skipped")),
         }
     }
     files.sort();
-    Ok(files)
+    others.sort();
+    Ok(Listing { files, others })
 }
 
 pub(super) fn parts_error(dir: &Path, problem: String) -> Error {

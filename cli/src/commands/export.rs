@@ -10,7 +10,7 @@ use exporter::remote::{AuthSources, BlobCache, RegistryOptions};
 
 use crate::args::{ExportArgs, RegistryArgs};
 use crate::keys;
-use crate::render::{AtomicFile, human_bytes, print_json};
+use crate::render::{AtomicFile, counted, human_bytes, print_json};
 
 pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     let signer = match &args.key {
@@ -62,23 +62,23 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         let signature =
             signed_by.map_or_else(|| "UNSIGNED".to_owned(), |id| format!("signed by key {id}"));
         crate::render::line(&format!(
-            "exported {} {} to {}\n  id {}\n  {} images, {} charts, {} files; {} of blobs in {}; {signature}\n  fetched {} from registries, {} blobs reused from the cache",
+            "exported {} {} to {}\n  id {}\n  {}, {}, {}; {} of blobs in {}; {signature}\n  fetched {} from registries, {} reused from the cache",
             manifest.name,
             manifest.version,
             args.output.display(),
             summary.bundle_id,
-            counts.0,
-            counts.1,
-            counts.2,
+            counted(counts.0, "image", "images"),
+            counted(counts.1, "chart", "charts"),
+            counted(counts.2, "file", "files"),
             human_bytes(summary.blob_bytes),
             human_bytes(summary.bytes_written),
             human_bytes(export.fetched_bytes),
-            export.cached_blobs,
+            counted(export.cached_blobs, "blob", "blobs"),
         ));
         if let Some(cut) = export.assumed {
             crate::render::line(&format!(
-                "  delta: {} blobs ({}) left out, the base holds them",
-                cut.assumed_blobs,
+                "  delta: {} ({}) left out, the base holds them",
+                counted(cut.assumed_blobs, "blob", "blobs"),
                 human_bytes(cut.assumed_bytes)
             ));
         }

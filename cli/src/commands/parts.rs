@@ -8,7 +8,7 @@ use bundle_format::{BundleReader, SignaturePolicy};
 
 use crate::args::{JoinArgs, SplitArgs, TrustArgs};
 use crate::keys;
-use crate::render::{AtomicFile, human_bytes, line, print_json};
+use crate::render::{AtomicFile, counted, human_bytes, line, print_json};
 
 pub fn split(args: &SplitArgs) -> Result<ExitCode> {
     let key = keys::signing_key(&args.key, &args.password)?;
@@ -18,20 +18,44 @@ pub fn split(args: &SplitArgs) -> Result<ExitCode> {
     };
     let manifest = bundle_format::parts::split(&args.bundle, &args.output, options, &key)?;
     line(&format!(
-        "split {} {} into {} data parts of up to {} and {} repair parts in {}\n  any {} lost or damaged parts can be rebuilt; `cat` of the data parts in order is the bundle",
+        "split {} {} into {} of up to {} and {} in {}\n  any {} lost or damaged can be rebuilt; `cat` of the data parts in order is the bundle",
         manifest.bundle_name,
         manifest.bundle_version,
-        manifest.parts.len(),
+        counted(manifest.parts.len(), "data part", "data parts"),
         human_bytes(manifest.part_size),
-        manifest.repair.parts.len(),
+        counted(
+            manifest.repair.parts.len(),
+            "repair part",
+            "repair parts"
+        ),
         args.output.display(),
-        manifest.repair.parts.len(),
+        counted(manifest.repair.parts.len(), "part", "parts"),
     ));
     Ok(ExitCode::SUCCESS)
 }
 
+/// The joined bundle never goes into the parts directory: it could replace a part it reads.
+fn refuse_output_among_parts(output: &Path, dir: &Path) -> Result<()> {
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let (Ok(parent), Ok(dir)) = (parent.canonicalize(), dir.canonicalize()) else {
+        return Ok(()); // a missing directory is reported where it is opened
+    };
+    if parent == dir {
+        anyhow::bail!(
+            "the output {} would be inside the parts directory {}, where it could replace a part; write it elsewhere",
+            output.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 pub fn join(args: &JoinArgs) -> Result<ExitCode> {
     let trusted = keys::trusted_keys(&args.trust)?;
+    refuse_output_among_parts(&args.output, &args.dir)?;
     let output = AtomicFile::create(&args.output)?;
     let report = bundle_format::parts::join(&args.dir, output.file(), &trusted)?;
     for skipped in &report.status.skipped {
@@ -47,10 +71,10 @@ pub fn join(args: &JoinArgs) -> Result<ExitCode> {
         format!(", rebuilt parts {:?} from repair parts", report.rebuilt)
     };
     line(&format!(
-        "joined {} ({}){rebuilt}; verified: {} blobs, id {}",
+        "joined {} ({}){rebuilt}; verified: {}, id {}",
         args.output.display(),
         human_bytes(report.status.manifest.bundle_size),
-        verified.blobs,
+        counted(verified.blobs, "blob", "blobs"),
         verified.bundle_id
     ));
     Ok(ExitCode::SUCCESS)
@@ -72,12 +96,12 @@ pub fn status(dir: &Path, trust: &TrustArgs, json: bool) -> Result<ExitCode> {
         }))?;
     } else {
         let mut out = format!(
-            "{} {} ({}): {} data parts, {} repair parts\n",
+            "{} {} ({}): {}, {}\n",
             status.manifest.bundle_name,
             status.manifest.bundle_version,
             status.manifest.bundle_id,
-            status.data.len(),
-            status.repair.len()
+            counted(status.data.len(), "data part", "data parts"),
+            counted(status.repair.len(), "repair part", "repair parts")
         );
         let describe = |label: String, state: &PartState| match state {
             PartState::Valid { .. } => format!("  {label:>5}  valid\n"),

@@ -12,7 +12,7 @@ use installer::ssh::{HostTrust, SshOptions};
 use super::export::registry_options;
 use crate::args::{PushArgs, SnapshotArgs};
 use crate::keys;
-use crate::render::{AtomicFile, human_bytes, print_json};
+use crate::render::{AtomicFile, counted, human_bytes, print_json};
 
 pub fn push(args: &PushArgs) -> Result<ExitCode> {
     let trusted = keys::trusted_keys(&args.trust)?;
@@ -56,21 +56,23 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
 pub fn push_summary(report: &PushReport) -> String {
     if report.changed_nothing() {
         return format!(
-            "{} already holds everything: {} blobs present, {} tags unchanged; nothing changed",
-            report.registry, report.present_blobs, report.tags_unchanged
+            "{} already holds everything: {} present, {} unchanged; nothing changed",
+            report.registry,
+            counted(report.present_blobs, "blob", "blobs"),
+            counted(report.tags_unchanged, "tag", "tags")
         );
     }
     format!(
-        "pushed to {}{}\n  {} blobs uploaded ({}), {} mounted, {} already present ({})\n  {} manifests written, {} tags written, {} unchanged",
+        "pushed to {}{}\n  {} uploaded ({}), {} mounted, {} already present ({})\n  {} written, {} written, {} unchanged",
         report.registry,
         if report.delta { " (delta)" } else { "" },
-        report.uploaded_blobs,
+        counted(report.uploaded_blobs, "blob", "blobs"),
         human_bytes(report.uploaded_bytes),
         report.mounted_blobs,
         report.present_blobs,
         human_bytes(report.present_bytes),
-        report.manifests_put,
-        report.tags_put,
+        counted(report.manifests_put, "manifest", "manifests"),
+        counted(report.tags_put, "tag", "tags"),
         report.tags_unchanged,
     )
 }
@@ -87,11 +89,11 @@ pub fn snapshot(args: &SnapshotArgs) -> Result<ExitCode> {
     drop(writer);
     output.commit()?;
     crate::render::line(&format!(
-        "snapshot of {}: {} blobs ({}) in {} repositories\n  id {}\n  written to {}",
+        "snapshot of {}: {} ({}) in {}\n  id {}\n  written to {}",
         inventory.registry,
-        inventory.blobs.len(),
+        counted(inventory.blobs.len(), "blob", "blobs"),
         human_bytes(inventory.blobs.iter().map(|b| b.size).sum()),
-        inventory.repositories,
+        counted(inventory.repositories, "repository", "repositories"),
         inventory.id(),
         args.output.display()
     ));

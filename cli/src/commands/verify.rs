@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::args::VerifyArgs;
 use crate::exit;
 use crate::keys;
-use crate::render::{human_bytes, print_json, signature_text};
+use crate::render::{counted, human_bytes, print_json, signature_text};
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let trusted = keys::trusted_keys(&args.trust)?;
@@ -35,11 +35,11 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
         }
         (Ok(report), false) => {
             crate::render::line(&format!(
-                "OK {}\n  id {}\n  {}\n  {} blobs, {} verified",
+                "OK {}\n  id {}\n  {}\n  {}, {} verified",
                 args.bundle.display(),
                 report.bundle_id,
                 signature_text(&report.signature),
-                report.blobs,
+                counted(report.blobs, "blob", "blobs"),
                 human_bytes(report.blob_bytes)
             ));
             Ok(ExitCode::SUCCESS)

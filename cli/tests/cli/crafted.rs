@@ -184,3 +184,31 @@ fn oversized_entries_and_windows_are_refused_before_allocation() {
         "{message}"
     );
 }
+
+#[test]
+fn a_crafted_entry_name_cannot_write_to_the_terminal() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let table = crate::support::offset_table(&good);
+    let bytes = std::fs::read(&good).unwrap();
+    let signed_head = &bytes[..table.entries[2].frame.offset as usize];
+    // A carriage return and escape sequences that would repaint the line as a success.
+    let name = "x\r\u{1b}[2KOK verified (trusted)\u{1b}[8m";
+    let evil = crafted_frame(name, EntryType::Regular, None, b"data");
+    let path = ws.path("spoof.tar.zst");
+    std::fs::write(&path, [signed_head, &evil[..], &end_frame()].concat()).unwrap();
+    let output = crate::support::run(crate::support::ferry().args([
+        "verify".as_ref(),
+        path.as_os_str(),
+        "--trusted-key".as_ref(),
+        ws.path("k.pub").as_os_str(),
+    ]));
+    assert_eq!(output.status.code(), Some(3));
+    let message = stderr(&output);
+    assert!(
+        !message.contains('\r') && !message.contains('\u{1b}'),
+        "{message:?}"
+    );
+    assert!(message.contains("x\\r\\u{1b}[2KOK"), "{message:?}");
+}

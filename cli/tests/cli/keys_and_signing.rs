@@ -62,6 +62,54 @@ fn generated_keys_are_encrypted_by_default_and_private() {
 }
 
 #[test]
+fn keys_keep_their_whole_name_get_a_private_directory_and_must_stay_private() {
+    let ws = Workspace::new();
+    let generate = |args: &[&str]| {
+        run(crate::support::ferry()
+            .current_dir(ws.dir.path())
+            .args(["key", "generate"])
+            .args(args))
+    };
+    // The whole name is kept, and a missing directory is made, 0700.
+    ok(generate(&["-o", "keys/release-1.0", "--unencrypted"]));
+    assert!(ws.path("keys/release-1.0.key").exists());
+    assert!(ws.path("keys/release-1.0.pub").exists());
+    assert_eq!(
+        std::fs::metadata(ws.path("keys"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    ok(generate(&["-o", "named.key", "--unencrypted"]));
+    assert!(ws.path("named.key").exists() && ws.path("named.pub").exists());
+    // An empty password would label an unprotected key "encrypted".
+    ws.write("empty", "\n");
+    let empty = generate(&["-o", "e", "--password-file", "empty"]);
+    assert!(!empty.status.success());
+    assert!(stderr(&empty).contains("empty"), "{}", stderr(&empty));
+    assert!(!ws.path("e.key").exists());
+    // A secret key others can read is refused, with the chmod to run.
+    let manifest = ws.write(
+        "m.yaml",
+        "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: m, version: '1'}\nspec:\n  files:\n    - {name: f, path: m.yaml}\n",
+    );
+    let key = ws.path("k.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = run(&mut ws.export_command(&manifest, &ws.path("b.tar.zst")));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("chmod 600") && stderr(&refused).contains("0644"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!ws.path("b.tar.zst").exists());
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    ok(run(&mut ws.export_command(&manifest, &ws.path("b.tar.zst"))));
+}
+
+#[test]
 fn resigning_keeps_the_id_and_switches_the_trusted_key() {
     let Some((ws, bundle)) = crate::support::demo_bundle() else {
         return;

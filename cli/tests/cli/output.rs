@@ -124,3 +124,33 @@ fn old_spellings_still_work_with_a_note() {
         stderr(&refused)
     );
 }
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let Some((ws, bundle)) = demo_bundle() else {
+        return;
+    };
+    let split = ok(run(ferry()
+        .arg("split")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(ws.path("one"))
+        .args(["--part-size", "1G", "--key"])
+        .arg(ws.path("k.key"))));
+    assert!(
+        stdout(&split).contains(" into 1 data part of up to ")
+            && stdout(&split).contains(" and 0 repair parts "),
+        "{}",
+        stdout(&split)
+    );
+    let status = ok(run(ferry()
+        .args(["parts", "status"])
+        .arg(ws.path("one"))
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    assert!(
+        stdout(&status).contains("1 data part, 0 repair parts"),
+        "{}",
+        stdout(&status)
+    );
+}

@@ -307,3 +307,57 @@ fn verify_and_inspect_read_a_parts_directory_without_joining_it() {
         stderr(&verify)
     );
 }
+
+#[test]
+fn join_never_writes_through_a_planted_link_or_over_a_part() {
+    let Some(s) = split() else { return };
+    let dir = s.copy("guarded");
+    // A link planted where the partial output goes: the file it points at stays as it was.
+    let victim = s.ws.write("victim", "precious\n");
+    std::os::unix::fs::symlink(&victim, s.ws.path("joined.tar.zst.partial")).unwrap();
+    ok(s.join(&dir, "joined.tar.zst"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert_eq!(
+        std::fs::read(s.ws.path("joined.tar.zst")).unwrap(),
+        std::fs::read(&s.bundle).unwrap()
+    );
+    // An output onto a part's own name (or anywhere in the parts directory) is refused.
+    let part = in_dir(&dir, &s.data(1));
+    let before = std::fs::read(&part).unwrap();
+    let refused = run(crate::support::ferry()
+        .arg("join")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&part)
+        .arg("--trusted-key")
+        .arg(s.ws.path("k.pub")));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("inside the parts directory"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+}
+
+#[test]
+fn links_and_fifos_in_a_parts_directory_are_named_not_skipped_silently() {
+    let Some(s) = split() else { return };
+    let dir = s.copy("odd");
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("link.part")).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe.part"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = ok(s.status(&dir));
+    let text = stdout(&status);
+    assert!(
+        text.contains("link.part: a symbolic link, skipped")
+            && text.contains("pipe.part: not a regular file"),
+        "{text}"
+    );
+    s.assert_joins_identical(&dir, "odd");
+}
