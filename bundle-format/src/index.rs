@@ -31,6 +31,40 @@ pub struct BundleIndex {
     /// Only in a delta: what it was cut against and the blobs it assumes the far side holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<DeltaBase>,
+    /// Where each digest is in `blobs` and `base.assumed`, made on first use: a lookup per blob
+    /// stays constant-time, so reading or pushing a bundle is linear in its blobs.
+    #[serde(skip)]
+    pub lookup: BlobLookup,
+}
+
+/// The digest lookup of a [`BundleIndex`]: never serialized, ignored by comparisons, and made
+/// again if the index's blob lists changed since it was made.
+#[derive(Default)]
+pub struct BlobLookup(std::sync::OnceLock<Lookup>);
+
+struct Lookup {
+    made_for: (usize, usize),
+    positions: std::collections::HashMap<Digest, (bool, usize)>,
+}
+
+impl Clone for BlobLookup {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl PartialEq for BlobLookup {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for BlobLookup {}
+
+impl std::fmt::Debug for BlobLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobLookup")
+    }
 }
 
 /// What a delta was cut against. Its artifacts need `assumed` blobs that are not in the bundle;
@@ -190,16 +224,60 @@ impl BundleIndex {
     }
 
     pub fn blob(&self, digest: &Digest) -> Option<&BlobDescriptor> {
-        self.blobs.iter().find(|b| &b.digest == digest)
+        match self.position(digest) {
+            Some((false, i)) => self.blobs.get(i),
+            _ => None,
+        }
     }
 
     /// A blob in the bundle, or one a delta assumes the far side holds.
     pub fn known_blob(&self, digest: &Digest) -> Option<&BlobDescriptor> {
-        self.blob(digest).or_else(|| {
-            self.base
-                .as_ref()
-                .and_then(|base| base.assumed.iter().find(|b| &b.digest == digest))
-        })
+        match self.position(digest)? {
+            (false, i) => self.blobs.get(i),
+            (true, i) => self.assumed().get(i),
+        }
+    }
+
+    /// (assumed, position) of `digest`, through the lookup; a lookup made before the blob lists
+    /// changed is not trusted, and the lists are searched instead.
+    fn position(&self, digest: &Digest) -> Option<(bool, usize)> {
+        let sizes = (self.blobs.len(), self.assumed().len());
+        let lookup = self.lookup.0.get_or_init(|| Lookup {
+            made_for: sizes,
+            positions: self
+                .assumed()
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (b.digest, (true, i)))
+                .chain(
+                    self.blobs
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| (b.digest, (false, i))),
+                )
+                .collect(),
+        });
+        let found = lookup
+            .positions
+            .get(digest)
+            .copied()
+            .filter(|&(assumed, i)| {
+                let list = if assumed { self.assumed() } else { &self.blobs };
+                list.get(i).is_some_and(|b| &b.digest == digest)
+            });
+        if found.is_some() || lookup.made_for == sizes {
+            return found;
+        }
+        self.blobs
+            .iter()
+            .position(|b| &b.digest == digest)
+            .map(|i| (false, i))
+            .or_else(|| {
+                self.assumed()
+                    .iter()
+                    .position(|b| &b.digest == digest)
+                    .map(|i| (true, i))
+            })
     }
 
     /// The blobs a delta assumes present; empty for a full bundle.

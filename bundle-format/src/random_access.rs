@@ -1,6 +1,7 @@
 //! Random access to any entry through the trailing offset table. The table is not signed, so
 //! every entry read here is checked against the signed index: its name, size and digest.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use crate::tar_entry::parse_header;
 pub struct BundleFile {
     source: Arc<dyn ReadAt>,
     table: OffsetTable,
+    /// Entry name to its place in `table`: a constant-time seek per blob.
+    by_name: HashMap<String, usize>,
     index: BundleIndex,
     signature: SignatureCheck,
 }
@@ -41,9 +44,16 @@ impl BundleFile {
         let signature = reader.signature().clone();
         drop(reader);
         let table = read_table(&source, len)?;
+        let by_name = table
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.name.clone(), i))
+            .collect();
         Ok(Self {
             source,
             table,
+            by_name,
             index,
             signature,
         })
@@ -68,7 +78,11 @@ impl BundleFile {
             .index
             .blob(digest)
             .ok_or_else(|| Error::corrupt(&name, 0, Corruption::UnknownEntry))?;
-        let entry = self.table.find(&name).ok_or_else(|| {
+        let entry = self
+            .by_name
+            .get(&name)
+            .and_then(|&i| self.table.entries.get(i));
+        let entry = entry.ok_or_else(|| {
             Error::corrupt(
                 &name,
                 0,

@@ -271,10 +271,10 @@ impl<R: Read> BundleReader<R> {
         }
         self.next += 1;
         self.in_blob = true;
-        let total = self.index.total_blob_bytes();
+        let index = &self.index;
         let progress = self
             .progress
-            .get_or_insert_with(|| Progress::start("verify", total));
+            .get_or_insert_with(|| Progress::start("verify", index.total_blob_bytes()));
         Ok(Some(BlobStream {
             remaining: descriptor.size,
             descriptor,

@@ -64,6 +64,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
         layout: layout::unsealed(),
         base: None,
         blobs: descriptors,
+        lookup: Default::default(),
     }
 }
 
@@ -207,4 +208,29 @@ fn every_single_byte_flip_is_rejected() {
             "flip at {position} was accepted"
         );
     }
+}
+
+#[test]
+fn blobs_are_found_by_digest_even_after_the_list_changed() {
+    let blobs = blobs();
+    let mut index = index_for(&blobs);
+    for (data, _) in &blobs {
+        assert_eq!(
+            index.blob(&Digest::of(data)).unwrap().size,
+            data.len() as u64
+        );
+    }
+    let absent = Digest::of(b"absent");
+    assert!(index.known_blob(&absent).is_none());
+    // The lookup was made above; a blob added since is still found.
+    index.blobs.push(BlobDescriptor {
+        digest: absent,
+        size: 6,
+        media_type: "x".into(),
+    });
+    assert_eq!(index.blob(&absent).unwrap().size, 6);
+    // Copies compare equal and find the same blobs.
+    let copy = index.clone();
+    assert_eq!(copy, index);
+    assert!(copy.blob(&absent).is_some());
 }

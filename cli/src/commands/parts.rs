@@ -23,11 +23,7 @@ pub fn split(args: &SplitArgs) -> Result<ExitCode> {
         manifest.bundle_version,
         counted(manifest.parts.len(), "data part", "data parts"),
         human_bytes(manifest.part_size),
-        counted(
-            manifest.repair.parts.len(),
-            "repair part",
-            "repair parts"
-        ),
+        counted(manifest.repair.parts.len(), "repair part", "repair parts"),
         args.output.display(),
         counted(manifest.repair.parts.len(), "part", "parts"),
     ));
