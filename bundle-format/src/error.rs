@@ -92,6 +92,10 @@ pub enum Corruption {
     ForbiddenType(&'static str),
     #[error("its tar header is invalid ({0})")]
     BadHeader(&'static str),
+    #[error(
+        "its tar header's `{0}` field is not the value the format fixes (mode 0644, owner 0:0, no names, mtime 0)"
+    )]
+    HeaderField(&'static str),
     #[error("it is {size} bytes, over the limit of {max}")]
     TooLarge { size: u64, max: u64 },
     #[error("its frame holds data past the entry")]

@@ -651,6 +651,7 @@ fn open_entry<'a, R: Read>(
             HeaderProblem::BadSize => (expected.to_owned(), Corruption::BadHeader("bad size")),
             HeaderProblem::UnsafePath { name } => (name, Corruption::UnsafePath),
             HeaderProblem::ForbiddenType { name, kind } => (name, Corruption::ForbiddenType(kind)),
+            HeaderProblem::NotCanonical { name, field } => (name, Corruption::HeaderField(field)),
         };
         Error::corrupt(entry, offset, corruption)
     })?;

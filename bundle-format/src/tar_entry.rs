@@ -46,10 +46,20 @@ pub enum HeaderProblem {
     EndOfArchive,
     BadChecksum,
     NotUstar,
-    ForbiddenType { name: String, kind: &'static str },
-    UnsafePath { name: String },
+    ForbiddenType {
+        name: String,
+        kind: &'static str,
+    },
+    UnsafePath {
+        name: String,
+    },
     BadName,
     BadSize,
+    /// A field the format fixes holds something else (a setuid mode, an owner, a time).
+    NotCanonical {
+        name: String,
+        field: &'static str,
+    },
 }
 
 pub fn parse_header(block: &[u8; 512]) -> Result<ParsedHeader, HeaderProblem> {
@@ -97,7 +107,43 @@ pub fn parse_header(block: &[u8; 512]) -> Result<ParsedHeader, HeaderProblem> {
         return Err(HeaderProblem::BadName);
     }
     let size = header.entry_size().map_err(|_| HeaderProblem::BadSize)?;
+    // Every other field is fixed by the format (docs/bundle-format.md §3): the header must be
+    // exactly the one a writer makes, so no extractor can be told to set a mode, an owner or a
+    // time, whatever it honours.
+    let canonical = regular_file_header(&name, size).map_err(|_| HeaderProblem::BadName)?;
+    if let Some(field) = first_difference(block, &canonical) {
+        return Err(HeaderProblem::NotCanonical { name, field });
+    }
     Ok(ParsedHeader { name, size })
+}
+
+/// The ustar fields, by byte range, in the order they are reported.
+const FIELDS: [(&str, usize, usize); 17] = [
+    ("name", 0, 100),
+    ("mode", 100, 108),
+    ("uid", 108, 116),
+    ("gid", 116, 124),
+    ("size", 124, 136),
+    ("mtime", 136, 148),
+    ("type", 156, 157),
+    ("linkname", 157, 257),
+    ("magic", 257, 263),
+    ("version", 263, 265),
+    ("uname", 265, 297),
+    ("gname", 297, 329),
+    ("devmajor", 329, 337),
+    ("devminor", 337, 345),
+    ("prefix", 345, 500),
+    ("padding", 500, 512),
+    // Last: it differs whenever another field does.
+    ("checksum", 148, 156),
+];
+
+fn first_difference(block: &[u8; 512], canonical: &[u8; 512]) -> Option<&'static str> {
+    FIELDS
+        .iter()
+        .find(|(_, start, end)| block[*start..*end] != canonical[*start..*end])
+        .map(|(field, _, _)| *field)
 }
 
 /// `..` anywhere, a leading `/`, or a backslash: never acceptable in a bundle.
@@ -177,6 +223,50 @@ mod tests {
             assert_eq!(
                 parse_header(&block),
                 Err(HeaderProblem::UnsafePath { name: name.into() })
+            );
+        }
+    }
+
+    #[test]
+    fn every_field_the_format_fixes_is_checked() {
+        let setuid = |edit: &dyn Fn(&mut Header)| {
+            let mut header = Header::new_ustar();
+            header.set_entry_type(EntryType::Regular);
+            header.as_old_mut().name[..10].copy_from_slice(b"oci-layout");
+            header.set_size(10);
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            edit(&mut header);
+            header.set_cksum();
+            let mut block = [0u8; 512];
+            block.copy_from_slice(header.as_bytes());
+            parse_header(&block)
+        };
+        assert!(setuid(&|_| {}).is_ok());
+        for (field, edit) in [
+            (
+                "mode",
+                &(|h: &mut Header| h.set_mode(0o4755)) as &dyn Fn(&mut Header),
+            ),
+            ("uid", &|h: &mut Header| h.set_uid(1000)),
+            ("gid", &|h: &mut Header| h.set_gid(1000)),
+            ("mtime", &|h: &mut Header| h.set_mtime(1)),
+            ("uname", &|h: &mut Header| {
+                let _ = h.set_username("root");
+            }),
+            ("linkname", &|h: &mut Header| {
+                let _ = h.set_link_name("x");
+            }),
+        ] {
+            assert_eq!(
+                setuid(edit),
+                Err(HeaderProblem::NotCanonical {
+                    name: "oci-layout".into(),
+                    field
+                }),
+                "{field}"
             );
         }
     }

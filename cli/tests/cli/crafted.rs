@@ -3,9 +3,13 @@
 use crate::support::stderr;
 use tar::{EntryType, Header};
 
-/// One zstd frame holding a tar entry with an arbitrary header.
+/// One zstd frame holding a tar entry with an arbitrary name, type and link, and the fields
+/// the format fixes as a writer sets them.
 fn crafted_frame(name: &str, kind: EntryType, link: Option<&str>, data: &[u8]) -> Vec<u8> {
     let mut header = Header::new_ustar();
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
     header.set_entry_type(kind);
     header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
     if let Some(link) = link {
@@ -147,6 +151,9 @@ fn oversized_entries_and_windows_are_refused_before_allocation() {
     header.as_old_mut().name[..16].copy_from_slice(b"ferry-index.json");
     header.set_size(1 << 40);
     header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
     header.set_cksum();
     let mut content = header.as_bytes().to_vec();
     content.extend_from_slice(&[b'{'; 512]);
@@ -171,6 +178,9 @@ fn oversized_entries_and_windows_are_refused_before_allocation() {
     header.as_old_mut().name[..16].copy_from_slice(b"ferry-index.json");
     header.set_size(big.len() as u64);
     header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(0);
     header.set_cksum();
     std::io::Write::write_all(&mut encoder, header.as_bytes()).unwrap();
     std::io::Write::write_all(&mut encoder, &big).unwrap();
@@ -211,4 +221,53 @@ fn a_crafted_entry_name_cannot_write_to_the_terminal() {
         "{message:?}"
     );
     assert!(message.contains("x\\r\\u{1b}[2KOK"), "{message:?}");
+}
+
+#[test]
+fn a_blob_entry_with_a_setuid_mode_or_an_owner_is_refused() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let bytes = std::fs::read(&good).unwrap();
+    let table = crate::support::offset_table(&good);
+    let blob = &table.entries[2];
+    let (start, end) = (
+        blob.frame.offset as usize,
+        (blob.frame.offset + blob.frame.length) as usize,
+    );
+    for (field, edit) in [
+        (
+            "mode",
+            &(|h: &mut Header| h.set_mode(0o4755)) as &dyn Fn(&mut Header),
+        ),
+        ("uid", &|h: &mut Header| h.set_uid(1000)),
+        ("mtime", &|h: &mut Header| h.set_mtime(1_700_000_000)),
+    ] {
+        // The same blob, same digest and size, with one header field changed.
+        let mut content = zstd::decode_all(&bytes[start..end]).unwrap();
+        let mut header = Header::from_byte_slice(&content[..512]).clone();
+        edit(&mut header);
+        header.set_cksum();
+        content[..512].copy_from_slice(header.as_bytes());
+        let frame = zstd::encode_all(&content[..], 3).unwrap();
+        let path = ws.path(&format!("{field}.tar.zst"));
+        std::fs::write(&path, [&bytes[..start], &frame[..], &bytes[end..]].concat()).unwrap();
+        let output = crate::support::run(crate::support::ferry().args([
+            "verify".as_ref(),
+            path.as_os_str(),
+            "--trusted-key".as_ref(),
+            ws.path("k.pub").as_os_str(),
+        ]));
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{field}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(&format!("`{field}` field")),
+            "{field}: {}",
+            stderr(&output)
+        );
+    }
 }
