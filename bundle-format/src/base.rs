@@ -3,7 +3,6 @@
 //! side does not have.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -44,15 +43,24 @@ pub fn load_base(path: &Path, trusted: &[TrustedKey]) -> Result<BaseBlobs, Error
         let stream = open_stream(&status, path)?;
         return from_bundle(BundleReader::open(BufReader::new(stream), &policy)?);
     }
-    let mut file = File::open(path).map_err(|e| fail(format!("cannot open it: {e}")))?;
+    let mut file =
+        crate::bounded::open_regular(path).map_err(|e| fail(format!("cannot open it: {e}")))?;
     let mut first = [0_u8; 1];
     let read = file
         .read(&mut first)
         .map_err(|e| fail(format!("cannot read it: {e}")))?;
     if read == 1 && first[0] == b'{' {
         let mut text = vec![first[0]];
-        file.read_to_end(&mut text)
+        (&mut file)
+            .take(crate::inventory::MAX_INVENTORY_BYTES as u64)
+            .read_to_end(&mut text)
             .map_err(|e| fail(format!("cannot read it: {e}")))?;
+        if text.len() > crate::inventory::MAX_INVENTORY_BYTES {
+            return Err(fail(format!(
+                "it is larger than {} bytes, more than any registry snapshot",
+                crate::inventory::MAX_INVENTORY_BYTES
+            )));
+        }
         let (inventory, _) = RegistryInventory::open(&text, trusted).map_err(&fail)?;
         return Ok(BaseBlobs {
             kind: BaseKind::Inventory,
@@ -64,7 +72,8 @@ pub fn load_base(path: &Path, trusted: &[TrustedKey]) -> Result<BaseBlobs, Error
             blobs: inventory.blobs.into_iter().map(|b| (b.digest, b)).collect(),
         });
     }
-    let file = File::open(path).map_err(|e| fail(format!("cannot open it: {e}")))?;
+    let file =
+        crate::bounded::open_regular(path).map_err(|e| fail(format!("cannot open it: {e}")))?;
     from_bundle(BundleReader::open(BufReader::new(file), &policy)?)
 }
 

@@ -11,7 +11,7 @@ use crate::signing::{SignatureCheck, SigningKey, TrustedKey, check_signature, re
 pub const INVENTORY_KIND: &str = "ferry-registry-inventory";
 pub const INVENTORY_FORMAT_VERSION: u32 = 1;
 /// Far above any real registry's blob list, so a hostile file cannot exhaust memory.
-const MAX_INVENTORY_BYTES: usize = 256 << 20;
+pub const MAX_INVENTORY_BYTES: usize = 256 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

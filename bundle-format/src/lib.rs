@@ -6,6 +6,7 @@
 //! `tracing` spans (see [`progress`]). The normative specification is `docs/bundle-format.md`.
 
 pub mod base;
+pub mod bounded;
 pub mod diff;
 pub mod digest;
 pub mod error;

@@ -15,7 +15,7 @@ pub const TRUSTED_DIR_ENV: &str = "FERRY_TRUSTED_KEYS_DIR";
 /// Password from --password-file, then $FERRY_KEY_PASSWORD, then the terminal if there is one.
 pub fn password(args: &PasswordArgs) -> Result<Password> {
     if let Some(file) = &args.password_file {
-        let text = std::fs::read_to_string(file)
+        let text = read_text(file)
             .with_context(|| format!("cannot read the password file {}", file.display()))?;
         let line = text.lines().next().unwrap_or_default().to_owned();
         return Ok(Password::Given(line));
@@ -31,7 +31,7 @@ pub fn password(args: &PasswordArgs) -> Result<Password> {
 
 pub fn signing_key(path: &Path, password: &PasswordArgs) -> Result<SigningKey> {
     refuse_unprotected(path)?;
-    let text = std::fs::read_to_string(path).with_context(|| {
+    let text = read_text(path).with_context(|| {
         format!(
             "cannot read the secret key {}; create one with `ferry key generate`",
             path.display()
@@ -47,6 +47,13 @@ pub fn signing_key(path: &Path, password: &PasswordArgs) -> Result<SigningKey> {
         }
         Err(e) => bail!("{e}; no password was given (use --password-file or {PASSWORD_ENV})"),
     }
+}
+
+/// Keys and password files are a few hundred bytes; anything far larger is not one.
+const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
+
+fn read_text(path: &Path) -> std::io::Result<String> {
+    bundle_format::bounded::read_regular_text(path, MAX_KEY_FILE_BYTES)
 }
 
 /// A secret key others can read is refused, as OpenSSH refuses such private keys.
@@ -105,7 +112,7 @@ pub fn trusted_keys(args: &TrustArgs) -> Result<Vec<TrustedKey>> {
 }
 
 fn read_public_key(path: &Path) -> Result<TrustedKey> {
-    let text = std::fs::read_to_string(path)
+    let text = read_text(path)
         .with_context(|| format!("cannot read the trusted key {}", path.display()))?;
     Ok(TrustedKey::parse(&text, &path.display().to_string())?)
 }

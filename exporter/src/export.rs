@@ -3,7 +3,6 @@
 //! blob only if its fetch has not finished yet, so fetching and writing overlap.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -379,7 +378,7 @@ fn write_bundle<W: Write>(
         };
         let owner = owners.get(&digest);
         let open = |path: &PathBuf| -> Result<Box<dyn Read + '_>, ExportError> {
-            let file = File::open(path).map_err(|e| {
+            let file = bundle_format::bounded::open_regular(path).map_err(|e| {
                 ExportError::source(
                     owner.cloned().unwrap_or_default(),
                     format!("cannot open {}: {e}", path.display()),

@@ -26,7 +26,11 @@ pub fn package_chart_dir(dir: &Path, name: &str) -> io::Result<NamedTempFile> {
         header.set_uid(0);
         header.set_gid(0);
         let path = Path::new(name).join(&relative);
-        builder.append_data(&mut header, path, File::open(&source)?)?;
+        builder.append_data(
+            &mut header,
+            path,
+            bundle_format::bounded::open_regular(&source)?,
+        )?;
     }
     finish_tgz(builder)?;
     Ok(temp)

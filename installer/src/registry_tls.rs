@@ -74,7 +74,7 @@ pub fn registry_tls(
     } = settings
     {
         let read = |path: &std::path::Path| {
-            std::fs::read(path).map_err(|e| {
+            bundle_format::bounded::read_regular(path, 1 << 20).map_err(|e| {
                 InstallError::other(
                     format!("registry TLS file {}", path.display()),
                     e.to_string(),

@@ -62,7 +62,7 @@ impl StateDir {
 
     pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, InstallError> {
         let path = self.path(name);
-        match std::fs::read(&path) {
+        match bundle_format::bounded::read_regular(&path, 64 << 20) {
             Ok(data) => Ok(Some(data)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(failure(&path, e)),

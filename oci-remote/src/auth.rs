@@ -62,13 +62,14 @@ impl AuthSources {
         let (username, file) = rest
             .split_once(':')
             .ok_or_else(|| bad("no `:` between user and password file"))?;
-        let text = std::fs::read_to_string(file).map_err(|e| {
-            RemoteError::new(
-                "--registry-auth",
-                format!("cannot read the password file {file}: {e}"),
-                "check the path",
-            )
-        })?;
+        let text =
+            bundle_format::bounded::read_regular_text(Path::new(file), 64 << 10).map_err(|e| {
+                RemoteError::new(
+                    "--registry-auth",
+                    format!("cannot read the password file {file}: {e}"),
+                    "check the path",
+                )
+            })?;
         let password = Secret(text.lines().next().unwrap_or_default().to_owned());
         self.explicit.insert(
             host.to_owned(),
@@ -152,7 +153,7 @@ fn config_keys(registry: &str) -> Vec<String> {
 
 fn from_docker_config(path: &Path, registry: &str) -> Result<Option<Credentials>, RemoteError> {
     let source = format!("credentials for {registry}");
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = bundle_format::bounded::read_regular_text(path, 16 << 20).map_err(|e| {
         RemoteError::new(
             &source,
             format!("cannot read {}: {e}", path.display()),

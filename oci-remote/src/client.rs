@@ -68,7 +68,7 @@ pub fn connect(
         ..ClientConfig::default()
     };
     if let Some(ca) = options.ca_files.get(registry) {
-        let data = std::fs::read(ca).map_err(|e| {
+        let data = bundle_format::bounded::read_regular(ca, 1 << 20).map_err(|e| {
             RemoteError::new(
                 format!("registry {registry}"),
                 format!("cannot read its CA file {}: {e}", ca.display()),

@@ -144,7 +144,7 @@ pub fn load<T: DeserializeOwned>(
         source,
     };
     let mut text = String::new();
-    std::fs::File::open(path)
+    bundle_format::bounded::open_regular(path)
         .map_err(read_error)?
         .take(MAX_INPUT_BYTES + 1)
         .read_to_string(&mut text)

@@ -57,7 +57,8 @@ pub fn split(
             std::io::Error::other("the part size must be positive"),
         ));
     }
-    let file = File::open(bundle).map_err(io(format!("opening {}", bundle.display())))?;
+    let file = crate::bounded::open_regular(bundle)
+        .map_err(io(format!("opening {}", bundle.display())))?;
     let bundle_size = file
         .metadata()
         .map_err(io("reading the bundle size".into()))?

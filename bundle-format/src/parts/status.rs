@@ -108,7 +108,13 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
             continue;
         }
         let text =
-            std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+            match crate::bounded::read_regular(path, super::manifest::MAX_PARTS_MANIFEST_BYTES) {
+                Ok(text) => text,
+                Err(e) => {
+                    refused.push(printable(&format!("{name}: cannot be used: {e}")));
+                    continue;
+                }
+            };
         match PartsManifest::open(&text, trusted) {
             Ok((manifest, _)) => {
                 manifests.insert(manifest.bundle_id, manifest);

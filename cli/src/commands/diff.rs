@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -15,7 +14,8 @@ use crate::render::{human_bytes, line, print_json, signature_text};
 pub fn run(args: &DiffArgs) -> Result<ExitCode> {
     let trusted = keys::trusted_keys(&args.trust)?;
     let open = |path: &Path| -> Result<(BundleIndex, String)> {
-        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file = bundle_format::bounded::open_regular(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         let reader = BundleReader::open(file, &SignaturePolicy::Report(trusted.clone()))?;
         Ok((reader.index().clone(), signature_text(reader.signature())))
     };

@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -9,7 +8,7 @@ use crate::render::{AtomicFile, line};
 
 pub fn run(args: &SignArgs) -> Result<ExitCode> {
     let key = keys::signing_key(&args.key, &args.password)?;
-    let input = File::open(&args.bundle)
+    let input = bundle_format::bounded::open_regular(&args.bundle)
         .with_context(|| format!("cannot open {}", args.bundle.display()))?;
     let target = args.output.as_ref().unwrap_or(&args.bundle);
     let output = AtomicFile::create(target)?;

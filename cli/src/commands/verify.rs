@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -74,7 +73,8 @@ pub fn open_input(
             .and_then(|status| bundle_format::parts::open_stream(&status, path));
         return Ok(stream.map(|s| Box::new(s) as Box<dyn std::io::Read>));
     }
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = bundle_format::bounded::open_regular(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     Ok(Ok(Box::new(std::io::BufReader::with_capacity(
         1 << 20,
         file,

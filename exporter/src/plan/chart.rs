@@ -2,7 +2,6 @@
 //! Chart.yaml as JSON, the packaged chart as the one layer. Planning starts from a resolved
 //! archive (see `chart_source`): local, downloaded, or repacked with vendored dependencies.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
@@ -33,7 +32,7 @@ pub(super) fn plan_chart(
     blobs.start_artifact(&artifact);
     let path = resolved.path();
     let (name, version) = name_and_version(metadata, &artifact)?;
-    let (layer_digest, layer_size) = File::open(&path)
+    let (layer_digest, layer_size) = bundle_format::bounded::open_regular(&path)
         .and_then(|f| digest_reader(BufReader::new(f)))
         .map_err(|e| {
             ExportError::source(
@@ -112,7 +111,8 @@ pub(super) fn name_and_version(
 
 /// Find `<chart>/Chart.yaml` in a packaged chart, streaming through the archive.
 fn chart_yaml_from_archive(path: &Path) -> Result<String, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = bundle_format::bounded::open_regular(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut archive = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
     let entries = archive
         .entries()

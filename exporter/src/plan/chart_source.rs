@@ -3,7 +3,6 @@
 //! dependencies Chart.yaml declares that the archive does not already include.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,7 +74,11 @@ async fn fetch_source(
 ) -> Result<ResolvedChart, ExportError> {
     match source {
         ChartSource::Path(path) if path.is_dir() => {
-            let text = std::fs::read_to_string(path.join("Chart.yaml")).map_err(|e| {
+            let text = bundle_format::bounded::read_regular_text(
+                &path.join("Chart.yaml"),
+                bundle_format::limits::MAX_MANIFEST_BYTES,
+            )
+            .map_err(|e| {
                 ExportError::source(
                     artifact,
                     format!("cannot read Chart.yaml: {e}"),
@@ -357,7 +360,7 @@ async fn vendor_dependencies(
 
 /// Names of the subcharts already in `<chart>/charts/`.
 fn vendored_names(archive: &Path, chart: &str) -> Result<Vec<String>, String> {
-    let file = File::open(archive).map_err(|e| e.to_string())?;
+    let file = bundle_format::bounded::open_regular(archive).map_err(|e| e.to_string())?;
     let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
     let mut names = Vec::new();
     for entry in tar.entries().map_err(|e| e.to_string())? {
@@ -383,7 +386,9 @@ fn vendored_names(archive: &Path, chart: &str) -> Result<Vec<String>, String> {
 /// The archive's entries, as they are, plus `added` files; gzip with mtime 0, so deterministic.
 fn repack_with(archive: &Path, added: &[(String, PathBuf)]) -> std::io::Result<NamedTempFile> {
     let (temp, mut builder) = new_tgz()?;
-    let mut source = tar::Archive::new(GzDecoder::new(BufReader::new(File::open(archive)?)));
+    let mut source = tar::Archive::new(GzDecoder::new(BufReader::new(
+        bundle_format::bounded::open_regular(archive)?,
+    )));
     for entry in source.entries()? {
         let mut entry = entry?;
         let mut header = entry.header().clone();
@@ -396,7 +401,11 @@ fn repack_with(archive: &Path, added: &[(String, PathBuf)]) -> std::io::Result<N
         header.set_mode(0o644);
         header.set_mtime(0);
         header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, name, File::open(path)?)?;
+        builder.append_data(
+            &mut header,
+            name,
+            bundle_format::bounded::open_regular(path)?,
+        )?;
     }
     finish_tgz(builder)?;
     Ok(temp)

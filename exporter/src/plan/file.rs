@@ -1,7 +1,6 @@
 //! Files as OCI 1.1 artifacts: an empty config and the file as the single layer, annotated with
 //! name, mode, platform and role.
 
-use std::fs::File;
 use std::io::BufReader;
 
 use bundle_format::progress::{Progress, ProgressReader};
@@ -44,7 +43,7 @@ pub(super) fn plan_file(
     // Without one, it must be hashed now: the signed index comes first and names every digest.
     let (digest, size) = match request.sha256 {
         Some(pinned) => (pinned, metadata.len()),
-        None => File::open(path)
+        None => bundle_format::bounded::open_regular(path)
             .and_then(|f| {
                 let mut progress =
                     Progress::start(&format!("hash {}", request.name), metadata.len());

@@ -2,7 +2,6 @@
 //! chart installed from the bundle would try to pull those from a registry that is not there.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
@@ -39,6 +38,6 @@ pub(super) fn missing_chart_images(
 }
 
 fn read_values(archive: &Path, chart: &str) -> Option<Value> {
-    let file = File::open(archive).ok()?;
+    let file = bundle_format::bounded::open_regular(archive).ok()?;
     oci_remote::chart_images::read_values(BufReader::new(file), chart)
 }

@@ -93,7 +93,7 @@ impl BlobCache {
 
     /// A small verified entry (a config) read into memory, if present.
     pub fn read_small(&self, digest: &Digest, size: u64) -> Option<Vec<u8>> {
-        let data = std::fs::read(self.path(digest)).ok()?;
+        let data = bundle_format::bounded::read_regular(&self.path(digest), size).ok()?;
         if data.len() as u64 == size && Digest::of(&data) == *digest {
             return Some(data);
         }

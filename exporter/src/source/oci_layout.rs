@@ -1,7 +1,6 @@
 //! A local OCI image layout as an image source. Manifests are read byte-exact (bounded, digest
 //! checked); layers are never read here, only located.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -60,8 +59,11 @@ impl OciLayout {
                 ),
             )
         };
-        let marker = std::fs::read(dir.join("oci-layout"))
-            .map_err(|e| fail(format!("cannot read {}/oci-layout: {e}", dir.display())))?;
+        let marker = bundle_format::bounded::read_regular(
+            &dir.join("oci-layout"),
+            bundle_format::limits::MAX_OCI_LAYOUT_BYTES,
+        )
+        .map_err(|e| fail(format!("cannot read {}/oci-layout: {e}", dir.display())))?;
         if !String::from_utf8_lossy(&marker).contains("imageLayoutVersion") {
             return Err(fail(
                 "oci-layout does not declare imageLayoutVersion".into(),
@@ -191,7 +193,7 @@ impl OciLayout {
 
 fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut data = Vec::new();
-    File::open(path)?
+    bundle_format::bounded::open_regular(path)?
         .take(MAX_MANIFEST_BYTES + 1)
         .read_to_end(&mut data)?;
     if data.len() as u64 > MAX_MANIFEST_BYTES {

@@ -5,7 +5,6 @@
 
 mod to_hosts;
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,7 +44,7 @@ impl VerifiedBundle {
             let status = scan(path, trusted_keys(policy))?;
             (BundleOrigin::Parts, Arc::new(assemble(&status, path)?))
         } else {
-            let file = File::open(path).map_err(|e| {
+            let file = bundle_format::bounded::open_regular(path).map_err(|e| {
                 InstallError::other(
                     format!("bundle {}", path.display()),
                     format!("cannot open it: {e}"),

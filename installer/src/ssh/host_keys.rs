@@ -54,7 +54,7 @@ struct Entry {
 /// The known_hosts entries for `host`, in file order. Unparseable lines are skipped, as OpenSSH
 /// does.
 fn entries_for(path: &Path, host: &HostId) -> Result<Vec<Entry>, SshError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match bundle_format::bounded::read_regular_text(path, 64 << 20) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => {
