@@ -2,7 +2,7 @@
 //! and Reed-Solomon repair parts, striped across the data parts so memory stays bounded.
 
 use std::fs::File;
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
@@ -63,6 +63,12 @@ pub fn split(
         .metadata()
         .map_err(io("reading the bundle size".into()))?
         .len();
+    // Parts are never larger than the data: a part size beyond the bundle gives one part of the
+    // bundle's size, and repair parts (and the stripe loop) follow it.
+    let options = SplitOptions {
+        part_size: options.part_size.min(bundle_size.max(1)),
+        ..options
+    };
     let head = BundleReader::open(
         file.try_clone().map_err(io("opening the bundle".into()))?,
         &SignaturePolicy::Report(Vec::new()),
@@ -72,14 +78,11 @@ pub fn split(
     drop(head);
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
 
-    // The whole-bundle sha256 reads the file front to back on its own thread while this one
-    // cuts it stripe by stripe: every byte is hashed twice, on two cores, and read from the
-    // bundle once by each.
+    // The whole bundle is verified (every entry and digest, the signature not invalid) and its
+    // sha256 taken in one front-to-back read on its own thread, while this one cuts it stripe
+    // by stripe: a damaged bundle is never signed into parts and sent across.
     let whole_path = bundle.to_path_buf();
-    let whole = std::thread::spawn(move || {
-        File::open(&whole_path)
-            .and_then(|f| crate::digest::digest_reader(BufReader::with_capacity(1 << 20, f)))
-    });
+    let whole = std::thread::spawn(move || verify_and_hash(&whole_path));
 
     let count = usize::try_from(bundle_size.div_ceil(options.part_size))
         .unwrap_or(usize::MAX)
@@ -220,15 +223,22 @@ pub fn split(
             })
             .collect()
     };
-    let (bundle_sha256, hashed) = whole
-        .join()
-        .map_err(|_| {
-            Error::io(
-                "hashing the bundle",
-                std::io::Error::other("the hashing thread failed"),
-            )
-        })?
-        .map_err(io("hashing the bundle".into()))?;
+    let checked = whole.join().unwrap_or_else(|_| {
+        Err(Error::io(
+            "hashing the bundle",
+            std::io::Error::other("the hashing thread failed"),
+        ))
+    });
+    let (bundle_sha256, hashed) = match checked {
+        Ok(hashed) => hashed,
+        Err(e) => {
+            // No part of a bundle that does not verify is left behind.
+            for file_name in data_names.iter().chain(&repair_names) {
+                let _ = std::fs::remove_file(out_dir.join(file_name));
+            }
+            return Err(e);
+        }
+    };
     if hashed != bundle_size {
         return Err(Error::io(
             "reading the bundle",
@@ -271,4 +281,39 @@ pub(super) fn read_stripe(
     }
     let want = usize::try_from((part_len - offset).min(slice.len() as u64)).unwrap_or(0);
     file.read_exact_at(&mut slice[..want], offset)
+}
+
+/// Read the bundle at `path` once: verify it (a bad signature or any damaged entry is an
+/// error) and take the sha256 of its bytes.
+fn verify_and_hash(path: &Path) -> Result<(Digest, u64), Error> {
+    let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let hasher = std::rc::Rc::new(std::cell::RefCell::new(Hasher::default()));
+    let tee = Tee {
+        inner: BufReader::with_capacity(1 << 20, file),
+        hasher: hasher.clone(),
+    };
+    let reader = BundleReader::open(tee, &SignaturePolicy::Report(Vec::new()))?;
+    if let crate::signing::SignatureCheck::Invalid { reason, .. } = reader.signature() {
+        return Err(Error::BadSignature {
+            key_id: "of the bundle".into(),
+            reason: reason.clone(),
+        });
+    }
+    reader.finish()?;
+    let hasher = hasher.borrow().clone();
+    Ok(hasher.finish())
+}
+
+/// A reader that hashes what passes through it into a hasher it shares.
+struct Tee<R> {
+    inner: R,
+    hasher: std::rc::Rc<std::cell::RefCell<Hasher>>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.borrow_mut().update(&buf[..n]);
+        Ok(n)
+    }
 }

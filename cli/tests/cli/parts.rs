@@ -361,3 +361,52 @@ fn links_and_fifos_in_a_parts_directory_are_named_not_skipped_silently() {
     );
     s.assert_joins_identical(&dir, "odd");
 }
+
+#[test]
+fn split_refuses_a_damaged_bundle_and_sizes_parts_by_the_data() {
+    let Some((ws, bundle)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let size = std::fs::metadata(&bundle).unwrap().len();
+    // A part size far beyond the bundle: one data part and repair parts of the bundle's size.
+    let out = ws.path("huge-parts");
+    ok(run(crate::support::ferry()
+        .arg("split")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&out)
+        .args(["--part-size", "1T", "--repair", "100", "--key"])
+        .arg(ws.path("k.key"))));
+    let written: u64 = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with("part"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    // (the repair part is rounded up to whole stripes of at most 1 MiB)
+    assert!(
+        written <= 2 * size + (2 << 20),
+        "{written} bytes of parts for {size}"
+    );
+    // A damaged blob: no parts manifest is signed, no part is left behind.
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let table = crate::support::offset_table(&bundle);
+    let blob = &table.entries[4];
+    let at = (blob.frame.offset + blob.frame.length / 2) as usize;
+    bytes[at] ^= 0x40;
+    let damaged = ws.path("damaged.tar.zst");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let parts = ws.path("damaged-parts");
+    let refused = run(crate::support::ferry()
+        .arg("split")
+        .arg(&damaged)
+        .arg("-o")
+        .arg(&parts)
+        .args(["--part-size", "64K", "--repair", "10", "--key"])
+        .arg(ws.path("k.key")));
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    let left: Vec<_> = std::fs::read_dir(&parts)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
