@@ -93,6 +93,10 @@ pub enum Corruption {
     #[error("its tar header is invalid ({0})")]
     BadHeader(&'static str),
     #[error(
+        "the index is not in its canonical form (as ferry writes it), so its bytes and its id could differ"
+    )]
+    NonCanonicalIndex,
+    #[error(
         "its tar header's `{0}` field is not the value the format fixes (mode 0644, owner 0:0, no names, mtime 0)"
     )]
     HeaderField(&'static str),

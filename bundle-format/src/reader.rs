@@ -37,7 +37,7 @@ impl SignaturePolicy {
         }
     }
 
-    fn judge(&self, check: &SignatureCheck) -> Result<(), Error> {
+    pub fn judge(&self, check: &SignatureCheck) -> Result<(), Error> {
         let lenient = !matches!(self, Self::Require(_));
         match check {
             SignatureCheck::Trusted { .. } => Ok(()),
@@ -131,6 +131,15 @@ impl<R: Read> BundleReader<R> {
         policy.judge(&signature)?;
         let index = BundleIndex::from_json(&index_bytes)
             .map_err(|e| Error::corrupt(INDEX_ENTRY, index_span.offset, e.into()))?;
+        // One bundle id: the sha256 of the signed bytes, which must be the index's canonical
+        // form, so that no two byte strings stand for one index.
+        if index.to_json() != index_bytes {
+            return Err(Error::corrupt(
+                INDEX_ENTRY,
+                index_span.offset,
+                Corruption::NonCanonicalIndex,
+            ));
+        }
         let table = vec![
             TableEntry {
                 name: INDEX_ENTRY.into(),

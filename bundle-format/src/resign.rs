@@ -11,22 +11,35 @@ use crate::layout::SIGNATURE_ENTRY;
 use crate::offset_table::{OffsetTable, Span};
 use crate::random_access::BundleFile;
 use crate::reader::{BundleReader, SignaturePolicy, VerifyReport};
-use crate::signing::SigningKey;
+use crate::signing::{SignatureCheck, SigningKey, TrustedKey};
 use crate::writer::{packing_for_small, trusted_comment};
 
-/// Verify `input` completely (whatever its current signature), then write it to `out` signed by
-/// `key`. The bundle id does not change.
-pub fn resign<W: Write>(input: File, out: W, key: &SigningKey) -> Result<VerifyReport, Error> {
+/// Verify `input` completely, its current signature by one of `trusted` (an unsigned bundle only
+/// with `adopt_unsigned`), then write it to `out` signed by `key`: the signature covers the exact
+/// index bytes written, which are copied unchanged, so the bundle id does not change.
+pub fn resign<W: Write>(
+    input: File,
+    out: W,
+    key: &SigningKey,
+    trusted: &[TrustedKey],
+    adopt_unsigned: bool,
+) -> Result<VerifyReport, Error> {
     let scan = input
         .try_clone()
         .map_err(|e| Error::io("opening the bundle", e))?;
-    let report = BundleReader::open(scan, &SignaturePolicy::Report(Vec::new()))?.finish()?;
+    let reader = BundleReader::open(scan, &SignaturePolicy::Report(trusted.to_vec()))?;
+    match reader.signature() {
+        SignatureCheck::Unsigned if adopt_unsigned => {}
+        current => SignaturePolicy::Require(trusted.to_vec()).judge(current)?,
+    }
+    let index_bytes = reader.index_bytes().to_vec();
+    let report = reader.finish()?;
     let mut file = input
         .try_clone()
         .map_err(|e| Error::io("opening the bundle", e))?;
     let bundle = BundleFile::open(input, &SignaturePolicy::Report(Vec::new()))?;
     let index = bundle.index();
-    let signature = key.sign(&index.to_json(), &trusted_comment(index))?;
+    let signature = key.sign(&index_bytes, &trusted_comment(index))?;
     let old = bundle.table().clone();
     let mut out = CountingWriter::new(out);
     let mut table = OffsetTable {

@@ -246,7 +246,19 @@ pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) ->
         .map_err(|e| e.to_string())
         .and_then(|text| match shape_problem(text) {
             Some(problem) => Err(problem),
-            None => SignatureBox::from_string(text).map_err(|e| e.to_string()),
+            None => SignatureBox::from_string(text)
+                .map_err(|e| e.to_string())
+                .and_then(|signature| {
+                    // Exactly one signature as minisign writes it: no extra lines, no CRLF.
+                    let canonical = SignatureBox::from_string(text)
+                        .map(SignatureBox::into_string)
+                        .map_err(|e| e.to_string())?;
+                    if canonical == text {
+                        Ok(signature)
+                    } else {
+                        Err("the signature entry holds more than one minisign signature in its canonical form (extra lines or CRLF)".to_owned())
+                    }
+                }),
         });
     let signature = match parsed {
         Ok(signature) => signature,

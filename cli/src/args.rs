@@ -402,6 +402,12 @@ pub struct SignArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub password: PasswordArgs,
+    /// The bundle's current signer must be one of these (or of the trusted-keys directory).
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Sign an unsigned bundle, taking responsibility for its content (it is still verified).
+    #[arg(long)]
+    pub adopt_unsigned: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -271,3 +271,80 @@ fn a_blob_entry_with_a_setuid_mode_or_an_owner_is_refused() {
         );
     }
 }
+
+/// The demo bundle with its index and signature entries replaced (the rest copied).
+fn with_head(good: &std::path::Path, index: &[u8], signature: &[u8]) -> Vec<u8> {
+    let bytes = std::fs::read(good).unwrap();
+    let table = crate::support::offset_table(good);
+    let rest = table.entries[2].frame.offset as usize;
+    [
+        crafted_frame("ferry-index.json", EntryType::Regular, None, index),
+        crafted_frame(
+            "ferry-index.json.minisig",
+            EntryType::Regular,
+            None,
+            signature,
+        ),
+        bytes[rest..].to_vec(),
+    ]
+    .concat()
+}
+
+fn entry(good: &std::path::Path, i: usize) -> Vec<u8> {
+    let bytes = std::fs::read(good).unwrap();
+    let table = crate::support::offset_table(good);
+    let span = &table.entries[i];
+    let content = zstd::decode_all(
+        &bytes[span.frame.offset as usize..(span.frame.offset + span.frame.length) as usize],
+    )
+    .unwrap();
+    content[512..512 + span.size as usize].to_vec()
+}
+
+#[test]
+fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    if !crate::support::require_tools(&["minisign"]) {
+        return;
+    }
+    let (index, signature) = (entry(&good, 0), entry(&good, 1));
+    let verify = |name: &str, bytes: Vec<u8>| {
+        let path = ws.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        let output = ws.verify(&path);
+        (output.status.code(), stderr(&output))
+    };
+    // The same signature with a line appended: refused as a bad signature.
+    let mut appended = signature.clone();
+    appended.extend_from_slice(b"untrusted comment: x\n");
+    let (code, err) = verify("appended.tar.zst", with_head(&good, &index, &appended));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("canonical form"), "{err}");
+    let crlf = String::from_utf8(signature.clone())
+        .unwrap()
+        .replace('\n', "\r\n")
+        .into_bytes();
+    let (code, err) = verify("crlf.tar.zst", with_head(&good, &index, &crlf));
+    assert_eq!(code, Some(4), "{err}");
+    // The same index with a space added, validly signed by the trusted key (minisign itself):
+    // refused, since its bytes and its id would differ.
+    let mut spaced = vec![b' '];
+    spaced.extend_from_slice(&index);
+    let message = ws.write("index.json", "");
+    std::fs::write(&message, &spaced).unwrap();
+    crate::support::ok(crate::support::run(
+        std::process::Command::new("minisign")
+            .arg("-S")
+            .arg("-s")
+            .arg(ws.path("k.key"))
+            .arg("-m")
+            .arg(&message)
+            .stdin(std::process::Stdio::null()),
+    ));
+    let signed = std::fs::read(ws.path("index.json.minisig")).unwrap();
+    let (code, err) = verify("spaced.tar.zst", with_head(&good, &spaced, &signed));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("canonical form"), "{err}");
+}

@@ -141,10 +141,25 @@ fn resigning_keeps_the_id_and_switches_the_trusted_key() {
         !stderr(&output).contains("nope"),
         "the password never appears in errors"
     );
+    // Only a bundle whose current signer is trusted is signed again.
+    let untrusted = run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .env("FERRY_KEY_PASSWORD", "s3cret")
+        .args(["sign", "b.tar.zst", "--key", "second.key"]));
+    assert_eq!(untrusted.status.code(), Some(6), "{}", stderr(&untrusted));
+    assert!(stderr(&untrusted).contains("--trusted-key"));
+    assert_eq!(inspect_id(&bundle), id_before);
     ok(run(crate::support::ferry()
         .current_dir(ws.dir.path())
         .env("FERRY_KEY_PASSWORD", "s3cret")
-        .args(["sign", "b.tar.zst", "--key", "second.key"])));
+        .args([
+            "sign",
+            "b.tar.zst",
+            "--key",
+            "second.key",
+            "--trusted-key",
+            "k.pub",
+        ])));
     assert_eq!(inspect_id(&bundle), id_before);
     let first = ws.verify(&bundle);
     assert_eq!(
@@ -229,4 +244,58 @@ fn completions_and_man_pages_are_generated() {
     assert!(dir.path().join("ferry-verify.1").exists());
     let version = ok(run(crate::support::ferry().arg("--version")));
     assert!(stdout(&version).starts_with("ferry "));
+}
+
+#[test]
+fn sign_refuses_a_bad_signature_and_adopts_an_unsigned_bundle_only_when_told() {
+    let Some(fixtures) = crate::support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let manifest = ws.demo_manifest(&fixtures);
+    // An unsigned bundle: refused (exit 5) unless --adopt-unsigned; then it verifies.
+    ok(run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .arg("export")
+        .arg("-m")
+        .arg(&manifest)
+        .args(["-o", "u.tar.zst", "--unsigned"])));
+    let refused = run(crate::support::ferry().current_dir(ws.dir.path()).args([
+        "sign",
+        "u.tar.zst",
+        "--key",
+        "k.key",
+    ]));
+    assert_eq!(refused.status.code(), Some(5), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--adopt-unsigned"));
+    ok(run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .args([
+            "sign",
+            "u.tar.zst",
+            "--key",
+            "k.key",
+            "--adopt-unsigned",
+        ])));
+    ok(ws.verify(&ws.path("u.tar.zst")));
+    // A bundle whose signature does not verify is never signed again, trusted key or not.
+    let signed = ws.path("u.tar.zst");
+    let mut bytes = std::fs::read(&signed).unwrap();
+    let table = crate::support::offset_table(&signed);
+    let index = &table.entries[0];
+    let at = (index.frame.offset + index.frame.length / 2) as usize;
+    bytes[at] ^= 1;
+    std::fs::write(ws.path("bad.tar.zst"), &bytes).unwrap();
+    let bad = run(crate::support::ferry().current_dir(ws.dir.path()).args([
+        "sign",
+        "bad.tar.zst",
+        "--key",
+        "k.key",
+        "--trusted-key",
+        "k.pub",
+        "-o",
+        "resigned.tar.zst",
+    ]));
+    assert!(matches!(bad.status.code(), Some(3 | 4)), "{}", stderr(&bad));
+    assert!(!ws.path("resigned.tar.zst").exists());
 }
