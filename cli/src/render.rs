@@ -52,6 +52,25 @@ pub fn signature_text(check: &SignatureCheck) -> String {
 /// The first failure to write stdout other than a closed pipe, reported when the command ends.
 static STDOUT_FAILURE: Mutex<Option<String>> = Mutex::new(None);
 
+/// A signature check as JSON, the same in every command's `--json`.
+pub fn signature_json(check: &SignatureCheck) -> serde_json::Value {
+    match check {
+        SignatureCheck::Trusted {
+            key_id,
+            trusted_comment,
+        } => {
+            serde_json::json!({"status": "trusted", "keyId": key_id.to_string(), "trustedComment": trusted_comment})
+        }
+        SignatureCheck::Unsigned => serde_json::json!({"status": "unsigned"}),
+        SignatureCheck::UntrustedKey { key_id } => {
+            serde_json::json!({"status": "untrusted-key", "keyId": key_id.to_string()})
+        }
+        SignatureCheck::Invalid { key_id, reason } => {
+            serde_json::json!({"status": "invalid", "keyId": key_id.map(|k| k.to_string()), "reason": reason})
+        }
+    }
+}
+
 /// Print a line to stdout without tearing progress bars. A closed pipe (`ferry … | head -1`)
 /// drops the rest quietly, as other command-line tools do; any other failure is kept for
 /// [`stdout_failure`].

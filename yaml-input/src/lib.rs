@@ -53,9 +53,26 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &str) -> Result<T, SyntaxErr
                 line,
                 column,
             },
-            message: without_location_prefix(&e.to_string()).replace("<input>", file),
+            message: readable(&without_location_prefix(&e.to_string())).replace("<input>", file),
         }
     })
+}
+
+/// serde-saphyr's limits speak in Debug form (`budget breached: Nodes { nodes: 250001 }`):
+/// say what it means.
+fn readable(message: &str) -> String {
+    let Some(detail) = message.strip_prefix("budget breached: ") else {
+        return message.to_owned();
+    };
+    let first_line = detail.lines().next().unwrap_or_default();
+    let what = match (first_line.find('{'), first_line.rfind('}')) {
+        (Some(open), Some(close)) if open < close => first_line[open + 1..close].trim(),
+        _ => first_line.trim(),
+    };
+    format!(
+        "the document is over this reader's limits ({what}); a real manifest or inventory is far \
+         smaller: check that this is the right file, and split a huge list"
+    )
 }
 
 /// serde-saphyr renders `error: line L column C: message` and a snippet.

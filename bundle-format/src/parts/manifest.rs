@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::signing::{SignatureCheck, SigningKey, TrustedKey, check_signature, require_trusted};
+use crate::signing::{
+    KeyId, SignatureCheck, SigningKey, TrustedKey, check_signature, require_trusted,
+};
 
 pub const PARTS_FORMAT_VERSION: u32 = 1;
 /// Largest parts manifest a reader accepts.
@@ -83,28 +85,40 @@ impl PartsManifest {
     }
 
     /// Parse an envelope and check its signature. Returns the manifest only if a trusted key
-    /// signed it, with the reason otherwise.
-    pub fn open(envelope: &[u8], trusted: &[TrustedKey]) -> Result<(Self, SignatureCheck), String> {
+    /// signed it, with the reason otherwise (and the signer, when it is only not trusted).
+    pub fn open(
+        envelope: &[u8],
+        trusted: &[TrustedKey],
+    ) -> Result<(Self, SignatureCheck), (String, Option<KeyId>)> {
         if envelope.len() as u64 > MAX_PARTS_MANIFEST_BYTES {
-            return Err("larger than any parts manifest".into());
+            return Err(("larger than any parts manifest".into(), None));
         }
-        let envelope: Envelope =
-            serde_json::from_slice(envelope).map_err(|e| format!("not a parts manifest: {e}"))?;
+        let envelope: Envelope = serde_json::from_slice(envelope)
+            .map_err(|e| (format!("not a parts manifest: {e}"), None))?;
         let check = check_signature(
             envelope.parts_manifest.as_bytes(),
             envelope.signature.as_bytes(),
             trusted,
         );
-        require_trusted(&check)?;
+        if let Err(reason) = require_trusted(&check) {
+            let signer = match &check {
+                SignatureCheck::UntrustedKey { key_id } => Some(*key_id),
+                _ => None,
+            };
+            return Err((reason, signer));
+        }
         let manifest: PartsManifest = serde_json::from_str(&envelope.parts_manifest)
-            .map_err(|e| format!("its content is invalid: {e}"))?;
+            .map_err(|e| (format!("its content is invalid: {e}"), None))?;
         if manifest.format_version != PARTS_FORMAT_VERSION {
-            return Err(format!(
-                "it uses parts format {}, this ferry reads {PARTS_FORMAT_VERSION}",
-                manifest.format_version
+            return Err((
+                format!(
+                    "it uses parts format {}, this ferry reads {PARTS_FORMAT_VERSION}",
+                    manifest.format_version
+                ),
+                None,
             ));
         }
-        manifest.validate()?;
+        manifest.validate().map_err(|reason| (reason, None))?;
         Ok((manifest, check))
     }
 

@@ -101,8 +101,9 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
         files: entries,
         others,
     } = list_files(dir)?;
-    let mut manifests: BTreeMap<Digest, PartsManifest> = BTreeMap::new();
+    let mut manifests: BTreeMap<Digest, (PartsManifest, String)> = BTreeMap::new();
     let mut refused = Vec::new();
+    let mut untrusted_signers = Vec::new();
     for (name, path) in &entries {
         if !manifest_file(name) {
             continue;
@@ -116,18 +117,48 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
                 }
             };
         match PartsManifest::open(&text, trusted) {
-            Ok((manifest, _)) => {
-                manifests.insert(manifest.bundle_id, manifest);
+            Ok((manifest, _)) => match manifests.get(&manifest.bundle_id) {
+                // Two signed manifests for one bundle that disagree (two splits mixed):
+                // neither is picked silently.
+                Some((kept, kept_name)) if *kept != manifest => {
+                    return Err(parts_error(
+                        dir,
+                        printable(&format!(
+                            "{kept_name} and {name} both describe bundle {}, differently (two splits mixed): keep the parts and manifests of one split only",
+                            manifest.bundle_id
+                        )),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    manifests.insert(manifest.bundle_id, (manifest, name.clone()));
+                }
+            },
+            Err((reason, signer)) => {
+                refused.push(printable(&format!("{name}: {reason}")));
+                untrusted_signers.extend(signer);
             }
-            Err(reason) => refused.push(printable(&format!("{name}: {reason}"))),
         }
     }
+    if manifests.is_empty() && !refused.is_empty() && untrusted_signers.len() == refused.len() {
+        // Every manifest is signed, by a key not trusted here: that is the signer's problem
+        // (exit 6), not damage.
+        let trusted_ids: Vec<String> = trusted.iter().map(|k| k.id().to_string()).collect();
+        return Err(Error::UntrustedKey {
+            key_id: untrusted_signers[0],
+            trusted: if trusted_ids.is_empty() {
+                "none".into()
+            } else {
+                trusted_ids.join(", ")
+            },
+        });
+    }
     let manifest = match manifests.len() {
-        1 => manifests.into_values().next().ok_or_else(|| parts_error(dir, "no parts manifest".into()))?,
+        1 => manifests.into_values().next().map(|(m, _)| m).ok_or_else(|| parts_error(dir, "no parts manifest".into()))?,
         0 if refused.is_empty() => return Err(parts_error(dir, "it holds no parts manifest (NAME.parts.json): copy one of its two copies across with the parts".into())),
         0 => return Err(parts_error(dir, format!("no parts manifest can be trusted: {}", refused.join("; ")))),
         _ => {
-            let ids: Vec<String> = manifests.values().map(|m| format!("{} {} ({})", m.bundle_name, m.bundle_version, m.bundle_id)).collect();
+            let ids: Vec<String> = manifests.values().map(|(m, _)| format!("{} {} ({})", m.bundle_name, m.bundle_version, m.bundle_id)).collect();
             return Err(parts_error(dir, format!("it holds the parts of several bundles ({}): give each bundle its own directory", ids.join(", "))));
         }
     };

@@ -5,9 +5,8 @@ use bundle_format::{BundleIndex, BundleReader, Digest, SignaturePolicy};
 use serde_json::json;
 
 use crate::args::InspectArgs;
-use crate::commands::verify::signature_json;
 use crate::keys;
-use crate::render::{human_bytes, line, print_json, short_digest, signature_text};
+use crate::render::{human_bytes, line, print_json, short_digest, signature_json, signature_text};
 
 /// Reads only the first entries: the index and its signature. It reports the signature status
 /// instead of failing on it; `ferry verify` is the check.

@@ -1,13 +1,13 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use bundle_format::{BundleReader, SignatureCheck, SignaturePolicy};
+use bundle_format::{BundleReader, SignaturePolicy};
 use serde_json::json;
 
 use crate::args::VerifyArgs;
 use crate::exit;
 use crate::keys;
-use crate::render::{counted, human_bytes, print_json, signature_text};
+use crate::render::{counted, human_bytes, print_json, signature_json, signature_text};
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     let trusted = keys::trusted_keys(&args.trust)?;
@@ -79,22 +79,4 @@ pub fn open_input(
         1 << 20,
         file,
     ))))
-}
-
-pub fn signature_json(check: &SignatureCheck) -> serde_json::Value {
-    match check {
-        SignatureCheck::Trusted {
-            key_id,
-            trusted_comment,
-        } => {
-            json!({"status": "trusted", "keyId": key_id.to_string(), "trustedComment": trusted_comment})
-        }
-        SignatureCheck::Unsigned => json!({"status": "unsigned"}),
-        SignatureCheck::UntrustedKey { key_id } => {
-            json!({"status": "untrusted-key", "keyId": key_id.to_string()})
-        }
-        SignatureCheck::Invalid { key_id, reason } => {
-            json!({"status": "invalid", "keyId": key_id.map(|k| k.to_string()), "reason": reason})
-        }
-    }
 }

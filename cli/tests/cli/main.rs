@@ -22,6 +22,7 @@ mod output;
 mod parts;
 mod push;
 mod registry_export;
+mod reporting;
 mod round_trip;
 mod schema;
 mod tamper;
