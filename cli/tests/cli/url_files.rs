@@ -96,3 +96,52 @@ fn url_files_are_pinned_verified_and_cached() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_url_file_larger_than_its_size_is_refused_before_it_is_read() {
+    if !require_tools(&["python3"]) {
+        return;
+    }
+    let ws = Workspace::new();
+    let served = ws.path("served");
+    std::fs::create_dir(&served).unwrap();
+    // A big body where the manifest expects six bytes ("hello\n").
+    std::fs::copy("/usr/bin/docker-registry", served.join("small.txt")).unwrap();
+    let server = HttpServer::serve(&served);
+    let pin = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    let manifest = ws.write(
+        "m.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: urls, version: '1'}}\nspec:\n  files:\n    - {{name: small, url: '{}/small.txt', sha256: {pin}, size: 6}}\n",
+            server.base_url
+        ),
+    );
+    let mut command = ws.export_command(&manifest, &ws.path("b.tar.zst"));
+    command.arg("--cache-dir").arg(ws.path("cache"));
+    let output = run(&mut command);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("more than the 6 bytes expected"),
+        "{}",
+        stderr(&output)
+    );
+    // Nothing of the body was kept.
+    let kept: u64 = walk(&ws.path("cache"));
+    assert!(kept < 1 << 20, "{kept} bytes left in the cache");
+}
+
+fn walk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| {
+                let meta = e.metadata().unwrap();
+                if meta.is_dir() {
+                    walk(&e.path())
+                } else {
+                    meta.len()
+                }
+            })
+            .sum()
+    })
+}

@@ -95,6 +95,8 @@ pub struct FileRequest {
     /// The source as written in the manifest.
     pub written: String,
     pub sha256: Option<Digest>,
+    /// The exact size, when the manifest gives it.
+    pub size: Option<u64>,
     pub mode: String,
     pub platform: Option<Platform>,
     pub role: Option<String>,
@@ -557,6 +559,7 @@ impl Check<'_> {
             source,
             written,
             sha256,
+            size: spec.size,
             mode,
             platform,
             role,

@@ -105,6 +105,9 @@ pub struct FileSpec {
     pub url: Option<Spanned<String>>,
     #[serde(default)]
     pub sha256: Option<Spanned<String>>,
+    /// The exact size in bytes: a download stops at it.
+    #[serde(default)]
+    pub size: Option<u64>,
     #[serde(default)]
     pub mode: Option<Spanned<String>>,
     #[serde(default)]

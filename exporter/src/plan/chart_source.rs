@@ -18,6 +18,7 @@ use super::chart::{CHART_LAYER, chart_metadata, name_and_version};
 use crate::error::ExportError;
 use crate::manifest::{ChartRequest, ChartSource};
 use crate::package::{finish_tgz, new_tgz, package_chart_dir};
+use crate::remote::download::{Bound, MAX_CHART_ARCHIVE_BYTES};
 use crate::remote::download::{download, fetch_document};
 use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries};
@@ -204,6 +205,7 @@ async fn repo_chart(
         fetch.http,
         &chart_url,
         expected.as_ref(),
+        Bound::AtMost(MAX_CHART_ARCHIVE_BYTES),
         fetch.cache,
         artifact,
     )

@@ -59,6 +59,18 @@ pub(super) fn plan_file(
                 )
             })?,
     };
+    if let Some(expected) = request.size
+        && expected != size
+    {
+        return Err(ExportError::source(
+            &artifact,
+            format!(
+                "{} is {size} bytes, the manifest says {expected}",
+                path.display()
+            ),
+            "fix `size:` or the file",
+        ));
+    }
     let empty = blobs.add_metadata(b"{}".to_vec(), EMPTY_CONFIG);
     blobs.add(
         digest,

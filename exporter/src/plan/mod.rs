@@ -132,7 +132,7 @@ pub async fn plan(
                         let sha256 = request.sha256.ok_or_else(|| {
                             ExportError::source(&artifact, "a URL file without sha256", "pin it")
                         })?;
-                        fetch_url(http, url, &sha256, cache, &artifact)
+                        fetch_url(http, url, &sha256, request.size, cache, &artifact)
                             .await
                             .map(|(path, _)| path)
                     }

@@ -11,11 +11,35 @@ use tokio::io::AsyncWriteExt;
 use super::cache::BlobCache;
 use crate::error::ExportError;
 
+/// The most a URL file without a `size` may be: far beyond any file a platform carries, and a
+/// stop for an endless body.
+pub const MAX_URL_FILE_BYTES: u64 = 64 << 30;
+/// The most a chart archive from a repository may be.
+pub const MAX_CHART_ARCHIVE_BYTES: u64 = 1 << 30;
+
+/// How much a download may bring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// Exactly this many bytes (the manifest's `size`).
+    Exactly(u64),
+    /// At most this many.
+    AtMost(u64),
+}
+
+impl Bound {
+    fn limit(self) -> u64 {
+        match self {
+            Self::Exactly(n) | Self::AtMost(n) => n,
+        }
+    }
+}
+
 /// Download `url` into the cache unless a verified copy is there. Returns the cache path.
 pub async fn fetch_url(
     client: &reqwest::Client,
     url: &str,
     sha256: &Digest,
+    size: Option<u64>,
     cache: &BlobCache,
     artifact: &str,
 ) -> Result<(PathBuf, bool), ExportError> {
@@ -26,7 +50,8 @@ pub async fn fetch_url(
     if cached {
         return Ok((cache.path(sha256), false));
     }
-    download(client, url, Some(sha256), cache, artifact)
+    let bound = size.map_or(Bound::AtMost(MAX_URL_FILE_BYTES), Bound::Exactly);
+    download(client, url, Some(sha256), bound, cache, artifact)
         .await
         .map(|(path, _)| (path, true))
 }
@@ -37,11 +62,24 @@ pub async fn download(
     client: &reqwest::Client,
     url: &str,
     expected: Option<&Digest>,
+    bound: Bound,
     cache: &BlobCache,
     artifact: &str,
 ) -> Result<(PathBuf, Digest), ExportError> {
     let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
     let response = get(client, url, artifact).await?;
+    let limit = bound.limit();
+    let too_large = |got: String| {
+        fail(
+            format!("{url} is {got}, more than the {limit} bytes expected"),
+            "the file changed upstream or `size` is wrong: check the source",
+        )
+    };
+    if let Some(length) = response.content_length()
+        && length > limit
+    {
+        return Err(too_large(format!("{length} bytes (Content-Length)")));
+    }
     let temp = cache.temp_path(expected.unwrap_or(&Digest::of(url.as_bytes())));
     let io = |e: std::io::Error| {
         fail(
@@ -66,11 +104,25 @@ pub async fn download(
                 ));
             }
         };
+        if hasher.bytes() + chunk.len() as u64 > limit {
+            drop(file);
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(too_large("longer".to_owned()));
+        }
         hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(io)?;
     }
     file.flush().await.map_err(io)?;
-    let (actual, _) = hasher.finish();
+    let (actual, bytes) = hasher.finish();
+    if let Bound::Exactly(size) = bound
+        && bytes != size
+    {
+        let _ = tokio::fs::remove_file(&temp).await;
+        return Err(fail(
+            format!("{url} is {bytes} bytes, the manifest says {size}"),
+            "the file changed upstream or `size` is wrong: check the source",
+        ));
+    }
     if let Some(expected) = expected
         && actual != *expected
     {
