@@ -45,12 +45,10 @@ pub enum Error {
          signature was altered after signing: do not use this bundle"
     )]
     BadSignature { key_id: String, reason: String },
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The io error is shown in the message, so it is not also a `source` (an error chain
+    /// would print it twice).
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: io::Error },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("writing the bundle: {0}")]
@@ -174,7 +172,7 @@ impl Error {
     pub(crate) fn io(what: impl Into<String>, source: io::Error) -> Self {
         Self::Io {
             what: what.into(),
-            source,
+            cause: source,
         }
     }
 

@@ -115,13 +115,12 @@ pub fn header_problem(
 /// value that breaks a rule.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read {what} {path}: {source}; {hint}")]
+    #[error("cannot read {what} {path}: {cause}; {hint}")]
     Read {
         what: &'static str,
         path: String,
         hint: &'static str,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{at}: {message}")]
     Syntax { at: At, message: String },
@@ -154,11 +153,11 @@ pub fn load<T: DeserializeOwned>(
     hint: &'static str,
 ) -> Result<(T, Checker), InputError> {
     use std::io::Read;
-    let read_error = |source| InputError::Read {
+    let read_error = |cause| InputError::Read {
         what,
         path: path.display().to_string(),
         hint,
-        source,
+        cause,
     };
     let mut text = String::new();
     bundle_format::bounded::open_regular(path)

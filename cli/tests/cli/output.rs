@@ -154,3 +154,20 @@ fn counts_agree_with_their_nouns() {
         stdout(&status)
     );
 }
+
+#[test]
+fn an_error_says_its_cause_once() {
+    let ws = crate::support::Workspace::new();
+    let dir = ws.path("not-a-bundle");
+    std::fs::create_dir(&dir).unwrap();
+    let output = run(ferry()
+        .arg("split")
+        .arg(&dir)
+        .arg("-o")
+        .arg(ws.path("out"))
+        .args(["--part-size", "1M", "--key"])
+        .arg(ws.path("k.key")));
+    let err = crate::support::stderr(&output);
+    assert!(!output.status.success());
+    assert_eq!(err.matches("it is a directory").count(), 1, "{err}");
+}
