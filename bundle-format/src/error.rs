@@ -95,6 +95,11 @@ pub enum Corruption {
     )]
     NonCanonicalIndex,
     #[error(
+        "its frame is not packed as every writer packs it, so the bundle's bytes could change \
+         around an intact signature"
+    )]
+    NonCanonicalFrame,
+    #[error(
         "its tar header's `{0}` field is not the value the format fixes (mode 0644, owner 0:0, no names, mtime 0)"
     )]
     HeaderField(&'static str),

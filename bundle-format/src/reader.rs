@@ -121,12 +121,23 @@ impl<R: Read> BundleReader<R> {
         let mut dctx = DCtxBox(DCtx::create());
         let (index_bytes, index_span) =
             read_small(&mut input, &mut dctx, INDEX_ENTRY, limits::MAX_INDEX_BYTES)?;
+        input.start_capture();
         let (signature_bytes, signature_span) = read_small(
             &mut input,
             &mut dctx,
             SIGNATURE_ENTRY,
             limits::MAX_SIGNATURE_BYTES,
         )?;
+        // The signature does not cover its own frame: it must be packed exactly as a writer
+        // packs it, so the bundle's bytes cannot change around an intact signature.
+        let frame_bytes = input.take_capture();
+        if frame_bytes != canonical_signature_frame(&signature_bytes)? {
+            return Err(Error::corrupt(
+                SIGNATURE_ENTRY,
+                signature_span.offset,
+                Corruption::NonCanonicalFrame,
+            ));
+        }
         let signature = check_signature(&index_bytes, &signature_bytes, policy.keys());
         policy.judge(&signature)?;
         let index = BundleIndex::from_json(&index_bytes)
@@ -697,6 +708,21 @@ fn close_entry<R: Read>(mut frame: EntryFrame<'_, R>) -> Result<Span, Error> {
         offset,
         length: end - offset,
     })
+}
+
+/// The signature entry's frame as every writer makes it (stored).
+fn canonical_signature_frame(signature: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut out = crate::digest::CountingWriter::new(Vec::new());
+    crate::frame::write_entry(
+        &mut out,
+        SIGNATURE_ENTRY,
+        signature.len() as u64,
+        &mut &signature[..],
+        crate::writer::packing_for_small(SIGNATURE_ENTRY, crate::frame::DEFAULT_LEVEL),
+        &mut crate::digest::Hasher::default(),
+    )
+    .map_err(|e| Error::io("checking the signature entry", e))?;
+    Ok(out.into_inner())
 }
 
 /// Read a whole small entry (index, signature) into memory, bounded by `max`.

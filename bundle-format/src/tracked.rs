@@ -9,6 +9,8 @@ const BUFFER: usize = 256 << 10;
 pub struct TrackedReader<R> {
     inner: BufReader<R>,
     position: u64,
+    /// The bytes taken while a capture runs (a small entry's exact frame).
+    capture: Option<Vec<u8>>,
 }
 
 impl<R: Read> TrackedReader<R> {
@@ -16,11 +18,21 @@ impl<R: Read> TrackedReader<R> {
         Self {
             inner: BufReader::with_capacity(BUFFER, inner),
             position: 0,
+            capture: None,
         }
     }
 
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// Keep every byte taken from now on, until [`Self::take_capture`].
+    pub fn start_capture(&mut self) {
+        self.capture = Some(Vec::new());
+    }
+
+    pub fn take_capture(&mut self) -> Vec<u8> {
+        self.capture.take().unwrap_or_default()
     }
 
     pub fn at_end(&mut self) -> io::Result<bool> {
@@ -32,6 +44,9 @@ impl<R: Read> Read for TrackedReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.position += n as u64;
+        if let Some(capture) = &mut self.capture {
+            capture.extend_from_slice(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -43,6 +58,10 @@ impl<R: Read> BufRead for TrackedReader<R> {
 
     fn consume(&mut self, amount: usize) {
         self.position += amount as u64;
+        if let Some(capture) = &mut self.capture {
+            let taken = self.inner.buffer();
+            capture.extend_from_slice(&taken[..amount.min(taken.len())]);
+        }
         self.inner.consume(amount);
     }
 }

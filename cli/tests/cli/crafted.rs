@@ -277,14 +277,18 @@ fn with_head(good: &std::path::Path, index: &[u8], signature: &[u8]) -> Vec<u8> 
     let bytes = std::fs::read(good).unwrap();
     let table = crate::support::offset_table(good);
     let rest = table.entries[2].frame.offset as usize;
+    // The signature entry packed as the writer packs it (stored), so only its content differs.
+    let signature_frame = crafted_frame(
+        "ferry-index.json.minisig",
+        EntryType::Regular,
+        None,
+        signature,
+    );
+    let signature_frame =
+        crate::support::pack_entry(&zstd::decode_all(&signature_frame[..]).unwrap());
     [
         crafted_frame("ferry-index.json", EntryType::Regular, None, index),
-        crafted_frame(
-            "ferry-index.json.minisig",
-            EntryType::Regular,
-            None,
-            signature,
-        ),
+        signature_frame,
         bytes[rest..].to_vec(),
     ]
     .concat()
@@ -347,4 +351,41 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
     let (code, err) = verify("spaced.tar.zst", with_head(&good, &spaced, &signed));
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("canonical form"), "{err}");
+}
+
+#[test]
+fn the_signature_entry_must_be_packed_as_written() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    let (index, signature) = (entry(&good, 0), entry(&good, 1));
+    // The same signature bytes, compressed instead of stored.
+    let bytes = std::fs::read(&good).unwrap();
+    let table = crate::support::offset_table(&good);
+    let (signature_start, rest) = (
+        table.entries[1].frame.offset as usize,
+        table.entries[2].frame.offset as usize,
+    );
+    let repacked = crafted_frame(
+        "ferry-index.json.minisig",
+        EntryType::Regular,
+        None,
+        &signature,
+    );
+    let path = ws.path("repacked.tar.zst");
+    std::fs::write(
+        &path,
+        [&bytes[..signature_start], &repacked[..], &bytes[rest..]].concat(),
+    )
+    .unwrap();
+    let output = ws.verify(&path);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not packed as every writer packs it"),
+        "{}",
+        stderr(&output)
+    );
+    // The bundle as written passes the same check.
+    assert_eq!(ws.verify(&good).status.code(), Some(0));
+    let _ = index;
 }

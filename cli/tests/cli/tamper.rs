@@ -54,7 +54,7 @@ impl Bundle {
         let (start, end) = self.frame(name);
         let mut content = zstd::decode_all(&self.bytes[start..end]).unwrap();
         edit(&mut content);
-        let frame = zstd::encode_all(&content[..], 3).unwrap();
+        let frame = crate::support::pack_entry(&content);
         [&self.bytes[..start], &frame[..], &self.bytes[end..]].concat()
     }
 

@@ -375,3 +375,26 @@ impl Drop for HttpServer {
         let _ = self.child.wait();
     }
 }
+
+/// One tar entry (header, data, padding) packed into a zstd frame as ferry's writer packs it:
+/// the signature entry stored, anything else compressed at level 3.
+pub fn pack_entry(content: &[u8]) -> Vec<u8> {
+    let header = tar::Header::from_byte_slice(&content[..512]);
+    let name = String::from_utf8_lossy(&header.path_bytes()).into_owned();
+    if name != "ferry-index.json.minisig" {
+        return zstd::encode_all(content, 3).unwrap();
+    }
+    let size = header.entry_size().unwrap();
+    let data = &content[512..512 + size as usize];
+    let mut out = bundle_format::digest::CountingWriter::new(Vec::new());
+    bundle_format::frame::write_entry(
+        &mut out,
+        &name,
+        size,
+        &mut &data[..],
+        bundle_format::frame::Packing::Stored,
+        &mut bundle_format::Hasher::default(),
+    )
+    .unwrap();
+    out.into_inner()
+}
