@@ -10,7 +10,7 @@ use std::time::Duration;
 use russh::client::{self, Config, Handle, Handler};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, load_secret_key};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate, decode_secret_key};
 use russh::{Preferred, cipher};
 
 use super::error::SshError;
@@ -217,7 +217,11 @@ async fn authenticate(
         .map_err(failure)?
         .flatten();
     for path in &options.identity_files {
-        let key = match load_secret_key(path, None) {
+        // Read as every input is: a regular file, bounded (a key is a few kilobytes).
+        let loaded = bundle_format::bounded::read_regular_text(path, 1 << 20)
+            .map_err(russh::keys::Error::from)
+            .and_then(|text| decode_secret_key(&text, None));
+        let key = match loaded {
             Ok(key) => key,
             Err(e) => {
                 tried.push(format!(
