@@ -35,11 +35,11 @@ impl Stage for PushStage {
                 registry: run.registry_address(),
                 through,
                 summary: format!(
-                    "{} images, {} charts, {} files ({} blobs, {} bytes at most)",
-                    index.images.len(),
-                    index.charts.len(),
-                    index.files.len(),
-                    index.blobs.len(),
+                    "{}, {}, {} ({}, {} bytes at most)",
+                    counted(index.images.len(), "image"),
+                    counted(index.charts.len(), "chart"),
+                    counted(index.files.len(), "file"),
+                    counted(index.blobs.len(), "blob"),
                     index.total_blob_bytes()
                 ),
             },
@@ -90,5 +90,14 @@ impl Stage for PushStage {
         let mut report = StageReport::new(StageName::Push);
         report.push = Some(pushed);
         Ok(report)
+    }
+}
+
+/// `1 image`, `2 images`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
