@@ -6,30 +6,21 @@
 mod to_hosts;
 
 use std::io::{BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bundle_format::parts::{assemble, scan};
 use bundle_format::positioned::{ReadAt, Window};
 use bundle_format::random_access::BundleFile;
-use bundle_format::{BundleIndex, BundleReader, Digest, SignatureCheck, SignaturePolicy};
+use bundle_format::{BundleIndex, BundleReader, Digest, SignaturePolicy};
 
 pub use self::to_hosts::{BlobTarget, put_blob_on_hosts};
 use crate::error::InstallError;
 
-/// Where the bundle came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum BundleOrigin {
-    File,
-    /// A parts directory, read without joining it.
-    Parts,
-}
-
 #[derive(Debug)]
 pub struct VerifiedBundle {
-    path: PathBuf,
-    origin: BundleOrigin,
+    /// A parts directory, every part hashed against its signed manifest when opened.
+    from_parts: bool,
     bytes: Arc<dyn ReadAt>,
     random: BundleFile,
     policy: SignaturePolicy,
@@ -40,9 +31,9 @@ impl VerifiedBundle {
     pub fn open(path: &Path, policy: &SignaturePolicy) -> Result<Self, InstallError> {
         let span = tracing::info_span!("open bundle", path = %path.display());
         let _entered = span.enter();
-        let (origin, bytes): (BundleOrigin, Arc<dyn ReadAt>) = if path.is_dir() {
+        let (from_parts, bytes): (bool, Arc<dyn ReadAt>) = if path.is_dir() {
             let status = scan(path, trusted_keys(policy))?;
-            (BundleOrigin::Parts, Arc::new(assemble(&status, path)?))
+            (true, Arc::new(assemble(&status, path)?))
         } else {
             let file = bundle_format::bounded::open_regular(path).map_err(|e| {
                 InstallError::other(
@@ -51,32 +42,19 @@ impl VerifiedBundle {
                     "check the path",
                 )
             })?;
-            (BundleOrigin::File, Arc::new(file))
+            (false, Arc::new(file))
         };
         let random = BundleFile::over(bytes.clone(), policy)?;
         Ok(Self {
-            path: path.to_owned(),
-            origin,
+            from_parts,
             bytes,
             random,
             policy: policy.clone(),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn origin(&self) -> BundleOrigin {
-        self.origin
-    }
-
     pub fn index(&self) -> &BundleIndex {
         self.random.index()
-    }
-
-    pub fn signature(&self) -> &SignatureCheck {
-        self.random.signature()
     }
 
     /// One blob, decompressed from its own frame and verified against its digest as it is read.
@@ -93,7 +71,7 @@ impl VerifiedBundle {
     /// directory are each hashed against the signed parts manifest. A bundle file is checked
     /// by [`Self::verify_all`] instead.
     pub fn checked_on_open(&self) -> bool {
-        self.origin == BundleOrigin::Parts
+        self.from_parts
     }
 
     /// Read the whole bundle front to back, checking every entry and its digest.
