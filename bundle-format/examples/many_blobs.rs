@@ -66,6 +66,7 @@ fn run(count: u32, out: &str, key: &str) -> Result<(), Box<dyn std::error::Error
         layout: layout::unsealed(),
         blobs,
         base: None,
+        expires: None,
         lookup: Default::default(),
     };
     let file = BufWriter::with_capacity(1 << 20, File::create(out)?);

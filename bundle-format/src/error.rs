@@ -14,6 +14,7 @@ pub enum Category {
     BadSignature,
     Unsigned,
     UntrustedKey,
+    Expired,
     Io,
     Usage,
 }
@@ -49,6 +50,15 @@ pub enum Error {
     /// would print it twice).
     #[error("{what}: {cause}")]
     Io { what: String, cause: io::Error },
+    #[error(
+        "bundle {name} expired at {expires} (this machine's clock says {now}); ask for a fresh \
+         bundle, or pass --allow-expired to accept it anyway"
+    )]
+    Expired {
+        name: String,
+        expires: String,
+        now: String,
+    },
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error("writing the bundle: {0}")]
@@ -169,6 +179,7 @@ impl Error {
             Self::Unsigned => Category::Unsigned,
             Self::UntrustedKey { .. } => Category::UntrustedKey,
             Self::BadSignature { .. } => Category::BadSignature,
+            Self::Expired { .. } => Category::Expired,
             Self::Io { .. } => Category::Io,
             Self::Key(_) | Self::Write(_) | Self::Base { .. } => Category::Usage,
         }

@@ -13,6 +13,8 @@ use crate::vocabulary::{FileRole, Platform};
 pub const FORMAT_VERSION: u32 = 1;
 /// Bundle format version of a delta: an index with a `base` (docs/bundle-format.md §4.1).
 pub const DELTA_FORMAT_VERSION: u32 = 2;
+/// Bundle format version of an index with an `expires` time, full or delta (§4.2).
+pub const EXPIRING_FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -31,6 +33,9 @@ pub struct BundleIndex {
     /// Only in a delta: what it was cut against and the blobs it assumes the far side holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<DeltaBase>,
+    /// When readers stop accepting the bundle: RFC 3339, UTC, whole seconds (format v3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     /// Where each digest is in `blobs` and `base.assumed`, made on first use: a lookup per blob
     /// stays constant-time, so reading or pushing a bundle is linear in its blobs.
     #[serde(skip)]
@@ -169,8 +174,8 @@ pub enum IndexError {
     #[error("the bundle index is not valid JSON for format v{FORMAT_VERSION}: {0}")]
     Json(#[from] serde_json::Error),
     #[error(
-        "the bundle uses format version {found}, this ferry reads version {FORMAT_VERSION}; \
-         use a ferry release that supports version {found}"
+        "the bundle uses format version {found}, this ferry reads versions {FORMAT_VERSION} to \
+         {EXPIRING_FORMAT_VERSION}; use a ferry release that supports version {found}"
     )]
     UnsupportedVersion { found: u32 },
     #[error("the bundle index lists blob {0} twice")]
@@ -201,7 +206,13 @@ impl BundleIndex {
             format_version: u32,
         }
         let probe: VersionProbe = serde_json::from_slice(bytes)?;
-        if probe.format_version != FORMAT_VERSION && probe.format_version != DELTA_FORMAT_VERSION {
+        if ![
+            FORMAT_VERSION,
+            DELTA_FORMAT_VERSION,
+            EXPIRING_FORMAT_VERSION,
+        ]
+        .contains(&probe.format_version)
+        {
             return Err(IndexError::UnsupportedVersion {
                 found: probe.format_version,
             });
@@ -285,6 +296,34 @@ impl BundleIndex {
         self.base.as_ref().map_or(&[], |base| &base.assumed)
     }
 
+    /// The lowest format version that can express this index (§10): writers write exactly it.
+    pub fn lowest_format_version(&self) -> u32 {
+        match (self.expires.is_some(), self.base.is_some()) {
+            (true, _) => EXPIRING_FORMAT_VERSION,
+            (false, true) => DELTA_FORMAT_VERSION,
+            (false, false) => FORMAT_VERSION,
+        }
+    }
+
+    /// When the bundle expires, if it does.
+    pub fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        self.expires
+            .as_deref()
+            .and_then(crate::expiry::read_instant)
+    }
+
+    /// Refuse the bundle if it expired before `now` (the reader's clock).
+    pub fn check_expiry(&self, now: time::OffsetDateTime) -> Result<(), crate::Error> {
+        match (self.expires_at(), &self.expires) {
+            (Some(expires), Some(text)) if expires <= now => Err(crate::Error::Expired {
+                name: format!("{} {}", self.name, self.version),
+                expires: text.clone(),
+                now: crate::expiry::format_instant(now),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     pub fn is_delta(&self) -> bool {
         self.base.is_some()
     }
@@ -308,20 +347,27 @@ impl BundleIndex {
                 max: limits::MAX_BLOBS,
             });
         }
-        match (self.format_version, &self.base) {
-            (FORMAT_VERSION, Some(_)) => {
-                return Err(IndexError::DeltaMismatch {
-                    version: FORMAT_VERSION,
-                    problem: "it has a delta base",
-                });
-            }
-            (DELTA_FORMAT_VERSION, None) => {
-                return Err(IndexError::DeltaMismatch {
-                    version: DELTA_FORMAT_VERSION,
-                    problem: "it has no delta base",
-                });
-            }
-            _ => {}
+        let lowest = self.lowest_format_version();
+        if self.format_version != lowest {
+            return Err(IndexError::DeltaMismatch {
+                version: self.format_version,
+                problem: match (self.expires.is_some(), self.base.is_some()) {
+                    (true, _) => "it has an expiry, which needs version 3",
+                    (false, true) => "it has a delta base and no expiry, which is version 2",
+                    (false, false) => {
+                        "it has neither a delta base nor an expiry, which is version 1"
+                    }
+                },
+            });
+        }
+        if let Some(expires) = &self.expires
+            && crate::expiry::read_instant(expires).is_none()
+        {
+            return Err(IndexError::BadField {
+                field: "expires",
+                value: expires.clone(),
+                why: "expected an RFC 3339 UTC time in whole seconds, such as 2027-01-31T00:00:00Z",
+            });
         }
         if self.blobs.len() + self.assumed().len() > limits::MAX_BLOBS {
             return Err(IndexError::TooManyBlobs {

@@ -10,6 +10,7 @@ pub mod bounded;
 pub mod diff;
 pub mod digest;
 pub mod error;
+pub mod expiry;
 pub mod frame;
 pub mod index;
 pub mod inventory;
@@ -34,7 +35,7 @@ pub use digest::{Digest, Hasher, digest_reader};
 pub use error::{Category, Corruption, Error};
 pub use index::{
     BaseKind, BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, DELTA_FORMAT_VERSION,
-    DeltaBase, FORMAT_VERSION, FileArtifact, ImageArtifact,
+    DeltaBase, EXPIRING_FORMAT_VERSION, FORMAT_VERSION, FileArtifact, ImageArtifact,
 };
 pub use problem::Problem;
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};

@@ -64,6 +64,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
         layout: layout::unsealed(),
         base: None,
         blobs: descriptors,
+        expires: None,
         lookup: Default::default(),
     }
 }

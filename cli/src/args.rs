@@ -122,6 +122,10 @@ pub struct ExportArgs {
     /// signed by a trusted key (--trusted-key).
     #[arg(long, value_name = "BASE")]
     pub base: Option<PathBuf>,
+    /// Readers refuse the bundle after this: a duration (30d, 12h, 4w), a date (valid through
+    /// that day, UTC) or an RFC 3339 time. Default: no expiry.
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Print the result as JSON.
@@ -169,14 +173,24 @@ pub struct PushArgs {
     pub jobs: u16,
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
-    #[arg(long)]
-    pub allow_unsigned: bool,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What a reader accepts beyond a current bundle signed by a trusted key.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Accept a bundle past its expiry time (by this machine's clock).
+    #[arg(long)]
+    pub allow_expired: bool,
 }
 
 #[derive(Debug, Args)]
@@ -218,9 +232,8 @@ pub struct InstallArgs {
     pub ssh: SshArgs,
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
-    #[arg(long)]
-    pub allow_unsigned: bool,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Print the result (or the plan) as JSON.
@@ -251,9 +264,8 @@ pub struct VerifyArgs {
     pub bundle: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// Accept an unsigned bundle or an unknown signer. An invalid signature is always refused.
-    #[arg(long)]
-    pub allow_unsigned: bool,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

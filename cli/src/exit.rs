@@ -8,6 +8,11 @@ pub const CORRUPT: u8 = 3;
 pub const BAD_SIGNATURE: u8 = 4;
 pub const UNSIGNED: u8 = 5;
 pub const UNTRUSTED: u8 = 6;
+/// An older bundle than the far side holds, or another bundle under a version it holds.
+pub const ROLLBACK: u8 = 7;
+pub const EXPIRED: u8 = 8;
+/// The local state directory does not match the installation on the hosts.
+pub const STATE_DIVERGED: u8 = 9;
 
 pub fn category_code(category: Category) -> u8 {
     match category {
@@ -15,6 +20,7 @@ pub fn category_code(category: Category) -> u8 {
         Category::BadSignature => BAD_SIGNATURE,
         Category::Unsigned => UNSIGNED,
         Category::UntrustedKey => UNTRUSTED,
+        Category::Expired => EXPIRED,
         Category::Io | Category::Usage => 1,
     }
 }
@@ -25,6 +31,7 @@ pub fn category_name(category: Category) -> &'static str {
         Category::BadSignature => "bad-signature",
         Category::Unsigned => "unsigned",
         Category::UntrustedKey => "untrusted-key",
+        Category::Expired => "expired",
         Category::Io => "io",
         Category::Usage => "usage",
     }

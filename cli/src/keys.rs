@@ -5,9 +5,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bundle_format::{Password, SigningKey, TrustedKey};
+use bundle_format::{Password, SignaturePolicy, SigningKey, TrustedKey};
 
-use crate::args::{PasswordArgs, TrustArgs};
+use crate::args::{AcceptArgs, PasswordArgs, TrustArgs};
 
 pub const PASSWORD_ENV: &str = "FERRY_KEY_PASSWORD";
 pub const TRUSTED_DIR_ENV: &str = "FERRY_TRUSTED_KEYS_DIR";
@@ -27,6 +27,17 @@ pub fn password(args: &PasswordArgs) -> Result<Password> {
         return Ok(Password::AskOnTerminal);
     }
     Ok(Password::None)
+}
+
+/// The signature policy of a command that reads bundles: trusted keys required unless
+/// `--allow-unsigned`.
+pub fn signature_policy(trust: &TrustArgs, accept: &AcceptArgs) -> Result<SignaturePolicy> {
+    let trusted = trusted_keys(trust)?;
+    Ok(if accept.allow_unsigned {
+        SignaturePolicy::AllowUnsigned(trusted)
+    } else {
+        SignaturePolicy::Require(trusted)
+    })
 }
 
 pub fn signing_key(path: &Path, password: &PasswordArgs) -> Result<SigningKey> {

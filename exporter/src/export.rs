@@ -30,6 +30,8 @@ pub struct ExportOptions {
     pub registries: RegistryOptions,
     /// Cut a delta against this base (`--base`).
     pub base: Option<BaseBlobs>,
+    /// When readers stop accepting the bundle (`--expires`), RFC 3339 UTC.
+    pub expires: Option<String>,
 }
 
 impl Default for ExportOptions {
@@ -40,6 +42,7 @@ impl Default for ExportOptions {
             cache_dir: BlobCache::default_dir(),
             registries: RegistryOptions::default(),
             base: None,
+            expires: None,
         }
     }
 }
@@ -90,6 +93,8 @@ pub fn export<W: Write>(
         .base
         .as_ref()
         .map(|base| cut_against(&mut plan, base));
+    plan.index.expires.clone_from(&options.expires);
+    plan.index.format_version = plan.index.lowest_format_version();
     let counts = (
         plan.index.images.len(),
         plan.index.charts.len(),

@@ -31,6 +31,15 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             .unwrap_or_else(BlobCache::default_dir),
         registries: registry_options(&args.registry)?,
         base,
+        expires: args
+            .expires
+            .as_deref()
+            .map(|text| {
+                bundle_format::expiry::parse_expiry(text, time::OffsetDateTime::now_utc())
+                    .map(bundle_format::expiry::format_instant)
+                    .context("--expires")
+            })
+            .transpose()?,
     };
     let output = AtomicFile::create(&args.output)?;
     let (file, export) = exporter::export(&manifest, output.writer(), signer.as_ref(), &options)?;

@@ -35,6 +35,13 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
         index.blobs.len(),
         human_bytes(index.total_blob_bytes()),
     );
+    if let Some(expires) = &index.expires {
+        let state = match index.check_expiry(time::OffsetDateTime::now_utc()) {
+            Ok(()) => "",
+            Err(_) => "  (EXPIRED by this machine's clock)",
+        };
+        out.push_str(&format!("expires   {expires}{state}\n"));
+    }
     if !index.images.is_empty() {
         out.push_str("\nIMAGES\n");
         for image in &index.images {

@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bundle_format::SignaturePolicy;
 use installer::VerifiedBundle;
 use installer::install::{InstallOptions, InstallReport, install};
 use installer::inventory::load_inventory;
@@ -15,12 +14,7 @@ use crate::render::print_json;
 
 pub fn run(args: &InstallArgs) -> Result<ExitCode> {
     let inventory = load_inventory(&args.inventory)?;
-    let trusted = keys::trusted_keys(&args.trust)?;
-    let policy = if args.allow_unsigned {
-        SignaturePolicy::AllowUnsigned(trusted)
-    } else {
-        SignaturePolicy::Require(trusted)
-    };
+    let policy = keys::signature_policy(&args.trust, &args.accept)?;
     let options = InstallOptions {
         identities: args.ssh.identities.clone(),
         accept_new_host_keys: args.ssh.accept_new_host_keys,
@@ -32,7 +26,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         prune: args.prune,
     };
     // The signature is checked before any host is touched.
-    let bundle = VerifiedBundle::open(&args.bundle, &policy)?;
+    let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
     let report = install(&bundle, &inventory, &options)?;
     if args.json {
         print_json(&report)?;

@@ -2,7 +2,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use bundle_format::SignaturePolicy;
 use installer::VerifiedBundle;
 use installer::push::via::{parse_via, push_via};
 use installer::push::{PushOptions, PushReport};
@@ -15,18 +14,13 @@ use crate::keys;
 use crate::render::{AtomicFile, counted, human_bytes, print_json};
 
 pub fn push(args: &PushArgs) -> Result<ExitCode> {
-    let trusted = keys::trusted_keys(&args.trust)?;
-    let policy = if args.allow_unsigned {
-        SignaturePolicy::AllowUnsigned(trusted)
-    } else {
-        SignaturePolicy::Require(trusted)
-    };
+    let policy = keys::signature_policy(&args.trust, &args.accept)?;
     let options = PushOptions {
         registry: args.to.clone(),
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),
     };
-    let bundle = VerifiedBundle::open(&args.bundle, &policy)?;
+    let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
     let report = match &args.via {
         None => installer::push::push(&bundle, &options)?,
         Some(via) => {

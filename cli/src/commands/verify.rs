@@ -10,15 +10,17 @@ use crate::keys;
 use crate::render::{counted, human_bytes, print_json, signature_json, signature_text};
 
 pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
-    let trusted = keys::trusted_keys(&args.trust)?;
-    let policy = if args.allow_unsigned {
-        SignaturePolicy::AllowUnsigned(trusted)
-    } else {
-        SignaturePolicy::Require(trusted)
-    };
+    let policy = keys::signature_policy(&args.trust, &args.accept)?;
     let result = open_input(&args.bundle, &policy)?
         .and_then(|input| BundleReader::open(input, &policy))
-        .and_then(BundleReader::finish);
+        .and_then(|reader| {
+            if !args.accept.allow_expired {
+                reader
+                    .index()
+                    .check_expiry(time::OffsetDateTime::now_utc())?;
+            }
+            reader.finish()
+        });
     match (result, args.json) {
         (Ok(report), true) => {
             print_json(&json!({

@@ -12,6 +12,7 @@ mod support;
 mod charts;
 mod crafted;
 mod delta;
+mod expiry;
 mod inputs;
 mod install;
 mod interop;

@@ -2,8 +2,8 @@
 //! index's `base.assumed`, except manifests (small, and what install reads to know what to push)
 //! and the content of files with a role (install runs them on hosts before any registry exists).
 
+use bundle_format::DeltaBase;
 use bundle_format::base::BaseBlobs;
-use bundle_format::{DELTA_FORMAT_VERSION, DeltaBase};
 
 use super::ExportPlan;
 use crate::remote::registry::MANIFEST_TYPES;
@@ -40,7 +40,6 @@ pub fn cut_against(plan: &mut ExportPlan, base: &BaseBlobs) -> CutSummary {
         assumed_bytes: assumed.iter().map(|b| b.size).sum(),
     };
     plan.index.blobs = kept;
-    plan.index.format_version = DELTA_FORMAT_VERSION;
     plan.index.base = Some(DeltaBase {
         kind: base.kind,
         id: base.id,

@@ -226,6 +226,7 @@ pub async fn plan(
         layout: layout::unsealed(),
         blobs: blobs.blobs,
         base: None,
+        expires: None,
         lookup: Default::default(),
     };
     Ok(ExportPlan {

@@ -27,8 +27,13 @@ pub struct VerifiedBundle {
 }
 
 impl VerifiedBundle {
-    /// Open a bundle file or a parts directory and check its signature against `policy`.
-    pub fn open(path: &Path, policy: &SignaturePolicy) -> Result<Self, InstallError> {
+    /// Open a bundle file or a parts directory, check its signature against `policy` and,
+    /// unless `allow_expired`, its expiry against this machine's clock.
+    pub fn open(
+        path: &Path,
+        policy: &SignaturePolicy,
+        allow_expired: bool,
+    ) -> Result<Self, InstallError> {
         let span = tracing::info_span!("open bundle", path = %path.display());
         let _entered = span.enter();
         let (from_parts, bytes): (bool, Arc<dyn ReadAt>) = if path.is_dir() {
@@ -45,6 +50,11 @@ impl VerifiedBundle {
             (false, Arc::new(file))
         };
         let random = BundleFile::over(bytes.clone(), policy)?;
+        if !allow_expired {
+            random
+                .index()
+                .check_expiry(time::OffsetDateTime::now_utc())?;
+        }
         Ok(Self {
             from_parts,
             bytes,

@@ -203,6 +203,37 @@ pub fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
         .clone()
 }
 
+/// `good` written again into `out` with its index changed by `edit` and signed by the secret
+/// key `key` (unencrypted): a validly signed bundle whose index says what a test needs.
+pub fn rewrite_bundle(
+    good: &Path,
+    out: &Path,
+    key: &Path,
+    edit: impl FnOnce(&mut bundle_format::BundleIndex),
+) {
+    let file = std::fs::File::open(good).unwrap();
+    let policy = bundle_format::SignaturePolicy::Report(vec![]);
+    let source = bundle_format::random_access::BundleFile::open(file, &policy).unwrap();
+    let mut index = source.index().clone();
+    edit(&mut index);
+    let signer =
+        bundle_format::SigningKey::open(&std::fs::read_to_string(key).unwrap(), None, "test")
+            .unwrap();
+    let mut writer = bundle_format::BundleWriter::new(
+        std::fs::File::create(out).unwrap(),
+        index.clone(),
+        Some(&signer),
+        bundle_format::WriterOptions::default(),
+    )
+    .unwrap();
+    for blob in &index.blobs {
+        writer
+            .add_blob(&blob.digest, &mut source.open_blob(&blob.digest).unwrap())
+            .unwrap();
+    }
+    writer.finish().unwrap();
+}
+
 /// The bundle's offset table: where each entry's frame lies.
 pub fn offset_table(bundle: &Path) -> bundle_format::offset_table::OffsetTable {
     let file = std::fs::File::open(bundle).unwrap();
