@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand};
                   content-addressed bundle, carries it across a one-way link, and installs it \
                   into a private cloud.",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 corrupt bundle, 4 bad signature, \
-                  5 unsigned bundle, 6 signer not trusted."
+                  5 unsigned bundle, 6 signer not trusted, 7 older bundle than installed \
+                  (rollback refused), 8 expired bundle, 9 state directory does not match the \
+                  installation."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -54,6 +56,10 @@ pub enum Command {
     Inventory(SnapshotArgs),
     /// Install a bundle onto the hosts of an inventory over SSH: registry, push, (nodes).
     Install(InstallArgs),
+    /// Hand an installation's state (CA, passwords, k3s token, record) to another operator:
+    /// `ferry state export` writes it encrypted with a passphrase, `ferry state import` reads it.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Print the JSON Schema of an input file format, for editors and CI validation.
     Schema {
         #[arg(value_enum)]
@@ -72,6 +78,53 @@ pub enum Command {
         #[arg(short, long, default_value = ".")]
         out_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Write the state directory of an inventory into one file, encrypted with a passphrase
+    /// (age, scrypt), created new with mode 0600.
+    Export(StateExportArgs),
+    /// Read a file `ferry state export` wrote into the state directory of the same inventory.
+    Import(StateImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateExportArgs {
+    /// The inventory whose state this is.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Where to write (a new file).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StateImportArgs {
+    /// A file `ferry state export` wrote.
+    pub file: PathBuf,
+    /// The inventory whose state this is.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Overwrite files the state directory already holds with other values.
+    #[arg(long)]
+    pub replace: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state root (as for install); default $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry,
+    /// else ~/.local/state/ferry.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Read the passphrase from this file (first line); else $FERRY_STATE_PASSPHRASE, else a
+    /// prompt on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +228,10 @@ pub struct PushArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub accept: AcceptArgs,
+    /// Accept a bundle older than the far side holds, or another bundle under a version it
+    /// holds: a deliberate rollback, recorded as one in the history.
+    #[arg(long)]
+    pub allow_downgrade: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Print the result as JSON.
@@ -234,6 +291,10 @@ pub struct InstallArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub accept: AcceptArgs,
+    /// Accept a bundle older than the far side holds, or another bundle under a version it
+    /// holds: a deliberate rollback, recorded as one in the history.
+    #[arg(long)]
+    pub allow_downgrade: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Print the result (or the plan) as JSON.

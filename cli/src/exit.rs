@@ -56,6 +56,21 @@ pub fn bundle_category(error: &anyhow::Error) -> Option<Category> {
     })
 }
 
+/// Install and push refusals that have their own exit codes.
+fn refusal_code(error: &anyhow::Error) -> Option<u8> {
+    error.chain().find_map(|cause| {
+        match cause.downcast_ref::<installer::InstallError>()? {
+            installer::InstallError::StateDiverged { .. } => Some(STATE_DIVERGED),
+            installer::InstallError::Rollback(_) => Some(ROLLBACK),
+            _ => None,
+        }
+    })
+}
+
 pub fn code_for(error: &anyhow::Error) -> ExitCode {
-    ExitCode::from(bundle_category(error).map_or(1, category_code))
+    ExitCode::from(
+        refusal_code(error)
+            .or_else(|| bundle_category(error).map(category_code))
+            .unwrap_or(1),
+    )
 }

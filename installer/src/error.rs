@@ -37,6 +37,22 @@ pub enum InstallError {
         base: String,
         missing: Vec<Digest>,
     },
+    #[error(
+        "the state directory {state_dir} does not match the installation on the hosts; nothing \
+         was changed.\n{}\nThe installation there came from {origin}. Take over its state: on \
+         the machine that installed it run `ferry state export -i INVENTORY -o state.age`, \
+         bring the file here and run `ferry state import state.age -i INVENTORY`, then install \
+         again. If this is the wrong state directory, pass --state-dir (inventory `{inventory}`).",
+        differences.join("\n")
+    )]
+    StateDiverged {
+        state_dir: String,
+        inventory: String,
+        differences: Vec<String>,
+        origin: String,
+    },
+    #[error(transparent)]
+    Rollback(crate::ledger::RollbackRefused),
     #[error(transparent)]
     Other(bundle_format::Problem),
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod host;
 pub mod install;
 pub mod inventory;
+pub mod ledger;
 pub mod push;
 pub mod registry_inventory;
 pub mod registry_tls;

@@ -27,10 +27,8 @@ impl std::fmt::Debug for RegistryTls {
     }
 }
 
-pub const CA_CERT: &str = "registry-ca.pem";
-const CA_KEY: &str = "registry-ca.key";
-const SERVER_CERT: &str = "registry-server.pem";
-const SERVER_KEY: &str = "registry-server.key";
+pub use crate::state::names::CA_CERT;
+use crate::state::names::{CA_KEY, SERVER_CERT, SERVER_KEY, SERVER_NAMES};
 
 fn tls_error(cause: impl std::fmt::Display) -> InstallError {
     InstallError::other(
@@ -101,7 +99,7 @@ pub fn registry_tls(
         }
     };
     let names_stamp = format!("{dns_name} {address} 127.0.0.1 localhost");
-    let stamp_file = "registry-server.names";
+    let stamp_file = SERVER_NAMES;
     let current = state.read(stamp_file)?;
     if current.as_deref() == Some(names_stamp.as_bytes())
         && let (Some(cert), Some(key)) = (state.read(SERVER_CERT)?, state.read(SERVER_KEY)?)

@@ -12,7 +12,7 @@ use installer::host::render::etc_hosts::with_registry_entry;
 use installer::host::render::k3s::{K3sConfig, K3sRegistries};
 use installer::host::render::kubernetes::{helm_chart, registry_access};
 use installer::host::render::registry::RegistryConfig;
-use installer::host::render::units::{k3s_unit, registry_unit};
+use installer::host::render::units::{k3s_unit, registry_pull_unit, registry_unit};
 use serde_json::{Value, json};
 
 /// A password as hostile as a generated one can never be, to show the serializers hold.
@@ -35,23 +35,64 @@ fn yaml(text: &str) -> Value {
 }
 
 #[test]
-fn registry_config_and_unit() {
-    let config = RegistryConfig::new("/srv/registry-data", 5443)
+fn registry_configs_and_units() {
+    let push = RegistryConfig::push("/srv/registry-data", 5444)
         .render()
         .unwrap();
-    golden("registry-config.yml", &config);
-    let parsed = yaml(&config);
+    golden("registry-config.yml", &push);
+    let parsed = yaml(&push);
     assert_eq!(parsed["version"], "0.1");
     assert_eq!(
         parsed["storage"]["filesystem"]["rootdirectory"],
         "/srv/registry-data"
     );
+    // The push service listens on loopback only, with the push user's htpasswd.
+    assert_eq!(parsed["http"]["addr"], "127.0.0.1:5444");
+    assert_eq!(parsed["auth"]["htpasswd"]["path"], "/etc/ferry/registry/htpasswd");
+    assert_eq!(parsed["storage"]["delete"]["enabled"], true);
+    assert!(parsed["storage"].get("maintenance").is_none());
+
+    let pull = RegistryConfig::pull("/srv/registry-data", 5443)
+        .render()
+        .unwrap();
+    golden("registry-pull.yml", &pull);
+    let parsed = yaml(&pull);
     assert_eq!(parsed["http"]["addr"], ":5443");
-    let unit = registry_unit("/srv/registry-data").render().unwrap();
+    assert_eq!(
+        parsed["auth"]["htpasswd"]["path"],
+        "/etc/ferry/registry/pull.htpasswd"
+    );
+    assert_eq!(parsed["storage"]["maintenance"]["readonly"]["enabled"], true);
+    assert_eq!(parsed["storage"]["delete"]["enabled"], false);
+
+    let unit = registry_unit("/srv/registry-data", 5444).render().unwrap();
     golden("ferry-registry.service", &unit);
+    let pull_unit = registry_pull_unit(5443).render().unwrap();
+    golden("ferry-registry-pull.service", &pull_unit);
+    for (unit, writable) in [(&unit, true), (&pull_unit, false)] {
+        for line in [
+            "User=ferry-registry",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ProtectHome=yes",
+            "PrivateTmp=yes",
+            "CapabilityBoundingSet=\n",
+        ] {
+            assert!(unit.contains(line), "{line:?} missing:\n{unit}");
+        }
+        assert_eq!(
+            unit.contains("ReadWritePaths=/srv/registry-data"),
+            writable,
+            "{unit}"
+        );
+    }
+    // A port below 1024 gets exactly the capability to bind it.
+    let low = registry_pull_unit(443).render().unwrap();
+    assert!(low.contains("CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"), "{low}");
+    assert!(low.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"), "{low}");
     // A storage path that would add a directive is refused by the writer, whatever the loader.
     assert!(
-        registry_unit("/srv/x\nExecStartPre=/bin/sh -c id")
+        registry_unit("/srv/x\nExecStartPre=/bin/sh -c id", 5444)
             .render()
             .is_err()
     );

@@ -179,6 +179,59 @@ impl Connection {
         Ok((bytes.to_vec(), media_type))
     }
 
+    /// A small blob's bytes, at most `limit`, checked against its digest.
+    pub async fn small_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Vec<u8>, RemoteError> {
+        use futures_util::TryStreamExt;
+        self.ready().await;
+        let what = format!("{repository}@{digest}");
+        let reference = self.at_digest(repository, digest);
+        let digest_text = digest.to_string();
+        let mut stream = self
+            .client
+            .pull_blob_stream(&reference, digest_text.as_str())
+            .await
+            .map_err(|e| self.fail(&e, &what))?
+            .stream;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.try_next().await.map_err(|e| {
+            RemoteError::new(&what, format!("reading it failed: {e}"), "try again")
+        })? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() as u64 > limit {
+                return Err(RemoteError::new(
+                    &what,
+                    format!("it is larger than {limit} bytes"),
+                    "check what wrote it; ferry's own is far smaller",
+                ));
+            }
+        }
+        if Digest::of(&bytes) != *digest {
+            return Err(RemoteError::new(
+                &what,
+                "its content does not match its digest",
+                "the registry's storage is damaged: check it",
+            ));
+        }
+        Ok(bytes)
+    }
+
+    /// Upload a small blob held in memory (a few kilobytes: records, empty configs).
+    pub async fn put_small_blob(&self, repository: &str, bytes: Vec<u8>) -> Result<Digest, RemoteError> {
+        let digest = Digest::of(&bytes);
+        if self.has_blob(repository, &digest).await? {
+            return Ok(digest);
+        }
+        let size = bytes.len() as u64;
+        let body = futures_util::stream::iter([Ok::<_, OciDistributionError>(Bytes::from(bytes))]);
+        self.upload_blob(repository, &digest, size, body).await?;
+        Ok(digest)
+    }
+
     /// Every repository, through the catalog API.
     pub async fn repositories(&self) -> Result<Vec<String>, RemoteError> {
         self.ready().await;

@@ -24,6 +24,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),
         prune: args.prune,
+        allow_downgrade: args.allow_downgrade,
     };
     // The signature is checked before any host is touched.
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;

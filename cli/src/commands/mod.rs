@@ -9,13 +9,14 @@ mod meta;
 mod parts;
 mod push;
 mod sign;
+mod state;
 mod verify;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::{Command, KeyCommand, PartsCommand};
+use crate::args::{Command, KeyCommand, PartsCommand, StateCommand};
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
@@ -46,6 +47,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
             push::snapshot(&args)
         }
         Command::Install(args) => install::run(&args),
+        Command::State(StateCommand::Export(args)) => state::export(&args),
+        Command::State(StateCommand::Import(args)) => state::import(&args),
         Command::Schema { kind } => meta::schema(kind),
         Command::Key(KeyCommand::Generate {
             output,

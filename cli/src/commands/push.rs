@@ -19,6 +19,7 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
         registry: args.to.clone(),
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),
+        allow_downgrade: args.allow_downgrade,
     };
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
     let report = match &args.via {

@@ -135,6 +135,7 @@ fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
 #[test]
 fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_hosts() {
     let Some(bed) = testbed() else { return };
+    bed.reset();
     if !require_tools(&["skopeo"]) {
         return;
     }
@@ -401,6 +402,7 @@ spec:
 #[test]
 fn unknown_host_keys_and_bad_inventories_are_refused_with_the_exact_reason() {
     let Some(bed) = testbed() else { return };
+    bed.reset();
     let Some((ws, bundle)) = demo_bundle() else {
         return;
     };
@@ -502,6 +504,7 @@ fn committed_blobs(log: &str) -> Vec<String> {
 #[test]
 fn a_connection_killed_mid_push_resumes_sends_only_what_was_missing_and_never_tags_early() {
     let Some(bed) = testbed() else { return };
+    bed.reset();
     let Some(fixtures) = crate::support::require_fixtures() else {
         return;
     };
@@ -717,6 +720,7 @@ spec:
 #[test]
 fn nodes_pull_by_original_reference_k3s_comes_up_in_order_and_a_lost_node_is_completed_later() {
     let Some(bed) = testbed() else { return };
+    bed.reset();
     let Some(fixtures) = crate::support::require_fixtures() else {
         return;
     };
@@ -1017,6 +1021,7 @@ spec:
 #[test]
 fn charts_render_against_the_private_registry_and_removal_needs_prune() {
     let Some(bed) = testbed() else { return };
+    bed.reset();
     let Some(fixtures) = crate::support::require_fixtures() else {
         return;
     };

@@ -114,6 +114,7 @@ fn a_thousand_random_flips_are_each_refused_and_twenty_never_reach_a_tag() {
 
     // Through install: every 50th flip of the same sequence.
     let Some(bed) = testbed() else { return };
+    bed.reset();
     let h1 = bed.hosts[0].address.clone();
     let inventory = ws.write(
         "inventory.yaml",

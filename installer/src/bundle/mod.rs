@@ -63,6 +63,14 @@ impl VerifiedBundle {
         })
     }
 
+    /// The minisign key id that signed the index, or `unsigned`.
+    pub fn signer(&self) -> String {
+        self.random
+            .signature()
+            .key_id()
+            .map_or_else(|| "unsigned".to_owned(), |id| id.to_string())
+    }
+
     pub fn index(&self) -> &BundleIndex {
         self.random.index()
     }

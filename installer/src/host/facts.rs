@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::files::quote;
 use super::os::OsFamily;
-use super::paths::REGISTRY_UNIT;
+use super::paths::{REGISTRY_PULL_UNIT, REGISTRY_UNIT};
 use crate::inventory::{Host, Role};
 use crate::ssh::{SshError, SshSession};
 
@@ -43,8 +43,9 @@ pub struct RegistryHostFacts {
     pub port_taken: bool,
 }
 
-/// The read-only script that prints the facts. `storage` and `port` only on the registry host.
-pub fn facts_script(registry: Option<(&str, u16)>) -> String {
+/// The read-only script that prints the facts. `storage` and the ports only on the registry
+/// host: a port is taken when something listens there while neither registry service runs.
+pub fn facts_script(registry: Option<(&str, [u16; 2])>) -> String {
     let mut script = String::from(
         "printf 'machine=%s\\n' \"$(uname -m)\"; \
          if [ -r /etc/os-release ]; then (. /etc/os-release; printf 'os_id=%s\\nos_like=%s\\nos_version=%s\\n' \"${ID:-}\" \"${ID_LIKE:-}\" \"${VERSION_ID:-}\"); \
@@ -52,14 +53,16 @@ pub fn facts_script(registry: Option<(&str, u16)>) -> String {
          [ -d /run/systemd/system ] && echo systemd=yes || echo systemd=no; \
          command -v curl >/dev/null 2>&1 && echo curl=yes || echo curl=no; ",
     );
-    if let Some((storage, port)) = registry {
+    if let Some((storage, [port, push_port])) = registry {
         script.push_str(&format!(
             "d={}; while [ ! -e \"$d\" ]; do d=$(dirname \"$d\"); done; \
              printf 'free_bytes=%s\\n' \"$(df -PB1 \"$d\" | awk 'NR==2 {{print $4}}')\"; \
-             if ss -ltnH \"sport = :{port}\" 2>/dev/null | grep -q . && ! systemctl is-active --quiet {unit}; \
+             ours=no; systemctl is-active --quiet {unit} {pull_unit} && ours=yes; \
+             if [ $ours = no ] && ss -ltnH \"( sport = :{port} or sport = :{push_port} )\" 2>/dev/null | grep -q .; \
              then echo port=taken; else echo port=free; fi",
             quote(storage),
             unit = REGISTRY_UNIT,
+            pull_unit = REGISTRY_PULL_UNIT,
         ));
     }
     script
@@ -115,7 +118,7 @@ pub enum FactError {
 pub async fn gather(
     session: &SshSession,
     host: &Host,
-    registry: Option<(&str, u16)>,
+    registry: Option<(&str, [u16; 2])>,
 ) -> Result<HostFacts, SshError> {
     let output = session
         .check("gathering facts", &facts_script(registry))

@@ -7,6 +7,9 @@ use crate::error::InstallError;
 
 /// The private registry's binary, installed from the bundle (file role `registry`).
 pub const REGISTRY_BINARY: &str = "/usr/local/lib/ferry/registry";
+pub const REGISTRY_BINARY_DIR: &str = "/usr/local/lib/ferry";
+/// ferry's configuration on every host.
+pub const FERRY_CONFIG_DIR: &str = "/etc/ferry";
 /// Where the registry keeps its data unless the inventory says otherwise (`registry.storage`).
 pub const DEFAULT_REGISTRY_STORAGE: &str = "/var/lib/ferry/registry";
 /// The registry's configuration, TLS files and htpasswd.
@@ -16,10 +19,19 @@ pub const REGISTRY_CA: &str = "/etc/ferry/registry/ca.pem";
 pub const REGISTRY_CERT: &str = "/etc/ferry/registry/server.pem";
 pub const REGISTRY_KEY: &str = "/etc/ferry/registry/server.key";
 pub const REGISTRY_HTPASSWD: &str = "/etc/ferry/registry/htpasswd";
+/// The push endpoint: loopback only, the push user; ferry reaches it through SSH.
 pub const REGISTRY_UNIT: &str = "ferry-registry.service";
+/// The read-only endpoint on the network port: the pull user, same storage.
+pub const REGISTRY_PULL_CONFIG: &str = "/etc/ferry/registry/pull.yml";
+pub const REGISTRY_PULL_HTPASSWD: &str = "/etc/ferry/registry/pull.htpasswd";
+pub const REGISTRY_PULL_UNIT: &str = "ferry-registry-pull.service";
+/// The system user both registry services run as; it owns the storage and nothing else.
+pub const REGISTRY_SYSTEM_USER: &str = "ferry-registry";
 
 /// Which bundle is installed, kept on the registry host.
 pub const INSTALL_RECORD: &str = "/var/lib/ferry/installed.json";
+/// What was delivered when, per bundle name and signer: rollback protection and history.
+pub const DELIVERY_LEDGER: &str = "/var/lib/ferry/ledger.json";
 
 /// The registry CA on every node, for containerd and k3s.
 pub const NODE_CA: &str = "/etc/ferry/registry-ca.pem";

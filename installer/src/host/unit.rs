@@ -14,6 +14,9 @@ pub enum UnitValue {
     /// A unit name, path or word from a fixed set (`network-online.target`, `always`): checked
     /// to hold no space, quote or specifier.
     Word(String),
+    /// A list of plain words separated by spaces; an empty list writes an empty value, which
+    /// resets a setting (`CapabilityBoundingSet=` drops every capability).
+    Words(Vec<String>),
     /// A command line: the program (an absolute path) and its arguments, each quoted.
     /// `ignore_failure` writes the `-` prefix.
     Command {
@@ -74,6 +77,17 @@ impl UnitFile {
 
     pub fn word(self, key: &'static str, value: impl Into<String>) -> Self {
         self.entry(key, UnitValue::Word(value.into()))
+    }
+
+    pub fn words(
+        self,
+        key: &'static str,
+        words: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.entry(
+            key,
+            UnitValue::Words(words.into_iter().map(Into::into).collect()),
+        )
     }
 
     pub fn command(
@@ -159,6 +173,11 @@ fn render_value(value: &UnitValue) -> Result<String, String> {
             }
             Ok(word.clone())
         }
+        UnitValue::Words(words) => words
+            .iter()
+            .map(|word| render_value(&UnitValue::Word(word.clone())))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|words| words.join(" ")),
         UnitValue::Command {
             ignore_failure,
             program,

@@ -115,13 +115,55 @@ async fn carry_out(
                 changes.written.push(path.clone());
             }
         }
-        Action::Directory { path, mode } => {
+        Action::Directory { path, mode, owner } => {
+            let p = quote(path);
+            let give = owner.map_or_else(String::new, |owner| {
+                let owner = quote(owner);
+                format!(
+                    " && {{ [ \"$(stat -c %U:%G {p})\" = {owner}:{owner} ] || chown -R -P {owner}:{owner} {p}; }}"
+                )
+            });
             session
                 .check(
                     &format!("creating {path}"),
-                    &format!("mkdir -p {p} && chmod {mode:o} {p}", p = quote(path)),
+                    &format!("mkdir -p {p} && chmod {mode:o} {p}{give}"),
                 )
                 .await?;
+        }
+        Action::SystemUser { name } => {
+            let output = session
+                .run(&format!(
+                    "getent passwd {n} >/dev/null && exit 0; \
+                     useradd --system --user-group --no-create-home --home-dir / \
+                       --shell \"$(command -v nologin || echo /bin/false)\" {n} && exit 10",
+                    n = quote(name)
+                ))
+                .await?;
+            match output.status {
+                0 => {}
+                10 => changes.written.push(format!("user {name}")),
+                status => {
+                    return Err(InstallError::other(
+                        format!("{}: system user {name}", session.host.describe()),
+                        format!("useradd failed (exit {status}): {}", output.stderr_text()),
+                        "check that useradd is installed (shadow-utils / passwd)",
+                    ));
+                }
+            }
+        }
+        Action::GroupReadable { paths, group } => {
+            for path in paths {
+                session
+                    .check(
+                        &format!("letting {group} read {path}"),
+                        &format!(
+                            "[ \"$(stat -c %G {p})\" = {g} ] || chgrp {g} {p}; chmod 0640 {p}",
+                            p = quote(path),
+                            g = quote(group)
+                        ),
+                    )
+                    .await?;
+            }
         }
         Action::HostsEntry { address, name } => {
             let current = read_file(session, ETC_HOSTS, 1 << 20)
@@ -173,8 +215,12 @@ async fn carry_out(
         Action::Note { text } => {
             tracing::warn!(host = %session.host.name, "{text}");
         }
-        Action::RegistryHealth { dns_name, port } => {
-            registry_health(session, dns_name, *port).await?;
+        Action::RegistryHealth {
+            dns_name,
+            port,
+            unit,
+        } => {
+            registry_health(session, dns_name, *port, unit).await?;
         }
         Action::Blob { .. }
         | Action::Push { .. }
@@ -220,6 +266,7 @@ async fn registry_health(
     session: &SshSession,
     dns_name: &str,
     port: u16,
+    unit: &str,
 ) -> Result<(), InstallError> {
     let url = quote(&format!("https://{dns_name}:{port}/v2/"));
     let resolve = quote(&format!("{dns_name}:{port}:127.0.0.1"));
@@ -229,7 +276,7 @@ async fn registry_health(
            [ \"$code\" = 401 ] && exit 0; sleep 0.2; done; \
          echo \"last answer: $code\" >&2; journalctl -u {unit} -n 20 --no-pager >&2; exit 1",
         ca = quote(REGISTRY_CA),
-        unit = crate::host::paths::REGISTRY_UNIT,
+        unit = quote(unit),
     );
     session.check("the registry health check", &probe).await?;
     Ok(())

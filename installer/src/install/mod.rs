@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use oci_remote::RegistryOptions;
 use serde::{Deserialize, Serialize};
 
-use self::run::{Run, Secrets};
+use self::run::{Delivery, Run, Secrets};
+use crate::ledger::{Acceptance, Candidate, Ledger};
 use self::step::{PlannedStep, StagePlan, StageReport};
 use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
@@ -22,6 +23,7 @@ use crate::runtime::io_runtime;
 use crate::stages;
 use crate::stages::connect::connect_and_check;
 use crate::stages::connect_all::Unreachable;
+use crate::stages::state_check::check_state;
 use crate::state::StateDir;
 
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct InstallOptions {
     pub concurrency: usize,
     /// Remove charts an earlier bundle deployed and this one no longer carries.
     pub prune: bool,
+    /// Install a bundle older than the one installed (a deliberate rollback, recorded).
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,6 +63,8 @@ pub struct InstallReport {
     pub unreachable: Vec<Unreachable>,
     /// False when the run found everything in place and changed nothing.
     pub changed: bool,
+    /// Installed over a higher version or another bundle under its version (--allow-downgrade).
+    pub rollback: bool,
     pub state_dir: PathBuf,
 }
 
@@ -66,6 +72,34 @@ impl InstallReport {
     pub fn stage(&self, name: step::StageName) -> Option<&StageReport> {
         self.stages.iter().find(|s| s.stage == name)
     }
+}
+
+/// The registry host's ledger and its verdict on `bundle`; a refusal stops install here.
+fn delivery(
+    runtime: &tokio::runtime::Runtime,
+    connected: &crate::stages::connect_all::Connected,
+    bundle: &VerifiedBundle,
+    inventory: &Inventory,
+    options: &InstallOptions,
+) -> Result<Delivery, InstallError> {
+    let host = &inventory.registry.host;
+    let ledger = match connected.sessions.get(host) {
+        Some(session) => runtime.block_on(crate::ledger::on_host::read(session))?,
+        None => Ledger::default(),
+    };
+    let candidate = Candidate::of(bundle);
+    let acceptance = ledger
+        .check(
+            &candidate,
+            options.allow_downgrade,
+            &format!("registry host {host}"),
+        )
+        .map_err(InstallError::Rollback)?;
+    Ok(Delivery {
+        ledger,
+        candidate,
+        acceptance,
+    })
 }
 
 pub fn install(
@@ -81,6 +115,10 @@ pub fn install(
     } else {
         StateDir::open(&options.state_root, &inventory.name)?
     };
+    // 2. The local state must be the installation's own before anything is made or written.
+    check_state(&runtime, &connected, inventory, options, &state)?;
+    // 3. No older bundle than the registry host already took, unless asked for.
+    let delivery = delivery(&runtime, &connected, bundle, inventory, options)?;
     let secrets = Secrets::load(&state, inventory, options.registry_url.is_none())?;
     let run = Run {
         runtime,
@@ -91,8 +129,9 @@ pub fn install(
         facts,
         state,
         secrets,
+        delivery,
     };
-    // 2. Every stage plans its steps from the same facts.
+    // 4. Every stage plans its steps from the same facts.
     let stages = stages::all();
     let mut planned = Vec::new();
     for stage in &stages {
@@ -116,12 +155,13 @@ pub fn install(
         stages: Vec::new(),
         unreachable: run.connected.unreachable.clone(),
         changed: false,
+        rollback: run.delivery.acceptance == Acceptance::Rollback,
         state_dir: run.state.dir.clone(),
     };
     if options.plan_only {
         return Ok(report);
     }
-    // 3. Each stage carries out its own steps, in order.
+    // 5. Each stage carries out its own steps, in order.
     for (stage, steps) in stages.iter().zip(&planned) {
         let _span = tracing::info_span!("stage", stage = %stage.name()).entered();
         report.stages.push(if steps.is_empty() {

@@ -12,10 +12,11 @@ use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
 use crate::host::facts::HostFacts;
 use crate::inventory::{Host, Inventory};
+use crate::ledger::{Acceptance, Candidate, Ledger};
 use crate::registry_tls::{RegistryTls, registry_tls};
 use crate::ssh::SshSession;
 use crate::stages::connect_all::Connected;
-use crate::state::StateDir;
+use crate::state::{StateDir, names};
 
 #[derive(Debug)]
 pub struct Run<'a> {
@@ -27,6 +28,15 @@ pub struct Run<'a> {
     pub facts: Vec<HostFacts>,
     pub state: StateDir,
     pub secrets: Secrets,
+    /// The registry host's ledger as found, and what it says of this bundle.
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub ledger: Ledger,
+    pub candidate: Candidate,
+    pub acceptance: Acceptance,
 }
 
 /// Generated once and kept in the state directory (0600); in `--plan`, read if there and
@@ -37,8 +47,12 @@ pub struct Secrets {
     pub tls: Option<RegistryTls>,
     /// ferry's own registry only.
     pub registry_password: Option<Secret>,
+    /// ferry's own registry only: the nodes' pull-only password.
+    pub pull_password: Option<Secret>,
     /// With a cluster only.
     pub k3s_token: Option<Secret>,
+    /// The installation's id, in the record on the registry host.
+    pub installation_id: String,
 }
 
 impl Secrets {
@@ -59,18 +73,25 @@ impl Secrets {
             None
         };
         let registry_password = if own_registry {
-            Some(Secret::new(state.secret("registry-password")?))
+            Some(Secret::new(state.secret(names::REGISTRY_PASSWORD)?))
+        } else {
+            None
+        };
+        let pull_password = if own_registry {
+            Some(Secret::new(state.secret(names::PULL_PASSWORD)?))
         } else {
             None
         };
         let k3s_token = match inventory.cluster {
-            Some(_) => Some(Secret::new(state.secret("k3s-token")?)),
+            Some(_) => Some(Secret::new(state.secret(names::K3S_TOKEN)?)),
             None => None,
         };
         Ok(Self {
             tls,
             registry_password,
+            pull_password,
             k3s_token,
+            installation_id: state.secret(names::INSTALLATION_ID)?,
         })
     }
 }
@@ -151,6 +172,19 @@ impl Run<'_> {
             .as_ref()
             .map(Secret::expose)
             .ok_or_else(|| missing("the registry password", "there is none with --registry-url"))
+    }
+
+    /// The nodes' pull-only password for ferry's own registry.
+    pub fn pull_password(&self) -> Result<&str, InstallError> {
+        self.secrets
+            .pull_password
+            .as_ref()
+            .map(Secret::expose)
+            .ok_or_else(|| missing("the pull password", "there is none with --registry-url"))
+    }
+
+    pub fn installation_id(&self) -> Result<&str, InstallError> {
+        Ok(&self.secrets.installation_id)
     }
 
     /// The cluster's join token.

@@ -41,8 +41,20 @@ pub enum Action {
         mode: u32,
         content: Content,
     },
-    /// A directory owned by root with `mode`.
-    Directory { path: String, mode: u32 },
+    /// A directory with `mode`, owned by root or by `owner` (user and group; its content is
+    /// given to `owner` too when the directory was someone else's).
+    Directory {
+        path: String,
+        mode: u32,
+        owner: Option<&'static str>,
+    },
+    /// A system user with a group of the same name, no login shell and no home of its own.
+    SystemUser { name: &'static str },
+    /// Files root owns that `group` may read (mode 0640): a service's secrets.
+    GroupReadable {
+        paths: Vec<String>,
+        group: &'static str,
+    },
     /// ferry's block in /etc/hosts: the registry's `name` at `address` (the registry host's).
     HostsEntry { address: String, name: String },
     /// A command run when any of `after` was written in this stage (a CA store refresh).
@@ -60,8 +72,12 @@ pub enum Action {
     },
     /// A note for the operator; changes nothing.
     Note { text: String },
-    /// The registry answers over TLS and asks for credentials.
-    RegistryHealth { dns_name: String, port: u16 },
+    /// The registry service `unit` answers over TLS at `port` and asks for credentials.
+    RegistryHealth {
+        dns_name: String,
+        port: u16,
+        unit: &'static str,
+    },
     /// Push the bundle into the registry.
     Push {
         registry: String,
@@ -95,7 +111,20 @@ impl fmt::Display for Action {
                 "install {path} ({mode:04o}) from the bundle: {name} {digest}"
             ),
             Self::File { path, mode, .. } => write!(f, "write {path} ({mode:04o})"),
-            Self::Directory { path, mode } => write!(f, "create directory {path} ({mode:04o})"),
+            Self::Directory {
+                path,
+                mode,
+                owner: None,
+            } => write!(f, "create directory {path} ({mode:04o})"),
+            Self::Directory {
+                path,
+                mode,
+                owner: Some(owner),
+            } => write!(f, "create directory {path} ({mode:04o}, owned by {owner})"),
+            Self::SystemUser { name } => write!(f, "create system user {name}"),
+            Self::GroupReadable { paths, group } => {
+                write!(f, "let group {group} read {}", paths.join(", "))
+            }
             Self::HostsEntry { address, name } => {
                 write!(f, "name {name} at {address} in /etc/hosts")
             }
@@ -117,9 +146,10 @@ impl fmt::Display for Action {
                 inputs.join(", ")
             ),
             Self::Note { text } => f.write_str(text),
-            Self::RegistryHealth { .. } => {
-                f.write_str("wait until the registry answers over TLS and asks for credentials")
-            }
+            Self::RegistryHealth { port, unit, .. } => write!(
+                f,
+                "wait until {unit} answers over TLS on port {port} and asks for credentials"
+            ),
             Self::Push {
                 registry,
                 through,

@@ -148,6 +148,7 @@ impl Check<'_> {
                 Some(port) => port,
                 None => 5000,
             },
+            push_port: 0,
             storage: match &registry_spec.storage {
                 Some(storage) => self.rule(storage, "registry.storage", Rule::HostPath)?,
                 None => crate::host::paths::DEFAULT_REGISTRY_STORAGE.to_owned(),
@@ -157,7 +158,39 @@ impl Check<'_> {
                 Some(user) => self.rule(user, "registry.auth.user", Rule::UserName)?,
                 None => "ferry".to_owned(),
             },
+            pull_user: match registry_spec.auth.as_ref().and_then(|a| a.pull_user.as_ref()) {
+                Some(user) => self.rule(user, "registry.auth.pullUser", Rule::UserName)?,
+                None => "ferry-pull".to_owned(),
+            },
         };
+        let mut registry = registry;
+        registry.push_port = match registry_spec.push_port {
+            Some(port) if port == 0 || port == registry.port => {
+                return self.invalid(
+                    &spec.registry.referenced,
+                    format!("registry.pushPort {port} is not a port of its own"),
+                    "use a port other than 0 and registry.port, such as 5001",
+                );
+            }
+            Some(port) => port,
+            None if registry.port == u16::MAX => registry.port - 1,
+            None => registry.port + 1,
+        };
+        if registry.pull_user == registry.user {
+            let at = registry_spec
+                .auth
+                .as_ref()
+                .and_then(|a| a.pull_user.as_ref().or(a.user.as_ref()))
+                .map_or(&spec.registry.referenced, |u| &u.referenced);
+            return self.invalid(
+                at,
+                format!(
+                    "registry.auth.pullUser and registry.auth.user are both `{}`",
+                    registry.user
+                ),
+                "give the pull user (nodes) a name other than the push user (ferry)",
+            );
+        }
         if registry.storage == "/" {
             return self.invalid(
                 &spec.registry.referenced,

@@ -58,10 +58,22 @@ pub struct SshSettings {
 pub struct RegistrySettings {
     pub host: String,
     pub dns_name: String,
+    /// Where nodes pull: the read-only endpoint on the network.
     pub port: u16,
+    /// Where ferry pushes: loopback only on the registry host, reached through SSH.
+    pub push_port: u16,
     pub storage: String,
     pub tls: TlsSettings,
+    /// The push user; its password never leaves the state directory and the registry host.
     pub user: String,
+    /// The pull-only user nodes log in with.
+    pub pull_user: String,
+}
+
+impl RegistrySettings {
+    pub fn pull_user(&self) -> &str {
+        &self.pull_user
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,6 +94,14 @@ pub struct ClusterSettings {
 }
 
 impl Host {
+    pub fn is_server(&self) -> bool {
+        self.roles.contains(&Role::Server)
+    }
+
+    pub fn is_agent(&self) -> bool {
+        self.roles.contains(&Role::Agent)
+    }
+
     /// A k3s server or agent.
     pub fn is_node(&self) -> bool {
         self.roles.contains(&Role::Server) || self.roles.contains(&Role::Agent)

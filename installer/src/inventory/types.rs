@@ -84,6 +84,7 @@ pub struct RegistrySpec {
     pub host: Spanned<String>,
     pub dns_name: Option<Spanned<String>>,
     pub port: Option<u16>,
+    pub push_port: Option<u16>,
     pub storage: Option<Spanned<String>>,
     #[serde(default)]
     pub tls: Option<Spanned<TlsSpec>>,
@@ -104,9 +105,11 @@ pub struct TlsSpec {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AuthSpec {
-    /// The htpasswd user (default `ferry`); its password is generated and kept 0600 in the
-    /// state directory.
+    /// The push user (default `ferry`); its password is generated and kept 0600 in the
+    /// state directory and never leaves it but for the registry host's htpasswd.
     pub user: Option<Spanned<String>>,
+    /// The pull-only user the nodes log in with (default `ferry-pull`).
+    pub pull_user: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -20,6 +20,7 @@ use self::plan::plan;
 use self::preflight::preflight;
 use self::upload::{ManifestBytes, Uploaded, upload_concurrently};
 use crate::bundle::VerifiedBundle;
+use crate::ledger::{Acceptance, Candidate, in_registry};
 use crate::error::InstallError;
 use crate::runtime::io_runtime;
 
@@ -30,6 +31,8 @@ pub struct PushOptions {
     pub registry_options: RegistryOptions,
     /// Blob uploads in flight at once.
     pub concurrency: usize,
+    /// Accept a bundle older than the registry's ledger holds (a deliberate rollback).
+    pub allow_downgrade: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +50,9 @@ pub struct PushReport {
     pub manifests_present: usize,
     pub tags_put: usize,
     pub tags_unchanged: usize,
+    /// Accepted over a higher version or another bundle under this version (`--allow-downgrade`).
+    #[serde(default)]
+    pub rollback: bool,
 }
 
 impl PushReport {
@@ -79,6 +85,16 @@ pub fn push_with(
     let span = tracing::info_span!("push", registry = %registry.registry);
     let _entered = span.enter();
     let index = bundle.index();
+    // Rollback protection first: nothing is sent for a bundle the registry must refuse.
+    let candidate = Candidate::of(bundle);
+    let ledger = runtime.block_on(in_registry::read(registry))?;
+    let acceptance = ledger
+        .check(
+            &candidate,
+            options.allow_downgrade,
+            &format!("registry {}", registry.registry),
+        )
+        .map_err(InstallError::Rollback)?;
     let plan = plan(index)?;
     let base = index
         .base
@@ -155,5 +171,17 @@ pub fn push_with(
         &manifests,
         &mut report,
     ))?;
+    let mut updated = ledger.clone();
+    updated.record(
+        &candidate,
+        acceptance,
+        "push",
+        &crate::registry_inventory::now_rfc3339(),
+        &crate::stages::record::operator(),
+    );
+    if updated != ledger {
+        runtime.block_on(in_registry::write(registry, &updated))?;
+    }
+    report.rollback = acceptance == Acceptance::Rollback;
     Ok(report)
 }

@@ -47,7 +47,7 @@ pub fn connect_and_check(
         for host in &inventory.hosts {
             if let Some(session) = connected.sessions.get(&host.name) {
                 let storage = (host.name == registry.host)
-                    .then_some((registry.storage.as_str(), registry.port));
+                    .then_some((registry.storage.as_str(), [registry.port, registry.push_port]));
                 all.push(gather(session, host, storage).await?);
             }
         }
@@ -110,8 +110,8 @@ pub fn preflight(
             if let Some(registry) = &host.registry {
                 if registry.port_taken {
                     problems.push(format!(
-                        "{name}: port {} is taken by another program; free it or set registry.port",
-                        inventory.registry.port
+                        "{name}: port {} or {} is taken by another program; free it or set registry.port / registry.pushPort",
+                        inventory.registry.port, inventory.registry.push_port
                     ));
                 }
                 // At most what the bundle carries: assumed blobs are there already.

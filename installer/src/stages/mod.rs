@@ -10,6 +10,7 @@ pub mod nodes;
 pub mod push;
 pub mod record;
 pub mod registry;
+pub mod state_check;
 
 use crate::error::InstallError;
 use crate::install::execute::{Changes, execute};

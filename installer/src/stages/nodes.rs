@@ -50,7 +50,8 @@ impl Stage for NodesStage {
         let settings = &run.inventory.registry;
         let ca = &run.tls()?.ca_pem;
         let registry = run.registry_address();
-        let password = run.registry_password()?;
+        // Nodes only ever get the pull-only credential: theirs cannot push.
+        let (user, password) = (settings.pull_user(), run.pull_password()?);
         let upstreams = upstreams(run)?;
         let registry_host = run.inventory.registry_host();
         let mut steps = Vec::new();
@@ -91,7 +92,7 @@ impl Stage for NodesStage {
                     upstream,
                     &registry,
                     &upstream_prefix(upstream),
-                    &settings.user,
+                    user,
                     password,
                 );
                 actions.push(Action::File {
@@ -130,7 +131,7 @@ impl Stage for NodesStage {
             let registries = K3sRegistries::new(
                 &registry,
                 upstreams.iter().map(|u| (u.as_str(), upstream_prefix(u))),
-                &settings.user,
+                user,
                 password,
             );
             actions.push(Action::File {

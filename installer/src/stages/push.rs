@@ -27,7 +27,10 @@ impl Stage for PushStage {
         let settings = &run.inventory.registry;
         let through = match &run.options.registry_url {
             Some(_) => format!("a CONNECT proxy over SSH from {}", settings.host),
-            None => format!("an SSH tunnel to {}:{}", settings.host, settings.port),
+            None => format!(
+                "an SSH tunnel to the push service on {} (127.0.0.1:{})",
+                settings.host, settings.push_port
+            ),
         };
         Ok(vec![Step {
             host: settings.host.clone(),
@@ -55,6 +58,7 @@ impl Stage for PushStage {
             registry,
             registry_options: RegistryOptions::default(),
             concurrency: run.options.concurrency,
+            allow_downgrade: run.options.allow_downgrade,
         };
         let pushed = if let Some(url) = &run.options.registry_url {
             let proxy = run.runtime.block_on(open_connect_proxy(session, url))?;
@@ -65,7 +69,7 @@ impl Stage for PushStage {
         } else {
             let tunnel = run
                 .runtime
-                .block_on(open_tunnel(session, "127.0.0.1", settings.port))?;
+                .block_on(open_tunnel(session, "127.0.0.1", settings.push_port))?;
             let local = format!("127.0.0.1:{}", tunnel.local.port());
             let ca_file = match &settings.tls {
                 TlsSettings::Generate => run.state.path(crate::registry_tls::CA_CERT),

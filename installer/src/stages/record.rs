@@ -1,12 +1,14 @@
-//! Stage 7: the install record: which bundle is installed, kept in the local state directory
-//! and on the registry host. A re-run of the same bundle keeps the first record's time.
+//! Stage 7: the install record (which bundle is installed, by whom, for which installation),
+//! kept in the local state directory and on the registry host, and the delivery ledger on the
+//! registry host (rollback protection and history, [`crate::ledger`]). A re-run of the same
+//! bundle keeps the first record's time and adds nothing to the ledger.
 
 use bundle_format::BundleIndex;
 use serde::{Deserialize, Serialize};
 
 use super::Stage;
 use crate::error::InstallError;
-use crate::host::paths::INSTALL_RECORD;
+use crate::host::paths::{DELIVERY_LEDGER, INSTALL_RECORD};
 use crate::install::execute::{Changes, execute};
 use crate::install::run::Run;
 use crate::install::step::{Action, Content, StageName, StageReport, Step};
@@ -14,7 +16,7 @@ use crate::registry_inventory::now_rfc3339;
 use crate::state::StateDir;
 
 /// The record's file name in the state directory.
-pub const LOCAL_RECORD: &str = "installed.json";
+pub use crate::state::names::RECORD as LOCAL_RECORD;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,12 +26,30 @@ pub struct InstallRecord {
     pub version: String,
     pub registry: String,
     pub installed_at: String,
+    /// `user@machine` of the operator who ran install.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_by: Option<String>,
+    /// The installation's id (kept in the state directory too); absent in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation_id: Option<String>,
     pub images: Vec<String>,
     pub charts: Vec<String>,
     pub files: Vec<String>,
 }
 
 impl InstallRecord {
+    /// Who installed what when, for people.
+    pub fn origin(&self) -> String {
+        format!(
+            "{} {} (bundle {}), installed {} by {}",
+            self.name,
+            self.version,
+            self.bundle_id,
+            self.installed_at,
+            self.installed_by.as_deref().unwrap_or("an unrecorded operator")
+        )
+    }
+
     pub fn new(index: &BundleIndex, registry: &str) -> Self {
         Self {
             bundle_id: index.bundle_id().to_string(),
@@ -37,6 +57,8 @@ impl InstallRecord {
             version: index.version.clone(),
             registry: registry.to_owned(),
             installed_at: now_rfc3339(),
+            installed_by: Some(operator()),
+            installation_id: None,
             images: index.images.iter().map(|i| i.reference.clone()).collect(),
             charts: index
                 .charts
@@ -61,14 +83,31 @@ impl InstallRecord {
     }
 }
 
+/// `user@machine` of whoever runs ferry here.
+pub fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned());
+    // The kernel's host name: at most 64 bytes.
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|text| text.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned());
+    bundle_format::printable::printable(&format!("{user}@{machine}"))
+}
+
 #[derive(Debug)]
 pub struct RecordStage;
 
 impl RecordStage {
     fn record(run: &Run) -> Result<InstallRecord, InstallError> {
-        let fresh = InstallRecord::new(run.bundle.index(), &run.registry_address());
+        let mut fresh = InstallRecord::new(run.bundle.index(), &run.registry_address());
+        fresh.installation_id = Some(run.installation_id()?.to_owned());
         Ok(match InstallRecord::read_local(&run.state)? {
-            Some(kept) if kept.bundle_id == fresh.bundle_id && kept.registry == fresh.registry => {
+            Some(kept)
+                if kept.bundle_id == fresh.bundle_id
+                    && kept.registry == fresh.registry
+                    && kept.installation_id == fresh.installation_id =>
+            {
                 kept
             }
             _ => fresh,
@@ -82,14 +121,34 @@ impl Stage for RecordStage {
     }
 
     fn plan(&self, run: &Run) -> Result<Vec<Step>, InstallError> {
-        Ok(vec![Step {
-            host: run.inventory.registry.host.clone(),
-            action: Action::Record {
-                path: INSTALL_RECORD.to_owned(),
-                mode: 0o644,
-                content: Content(Self::record(run)?.to_json()?),
+        let delivery = &run.delivery;
+        let mut ledger = delivery.ledger.clone();
+        ledger.record(
+            &delivery.candidate,
+            delivery.acceptance,
+            "install",
+            &now_rfc3339(),
+            &operator(),
+        );
+        let host = &run.inventory.registry.host;
+        Ok(vec![
+            Step {
+                host: host.clone(),
+                action: Action::File {
+                    path: DELIVERY_LEDGER.to_owned(),
+                    mode: 0o644,
+                    content: Content(ledger.to_json()),
+                },
             },
-        }])
+            Step {
+                host: host.clone(),
+                action: Action::Record {
+                    path: INSTALL_RECORD.to_owned(),
+                    mode: 0o644,
+                    content: Content(Self::record(run)?.to_json()?),
+                },
+            },
+        ])
     }
 
     fn apply(&self, run: &Run, steps: &[Step]) -> Result<StageReport, InstallError> {

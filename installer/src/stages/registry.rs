@@ -1,6 +1,9 @@
 //! Stage 2: ferry's own registry on its host: the binary from the bundle (file role
-//! `registry`), its configuration, TLS files, htpasswd and a unit, then a health check.
-//! Nothing to do with `--registry-url`.
+//! `registry`) run as two services over one storage, each as its own system user in a
+//! systemd sandbox: the push service on loopback with the push user (ferry reaches it through
+//! its SSH tunnel) and a read-only pull service on the network port with a pull-only user (the
+//! nodes'). A node's credential cannot push, and nothing on the network can reach the push
+//! service. Then a health check of both. Nothing to do with `--registry-url`.
 
 use bundle_format::FileRole;
 
@@ -8,11 +11,13 @@ use super::Stage;
 use crate::error::InstallError;
 use crate::host::files::read_file;
 use crate::host::paths::{
-    REGISTRY_BINARY, REGISTRY_CA, REGISTRY_CERT, REGISTRY_CONFIG, REGISTRY_HTPASSWD, REGISTRY_KEY,
+    FERRY_CONFIG_DIR, REGISTRY_BINARY, REGISTRY_BINARY_DIR, REGISTRY_CA, REGISTRY_CERT,
+    REGISTRY_CONFIG, REGISTRY_CONFIG_DIR, REGISTRY_HTPASSWD, REGISTRY_KEY, REGISTRY_PULL_CONFIG,
+    REGISTRY_PULL_HTPASSWD, REGISTRY_PULL_UNIT, REGISTRY_SYSTEM_USER, REGISTRY_UNIT,
 };
 use crate::host::render::htpasswd::htpasswd_line;
 use crate::host::render::registry::RegistryConfig;
-use crate::host::render::units::registry_unit;
+use crate::host::render::units::{registry_pull_unit, registry_unit};
 use crate::install::run::Run;
 use crate::install::step::{Action, Content, StageName, Step};
 
@@ -48,7 +53,19 @@ impl Stage for RegistryStage {
             mode,
             content: Content(content),
         };
+        let directory = |path: &str, mode: u32, owner: Option<&'static str>| Action::Directory {
+            path: path.to_owned(),
+            mode,
+            owner,
+        };
         let mut actions = vec![
+            Action::SystemUser {
+                name: REGISTRY_SYSTEM_USER,
+            },
+            // Written under umask 077, these would otherwise be root's alone.
+            directory(REGISTRY_BINARY_DIR, 0o755, None),
+            directory(FERRY_CONFIG_DIR, 0o755, None),
+            directory(REGISTRY_CONFIG_DIR, 0o755, None),
             Action::Blob {
                 path: REGISTRY_BINARY.to_owned(),
                 mode: 0o755,
@@ -58,45 +75,76 @@ impl Stage for RegistryStage {
             file(
                 REGISTRY_CONFIG,
                 0o644,
-                RegistryConfig::new(&settings.storage, settings.port)
+                RegistryConfig::push(&settings.storage, settings.push_port)
+                    .render()?
+                    .into_bytes(),
+            ),
+            file(
+                REGISTRY_PULL_CONFIG,
+                0o644,
+                RegistryConfig::pull(&settings.storage, settings.port)
                     .render()?
                     .into_bytes(),
             ),
             file(REGISTRY_CA, 0o644, tls.ca_pem.clone()),
             file(REGISTRY_CERT, 0o644, tls.certificate_pem.clone()),
-            file(REGISTRY_KEY, 0o600, tls.key_pem.clone()),
+            file(REGISTRY_KEY, 0o640, tls.key_pem.clone()),
         ];
         // bcrypt salts every hash: a line that still verifies is kept, so a re-run writes nothing.
         let session = run.required_session(host, "registry host")?;
-        let existing = run
-            .runtime
-            .block_on(read_file(session, REGISTRY_HTPASSWD, 1 << 20))?
-            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-        let password = run.registry_password()?;
-        if let Some(line) = htpasswd_line(&settings.user, password, existing.as_deref())? {
-            actions.push(file(REGISTRY_HTPASSWD, 0o600, line.into_bytes()));
+        for (path, user, password) in [
+            (
+                REGISTRY_HTPASSWD,
+                settings.user.as_str(),
+                run.registry_password()?,
+            ),
+            (
+                REGISTRY_PULL_HTPASSWD,
+                settings.pull_user(),
+                run.pull_password()?,
+            ),
+        ] {
+            let existing = run
+                .runtime
+                .block_on(read_file(session, path, 1 << 20))?
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+            if let Some(line) = htpasswd_line(user, password, existing.as_deref())? {
+                actions.push(file(path, 0o640, line.into_bytes()));
+            }
         }
+        let secrets = [REGISTRY_KEY, REGISTRY_HTPASSWD, REGISTRY_PULL_HTPASSWD];
+        let inputs = [
+            REGISTRY_BINARY,
+            REGISTRY_CA,
+            REGISTRY_CERT,
+            REGISTRY_KEY,
+        ];
+        let with = |extra: &[&str]| -> Vec<String> {
+            inputs.iter().chain(extra).map(|p| (*p).to_owned()).collect()
+        };
         actions.extend([
-            Action::Directory {
-                path: settings.storage.clone(),
-                mode: 0o700,
+            Action::GroupReadable {
+                paths: secrets.map(str::to_owned).to_vec(),
+                group: REGISTRY_SYSTEM_USER,
+            },
+            directory(&settings.storage, 0o700, Some(REGISTRY_SYSTEM_USER)),
+            Action::Unit {
+                unit: registry_unit(&settings.storage, settings.push_port),
+                inputs: with(&[REGISTRY_CONFIG, REGISTRY_HTPASSWD]),
             },
             Action::Unit {
-                unit: registry_unit(&settings.storage),
-                inputs: [
-                    REGISTRY_BINARY,
-                    REGISTRY_CONFIG,
-                    REGISTRY_CA,
-                    REGISTRY_CERT,
-                    REGISTRY_KEY,
-                    REGISTRY_HTPASSWD,
-                ]
-                .map(str::to_owned)
-                .to_vec(),
+                unit: registry_pull_unit(settings.port),
+                inputs: with(&[REGISTRY_PULL_CONFIG, REGISTRY_PULL_HTPASSWD]),
+            },
+            Action::RegistryHealth {
+                dns_name: settings.dns_name.clone(),
+                port: settings.push_port,
+                unit: REGISTRY_UNIT,
             },
             Action::RegistryHealth {
                 dns_name: settings.dns_name.clone(),
                 port: settings.port,
+                unit: REGISTRY_PULL_UNIT,
             },
         ]);
         Ok(actions

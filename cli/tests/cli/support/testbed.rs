@@ -27,7 +27,27 @@ impl Testbed {
     pub fn known_hosts(&self) -> PathBuf {
         self.dir.join("known_hosts")
     }
+
+    /// Remove every trace of an earlier installation from every host, so a test starts as a
+    /// first install would (install refuses a state directory other than the installation's).
+    pub fn reset(&self) {
+        for host in &self.hosts {
+            let output = on_host(self, &host.address, RESET);
+            assert!(
+                output.status.success(),
+                "resetting {}: {}",
+                host.name,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
 }
+
+const RESET: &str = "systemctl stop ferry-registry ferry-registry-pull k3s k3s-agent 2>/dev/null; \
+    rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin \
+      /etc/systemd/system/ferry-registry*.service /etc/systemd/system/k3s*.service \
+      /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests; \
+    systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true";
 
 pub fn testbed() -> Option<Testbed> {
     let reason = match std::env::var_os("FERRY_TESTBED") {

@@ -46,6 +46,14 @@ pub fn htpasswd_line(
     Ok(Some(format!("{user}:{hash}\n")))
 }
 
+/// Whether `htpasswd` holds a line for `user` and, if so, whether `password` verifies it.
+pub fn htpasswd_accepts(htpasswd: &str, user: &str, password: &str) -> Option<bool> {
+    htpasswd.lines().find_map(|line| {
+        let (name, hash) = line.split_once(':')?;
+        (name == user).then(|| bcrypt::verify(password, hash.trim()).unwrap_or(false))
+    })
+}
+
 /// The cost field of a modular-crypt bcrypt hash: `$2b$04$...` gives 4.
 fn cost_of(hash: &str) -> Option<u32> {
     hash.split('$').nth(2)?.parse().ok()

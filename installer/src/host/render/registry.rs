@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::yaml;
 use crate::error::InstallError;
-use crate::host::paths::{REGISTRY_CERT, REGISTRY_HTPASSWD, REGISTRY_KEY};
+use crate::host::paths::{REGISTRY_CERT, REGISTRY_HTPASSWD, REGISTRY_KEY, REGISTRY_PULL_HTPASSWD};
 
 #[derive(Debug, Serialize)]
 pub struct RegistryConfig {
@@ -32,6 +32,16 @@ struct Disabled {
 struct Storage {
     filesystem: Filesystem,
     delete: Enabled,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    maintenance: Option<Maintenance>,
+}
+
+/// The pull service's: reads only (the registry answers every write with an error), and no
+/// purging of uploads, which belongs to the push service.
+#[derive(Debug, Serialize)]
+struct Maintenance {
+    uploadpurging: Enabled,
+    readonly: Enabled,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,7 +79,17 @@ struct Htpasswd {
 }
 
 impl RegistryConfig {
-    pub fn new(storage: &str, port: u16) -> Self {
+    /// The push service: on loopback at `push_port`, the push user, deletes allowed.
+    pub fn push(storage: &str, push_port: u16) -> Self {
+        Self::new(storage, format!("127.0.0.1:{push_port}"), REGISTRY_HTPASSWD, false)
+    }
+
+    /// The pull service: every address at `port`, the pull user, read-only.
+    pub fn pull(storage: &str, port: u16) -> Self {
+        Self::new(storage, format!(":{port}"), REGISTRY_PULL_HTPASSWD, true)
+    }
+
+    fn new(storage: &str, addr: String, htpasswd: &'static str, read_only: bool) -> Self {
         Self {
             version: "0.1",
             log: Log {
@@ -80,10 +100,16 @@ impl RegistryConfig {
                 filesystem: Filesystem {
                     rootdirectory: storage.to_owned(),
                 },
-                delete: Enabled { enabled: true },
+                delete: Enabled {
+                    enabled: !read_only,
+                },
+                maintenance: read_only.then_some(Maintenance {
+                    uploadpurging: Enabled { enabled: false },
+                    readonly: Enabled { enabled: true },
+                }),
             },
             http: Http {
-                addr: format!(":{port}"),
+                addr,
                 tls: Tls {
                     certificate: REGISTRY_CERT,
                     key: REGISTRY_KEY,
@@ -93,7 +119,7 @@ impl RegistryConfig {
             auth: Auth {
                 htpasswd: Htpasswd {
                     realm: "ferry-registry",
-                    path: REGISTRY_HTPASSWD,
+                    path: htpasswd,
                 },
             },
         }

@@ -44,8 +44,8 @@ impl Stage for ChartsStage {
                 mode: 0o600,
                 content: Content(
                     registry_access(
-                        &run.inventory.registry.user,
-                        run.registry_password()?,
+                        run.inventory.registry.pull_user(),
+                        run.pull_password()?,
                         &run.tls()?.ca_pem,
                     )?
                     .into_bytes(),

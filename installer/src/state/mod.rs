@@ -1,8 +1,12 @@
-//! The local state directory of one inventory (docs/inventory.md): the generated CA and the
-//! registry password live here, 0600 in a 0700 directory, and the install record.
+//! The local state directory of one inventory (docs/inventory.md): the generated CA, the
+//! registry passwords, the k3s token and the install record, each 0600 in a 0700 directory.
+//! An installation's secrets live here and on its hosts only: install compares the two before
+//! it changes anything, and `ferry state export` / `import` hand them to another operator.
 //!
 //! Default: $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry; one
 //! subdirectory per inventory name.
+
+pub mod transfer;
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -11,6 +15,40 @@ use std::path::{Path, PathBuf};
 use rand::RngCore;
 
 use crate::error::InstallError;
+
+/// Every file a state directory may hold, by name: nothing else is exported or imported.
+pub mod names {
+    pub const CA_CERT: &str = "registry-ca.pem";
+    pub const CA_KEY: &str = "registry-ca.key";
+    /// The CA being replaced, while a `--rotate-ca` roll is under way.
+    pub const PREVIOUS_CA_CERT: &str = "registry-ca-previous.pem";
+    pub const SERVER_CERT: &str = "registry-server.pem";
+    pub const SERVER_KEY: &str = "registry-server.key";
+    /// The names the server certificate was made for.
+    pub const SERVER_NAMES: &str = "registry-server.names";
+    /// ferry pushes with this (registry user); it never leaves the registry host.
+    pub const REGISTRY_PASSWORD: &str = "registry-password";
+    /// Nodes pull with this (the pull user) from the read-only endpoint.
+    pub const PULL_PASSWORD: &str = "registry-pull-password";
+    pub const K3S_TOKEN: &str = "k3s-token";
+    /// A random id of the installation, also in the record on the registry host.
+    pub const INSTALLATION_ID: &str = "installation-id";
+    pub const RECORD: &str = "installed.json";
+
+    pub const ALL: &[&str] = &[
+        CA_CERT,
+        CA_KEY,
+        PREVIOUS_CA_CERT,
+        SERVER_CERT,
+        SERVER_KEY,
+        SERVER_NAMES,
+        REGISTRY_PASSWORD,
+        PULL_PASSWORD,
+        K3S_TOKEN,
+        INSTALLATION_ID,
+        RECORD,
+    ];
+}
 
 pub fn default_state_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("FERRY_STATE_DIR") {
@@ -93,13 +131,20 @@ impl StateDir {
         })
     }
 
-    /// A secret generated once and kept: the same value on every later run.
+    /// A kept secret (one line), if there is one.
+    pub fn read_secret(&self, name: &str) -> Result<Option<String>, InstallError> {
+        Ok(self
+            .read(name)?
+            .map(|existing| String::from_utf8_lossy(&existing).trim().to_owned())
+            .filter(|text| !text.is_empty()))
+    }
+
+    /// A secret generated once and kept: the same value on every later run. Install compares
+    /// the state with the hosts first, so a secret is only made for an installation that has
+    /// none yet.
     pub fn secret(&self, name: &str) -> Result<String, InstallError> {
-        if let Some(existing) = self.read(name)? {
-            let text = String::from_utf8_lossy(&existing).trim().to_owned();
-            if !text.is_empty() {
-                return Ok(text);
-            }
+        if let Some(existing) = self.read_secret(name)? {
+            return Ok(existing);
         }
         let secret = random_token(32);
         self.write_private(name, format!("{secret}\n").as_bytes())?;
