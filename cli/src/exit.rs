@@ -58,13 +58,13 @@ pub fn bundle_category(error: &anyhow::Error) -> Option<Category> {
 
 /// Install and push refusals that have their own exit codes.
 fn refusal_code(error: &anyhow::Error) -> Option<u8> {
-    error.chain().find_map(|cause| {
-        match cause.downcast_ref::<installer::InstallError>()? {
+    error.chain().find_map(
+        |cause| match cause.downcast_ref::<installer::InstallError>()? {
             installer::InstallError::StateDiverged { .. } => Some(STATE_DIVERGED),
             installer::InstallError::Rollback(_) => Some(ROLLBACK),
             _ => None,
-        }
-    })
+        },
+    )
 }
 
 pub fn code_for(error: &anyhow::Error) -> ExitCode {

@@ -48,7 +48,10 @@ fn registry_configs_and_units() {
     );
     // The push service listens on loopback only, with the push user's htpasswd.
     assert_eq!(parsed["http"]["addr"], "127.0.0.1:5444");
-    assert_eq!(parsed["auth"]["htpasswd"]["path"], "/etc/ferry/registry/htpasswd");
+    assert_eq!(
+        parsed["auth"]["htpasswd"]["path"],
+        "/etc/ferry/registry/htpasswd"
+    );
     assert_eq!(parsed["storage"]["delete"]["enabled"], true);
     assert!(parsed["storage"].get("maintenance").is_none());
 
@@ -62,7 +65,10 @@ fn registry_configs_and_units() {
         parsed["auth"]["htpasswd"]["path"],
         "/etc/ferry/registry/pull.htpasswd"
     );
-    assert_eq!(parsed["storage"]["maintenance"]["readonly"]["enabled"], true);
+    assert_eq!(
+        parsed["storage"]["maintenance"]["readonly"]["enabled"],
+        true
+    );
     assert_eq!(parsed["storage"]["delete"]["enabled"], false);
 
     let unit = registry_unit("/srv/registry-data", 5444).render().unwrap();
@@ -88,8 +94,14 @@ fn registry_configs_and_units() {
     }
     // A port below 1024 gets exactly the capability to bind it.
     let low = registry_pull_unit(443).render().unwrap();
-    assert!(low.contains("CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"), "{low}");
-    assert!(low.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"), "{low}");
+    assert!(
+        low.contains("CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"),
+        "{low}"
+    );
+    assert!(
+        low.contains("AmbientCapabilities=CAP_NET_BIND_SERVICE\n"),
+        "{low}"
+    );
     // A storage path that would add a directive is refused by the writer, whatever the loader.
     assert!(
         registry_unit("/srv/x\nExecStartPre=/bin/sh -c id", 5444)

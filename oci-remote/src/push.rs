@@ -198,9 +198,11 @@ impl Connection {
             .map_err(|e| self.fail(&e, &what))?
             .stream;
         let mut bytes = Vec::new();
-        while let Some(chunk) = stream.try_next().await.map_err(|e| {
-            RemoteError::new(&what, format!("reading it failed: {e}"), "try again")
-        })? {
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| RemoteError::new(&what, format!("reading it failed: {e}"), "try again"))?
+        {
             bytes.extend_from_slice(&chunk);
             if bytes.len() as u64 > limit {
                 return Err(RemoteError::new(
@@ -221,7 +223,11 @@ impl Connection {
     }
 
     /// Upload a small blob held in memory (a few kilobytes: records, empty configs).
-    pub async fn put_small_blob(&self, repository: &str, bytes: Vec<u8>) -> Result<Digest, RemoteError> {
+    pub async fn put_small_blob(
+        &self,
+        repository: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Digest, RemoteError> {
         let digest = Digest::of(&bytes);
         if self.has_blob(repository, &digest).await? {
             return Ok(digest);

@@ -31,7 +31,13 @@ pub fn import(args: &StateImportArgs) -> Result<ExitCode> {
     let inventory = load_inventory(&args.inventory)?;
     let state = StateDir::open(&root(&args.state), &inventory.name)?;
     let passphrase = passphrase(&args.state, false)?;
-    let done = import_state(&state, &inventory.name, &args.file, passphrase, args.replace)?;
+    let done = import_state(
+        &state,
+        &inventory.name,
+        &args.file,
+        passphrase,
+        args.replace,
+    )?;
     crate::render::line(&format!(
         "imported the state of {} into {} ({})",
         done.inventory,

@@ -17,9 +17,15 @@ use installer::install::step::{HostChanges, StageName, StageReport};
 use installer::push::PushReport;
 use installer::status::StatusReport;
 
-const DNS_NAME: &str = "registry.ferry.test";
+pub(crate) const DNS_NAME: &str = "registry.ferry.test";
 
-fn inventory(ws: &Workspace, bed: &Testbed, name: &str, port: u16, known_hosts: &Path) -> PathBuf {
+pub(crate) fn inventory(
+    ws: &Workspace,
+    bed: &Testbed,
+    name: &str,
+    port: u16,
+    known_hosts: &Path,
+) -> PathBuf {
     let h = &bed.hosts;
     ws.write(
         &format!("{name}.yaml"),
@@ -51,7 +57,7 @@ spec:
     )
 }
 
-fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[&str]) -> Output {
+pub(crate) fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[&str]) -> Output {
     run(ferry()
         .arg("install")
         .arg(bundle)
@@ -71,7 +77,7 @@ fn yaml(text: &str) -> serde_json::Value {
 }
 
 /// `ferry install --json`, read back as the installer's own typed report.
-fn report(output: &Output) -> InstallReport {
+pub(crate) fn report(output: &Output) -> InstallReport {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
             "not an install report ({e}):\n{}\n{}",
@@ -81,13 +87,13 @@ fn report(output: &Output) -> InstallReport {
     })
 }
 
-fn stage(report: &InstallReport, name: StageName) -> &StageReport {
+pub(crate) fn stage(report: &InstallReport, name: StageName) -> &StageReport {
     report
         .stage(name)
         .unwrap_or_else(|| panic!("no {name} stage in {report:#?}"))
 }
 
-fn pushed(report: &InstallReport) -> &PushReport {
+pub(crate) fn pushed(report: &InstallReport) -> &PushReport {
     stage(report, StageName::Push).push.as_ref().unwrap()
 }
 
@@ -100,7 +106,7 @@ fn registry_changes(report: &InstallReport) -> HostChanges {
         .unwrap_or_default()
 }
 
-fn host_text(bed: &Testbed, address: &str, command: &str) -> String {
+pub(crate) fn host_text(bed: &Testbed, address: &str, command: &str) -> String {
     let output = on_host(bed, address, command);
     assert!(
         output.status.success(),
@@ -110,11 +116,12 @@ fn host_text(bed: &Testbed, address: &str, command: &str) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-fn mode(path: &Path) -> u32 {
+pub(crate) fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// skopeo, from this machine, against the registry on host 1 with the generated CA.
+/// skopeo, from this machine, against the registry's pull endpoint on host 1 with the
+/// generated CA and the nodes' pull-only credential.
 fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
     let certs = ws.path("certs.d");
     std::fs::create_dir_all(&certs).unwrap();
@@ -123,14 +130,17 @@ fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
         certs.join("ca.crt"),
     )
     .unwrap();
-    let password = std::fs::read_to_string(ws.path("state/testbed/registry-password")).unwrap();
+    let password =
+        std::fs::read_to_string(ws.path("state/testbed/registry-pull-password")).unwrap();
     let output = ok(run(Command::new("skopeo")
         .args(["inspect", "--raw"])
         .arg(format!("--cert-dir={}", certs.display()))
-        .arg(format!("--creds=ferry:{}", password.trim()))
+        .arg(format!("--creds=ferry-pull:{}", password.trim()))
         .arg(format!("docker://{registry}/{image}"))));
     bundle_format::Digest::of(&output.stdout).to_string()
 }
+
+const REGISTRY_UNITS: [&str; 2] = ["ferry-registry.service", "ferry-registry-pull.service"];
 
 #[test]
 fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_hosts() {
@@ -178,16 +188,16 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
     let index = index_of(&bundle);
     let artifacts = index.images.len() + index.charts.len() + index.files.len();
     assert_eq!(pushed(&first).tags_put, artifacts);
-    assert_eq!(
-        registry_changes(&first).restarted,
-        vec!["ferry-registry.service"]
-    );
+    assert_eq!(registry_changes(&first).restarted, REGISTRY_UNITS);
 
-    // Secrets: 0600 locally in a 0700 directory, and on the host.
+    // Secrets: 0600 locally in a 0700 directory; on the host readable by root and the
+    // registry's own group only.
     let state = ws.path("state/testbed");
     assert_eq!(mode(&state), 0o700);
     for secret in [
         "registry-password",
+        "registry-pull-password",
+        "installation-id",
         "registry-ca.key",
         "registry-server.key",
     ] {
@@ -197,20 +207,35 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
         host_text(
             &bed,
             &h1,
-            "stat -c %a /etc/ferry/registry/server.key /etc/ferry/registry/htpasswd"
+            "stat -c '%a %U:%G' /etc/ferry/registry/server.key /etc/ferry/registry/htpasswd /etc/ferry/registry/pull.htpasswd"
         ),
-        "600\n600"
+        "640 root:ferry-registry\n640 root:ferry-registry\n640 root:ferry-registry"
     );
-    let password = std::fs::read_to_string(state.join("registry-password")).unwrap();
-    let journal = host_text(
-        &bed,
-        &h1,
-        "journalctl -u ferry-registry --no-pager -o cat; cat /etc/ferry/registry/config.yml",
+    // Both services run as the registry's own user, the push one on loopback only.
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "ps -o user= -C registry | sort -u; ss -ltnH | awk '{print $4}' | grep -E ':500[01]$' | sort"
+        ),
+        "ferry-registry\n*:5000\n127.0.0.1:5001"
     );
-    assert!(
-        !journal.contains(password.trim()),
-        "the registry password leaked into logs or config"
+    assert_eq!(
+        host_text(&bed, &h1, "stat -c '%U %a' /var/lib/ferry/registry"),
+        "ferry-registry 700"
     );
+    for secret in ["registry-password", "registry-pull-password"] {
+        let password = std::fs::read_to_string(state.join(secret)).unwrap();
+        let journal = host_text(
+            &bed,
+            &h1,
+            "journalctl -u 'ferry-registry*' --no-pager -o cat; cat /etc/ferry/registry/*.yml",
+        );
+        assert!(
+            !journal.contains(password.trim()),
+            "{secret} leaked into logs or config"
+        );
+    }
 
     // The registry on the host serves every image and platform at its exported digest, over
     // TLS checked with the generated CA, by the address in its certificate.
@@ -283,11 +308,12 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
         stdout(&text)
     );
 
-    // A changed setting (the port) rewrites the config and restarts; same CA, same content.
+    // A changed setting (the port, and so the push port) rewrites the configs and restarts;
+    // same CA, same content.
     let moved = inventory_with_port(&ws, &bed, 5001);
     let changed = report(&ok(install(&ws, &bundle, &moved, &[])));
     let on_registry = registry_changes(&changed);
-    assert_eq!(on_registry.restarted, vec!["ferry-registry.service"]);
+    assert_eq!(on_registry.restarted, REGISTRY_UNITS);
     assert!(
         on_registry
             .written
@@ -308,39 +334,56 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
     );
     assert_eq!(std::fs::read(state.join("registry-ca.pem")).unwrap(), ca);
 
-    // push --via host 2: the registry sees host 2 as its client; TLS is checked end to end.
+    // push --via the registry host to its loopback push endpoint: the registry sees the
+    // registry host itself as its client; TLS is checked end to end with the generated CA.
     let h2 = bed.hosts[1].address.clone();
     let since = host_text(&bed, &h1, "date +%s");
-    let password_file = state.join("registry-password");
-    let registry_flags = |registry: &str| -> Vec<String> {
+    let registry_flags = |registry: &str, user: &str, secret: &str| -> Vec<String> {
         vec![
             "--registry-ca".into(),
             format!("{registry}={}", state.join("registry-ca.pem").display()),
             "--registry-auth".into(),
-            format!("{registry}=ferry:{}", password_file.display()),
+            format!("{registry}={user}:{}", state.join(secret).display()),
         ]
     };
+    let push_flags = |registry: &str| registry_flags(registry, "ferry", "registry-password");
     let other = ws.export(
         &ws.write("other.yaml", &other_manifest(&crate::support::fixtures())),
         "other.tar.zst",
     );
-    let via = ok(run(ferry()
-        .arg("push")
-        .arg(&other)
-        .args([
-            "--to",
+    let push_via = |to: &str, via: &str, flags: Vec<String>| {
+        run(ferry()
+            .arg("push")
+            .arg(&other)
+            .args(["--to", to, "--via", &format!("ssh://root@{via}"), "--json"])
+            .arg("--identity")
+            .arg(bed.identity())
+            .arg("--known-hosts")
+            .arg(bed.known_hosts())
+            .arg("--trusted-key")
+            .arg(ws.path("k.pub"))
+            .args(flags))
+    };
+    // The network endpoint takes no push, with either credential.
+    for (user, secret) in [
+        ("ferry", "registry-password"),
+        ("ferry-pull", "registry-pull-password"),
+    ] {
+        let refused = push_via(
             &format!("{h1}:5001"),
-            "--via",
-            &format!("ssh://root@{h2}"),
-            "--json",
-        ])
-        .arg("--identity")
-        .arg(bed.identity())
-        .arg("--known-hosts")
-        .arg(bed.known_hosts())
-        .arg("--trusted-key")
-        .arg(ws.path("k.pub"))
-        .args(registry_flags(&format!("{h1}:5001")))));
+            &h2,
+            registry_flags(&format!("{h1}:5001"), user, secret),
+        );
+        assert!(
+            !refused.status.success(),
+            "{user} pushed to the pull endpoint"
+        );
+    }
+    let via = ok(push_via(
+        "127.0.0.1:5002",
+        &h1,
+        push_flags("127.0.0.1:5002"),
+    ));
     let via: PushReport = serde_json::from_slice(&via.stdout).unwrap();
     assert_eq!(via.tags_put, 1);
     let log = host_text(
@@ -355,8 +398,8 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
         .collect();
     assert!(!clients.is_empty(), "{log}");
     assert!(
-        clients.iter().all(|c| *c == h2),
-        "requests came from {clients:?}, not only {h2}"
+        clients.iter().all(|c| *c == "127.0.0.1"),
+        "requests came from {clients:?}, not only the registry host itself"
     );
 
     // --registry-url: an existing registry reached from the registry host.
@@ -365,8 +408,8 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
         &other,
         &moved,
         &[
-            &["--registry-url".to_owned(), format!("{h1}:5001")],
-            &registry_flags(&format!("{h1}:5001"))[..],
+            &["--registry-url".to_owned(), "127.0.0.1:5002".to_owned()],
+            &push_flags("127.0.0.1:5002")[..],
         ]
         .concat()
         .iter()
@@ -665,7 +708,7 @@ spec:
     );
 }
 
-fn cluster_inventory(ws: &Workspace, bed: &Testbed, agent_label: &str) -> PathBuf {
+pub(crate) fn cluster_inventory(ws: &Workspace, bed: &Testbed, agent_label: &str) -> PathBuf {
     let h = &bed.hosts;
     ws.write(
         "cluster.yaml",
@@ -694,7 +737,7 @@ spec:
     )
 }
 
-fn node_manifest(ws: &Workspace, fixtures: &Path) -> PathBuf {
+pub(crate) fn node_manifest(ws: &Workspace, fixtures: &Path) -> PathBuf {
     let f = fixtures.display();
     let standin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/k3s-standin.sh");
     ws.write(

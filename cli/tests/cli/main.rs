@@ -28,4 +28,5 @@ mod round_trip;
 mod schema;
 mod tamper;
 mod tamper_campaign;
+mod trust;
 mod url_files;

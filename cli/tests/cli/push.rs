@@ -212,3 +212,115 @@ fn tag_put(registry: &Registry) -> bool {
             && !line.contains("/manifests/sha256:")
     })
 }
+
+/// A manifest whose one image tag (`docker.io/library/app:1.0`) points at `source`.
+fn versioned_manifest(ws: &Workspace, version: &str, source: &str) -> std::path::PathBuf {
+    let f = crate::support::fixtures();
+    ws.write(
+        &format!("app-{version}-{}.yaml", source.replace(':', "-")),
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: app, version: {version}}}
+spec:
+  images:
+    - {{name: docker.io/library/app:1.0, from: 'oci-layout:{f}/images/shared:{source}', platforms: [linux/amd64]}}
+",
+            f = f.display()
+        ),
+    )
+}
+
+#[test]
+fn an_older_bundle_is_refused_by_the_registry_and_moves_no_tag() {
+    if !require_tools(&["skopeo", "docker-registry", "htpasswd", "openssl"]) {
+        return;
+    }
+    if crate::support::require_fixtures().is_none() {
+        return;
+    }
+    let ws = Workspace::new();
+    let newer = ws.export(&versioned_manifest(&ws, "2.0.0", "app2"), "app-2.tar.zst");
+    let older = ws.export(&versioned_manifest(&ws, "1.0.0", "app1"), "app-1.tar.zst");
+    let registry = Registry::start_with(&["--tls", "--user", USER]);
+    ok(push(&ws, &registry, &newer, &[]));
+    let at = "docker.io/library/app:1.0";
+    let pushed = skopeo_digest(&registry, at);
+    assert_eq!(pushed, index_of(&newer).images[0].digest.to_string());
+
+    // 1.0.0 after 2.0.0: refused with its own exit code, both versions named, no tag moved.
+    let refused = push(&ws, &registry, &older, &[]);
+    assert_eq!(refused.status.code(), Some(7), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("1.0.0")
+            && message.contains("2.0.0")
+            && message.contains("--allow-downgrade"),
+        "{message}"
+    );
+    assert_eq!(skopeo_digest(&registry, at), pushed);
+    // The same rule for the older bundle's parts.
+    let parts = ws.path("older-parts");
+    ok(run(ferry()
+        .arg("split")
+        .arg(&older)
+        .arg("-o")
+        .arg(&parts)
+        .args(["--part-size", "64K", "--key"])
+        .arg(ws.path("k.key"))));
+    let refused = push(&ws, &registry, &parts, &[]);
+    assert_eq!(refused.status.code(), Some(7), "{}", stderr(&refused));
+    // Another bundle under a version the registry holds: refused too.
+    let impostor = ws.export(
+        &versioned_manifest(&ws, "2.0.0", "app1"),
+        "impostor.tar.zst",
+    );
+    let refused = push(&ws, &registry, &impostor, &[]);
+    assert_eq!(refused.status.code(), Some(7), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("another bundle"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(skopeo_digest(&registry, at), pushed);
+
+    // A deliberate rollback goes through, is reported as one, and the ledger in the registry
+    // keeps 2.0.0 as the highest and records the rollback.
+    let rolled = report(&ok(push(&ws, &registry, &older, &["--allow-downgrade"])));
+    assert_eq!(rolled["rollback"], true);
+    assert_eq!(
+        skopeo_digest(&registry, at),
+        index_of(&older).images[0].digest.to_string()
+    );
+    let ledger = ok(run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--creds", USER])
+        .arg(format!("--cert-dir={}", cert_dir(&registry).display()))
+        .arg(format!(
+            "docker://{}/ferry/ledger:current",
+            registry.address
+        ))));
+    let ledger_raw = ledger.stdout.clone();
+    let manifest: serde_json::Value = serde_json::from_slice(&ledger_raw).unwrap();
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.ferry.ledger.v1+json"
+    );
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = registry.blob_data_path(layer.trim_start_matches("sha256:"));
+    let ledger: serde_json::Value = serde_json::from_slice(&std::fs::read(blob).unwrap()).unwrap();
+    assert_eq!(ledger["releases"][0]["highest"], "2.0.0");
+    let history = ledger["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{ledger:#}");
+    assert_eq!(history[1]["version"], "1.0.0");
+    assert_eq!(history[1]["rollback"], true);
+    // A re-push of the same bundle changes nothing, the ledger included.
+    ok(push(&ws, &registry, &older, &[]));
+    let again = ok(run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--creds", USER])
+        .arg(format!("--cert-dir={}", cert_dir(&registry).display()))
+        .arg(format!(
+            "docker://{}/ferry/ledger:current",
+            registry.address
+        ))));
+    assert_eq!(again.stdout, ledger_raw);
+}

@@ -13,12 +13,12 @@ use oci_remote::RegistryOptions;
 use serde::{Deserialize, Serialize};
 
 use self::run::{Delivery, Run, Secrets};
-use crate::ledger::{Acceptance, Candidate, Ledger};
 use self::step::{PlannedStep, StagePlan, StageReport};
 use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
 use crate::host::facts::HostFacts;
 use crate::inventory::Inventory;
+use crate::ledger::{Acceptance, Candidate, Ledger};
 use crate::runtime::io_runtime;
 use crate::stages;
 use crate::stages::connect::connect_and_check;

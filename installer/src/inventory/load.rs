@@ -158,7 +158,11 @@ impl Check<'_> {
                 Some(user) => self.rule(user, "registry.auth.user", Rule::UserName)?,
                 None => "ferry".to_owned(),
             },
-            pull_user: match registry_spec.auth.as_ref().and_then(|a| a.pull_user.as_ref()) {
+            pull_user: match registry_spec
+                .auth
+                .as_ref()
+                .and_then(|a| a.pull_user.as_ref())
+            {
                 Some(user) => self.rule(user, "registry.auth.pullUser", Rule::UserName)?,
                 None => "ferry-pull".to_owned(),
             },

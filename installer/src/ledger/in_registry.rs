@@ -30,7 +30,11 @@ fn unreadable(registry: &str, cause: impl Into<String>) -> InstallError {
 /// The registry's ledger; an empty one when it has none yet.
 pub async fn read(registry: &Arc<Connection>) -> Result<Ledger, InstallError> {
     let name = &registry.registry;
-    if registry.tag_digest(LEDGER_REPOSITORY, LEDGER_TAG).await?.is_none() {
+    if registry
+        .tag_digest(LEDGER_REPOSITORY, LEDGER_TAG)
+        .await?
+        .is_none()
+    {
         return Ok(Ledger::default());
     }
     let (manifest, _) = registry.manifest(LEDGER_REPOSITORY, LEDGER_TAG).await?;
@@ -66,11 +70,18 @@ pub async fn write(registry: &Arc<Connection>, ledger: &Ledger) -> Result<(), In
         "config": {"mediaType": EMPTY_CONFIG_TYPE, "digest": config.to_string(), "size": 2},
         "layers": [{"mediaType": LEDGER_MEDIA_TYPE, "digest": layer.to_string(), "size": size}],
     });
-    let bytes = serde_json::to_vec(&manifest)
-        .map_err(|e| InstallError::other("ledger manifest", e.to_string(), "report this as a bug"))?;
+    let bytes = serde_json::to_vec(&manifest).map_err(|e| {
+        InstallError::other("ledger manifest", e.to_string(), "report this as a bug")
+    })?;
     let digest = Digest::of(&bytes);
     registry
-        .put_manifest(LEDGER_REPOSITORY, Some(LEDGER_TAG), &digest, bytes, MANIFEST_TYPE)
+        .put_manifest(
+            LEDGER_REPOSITORY,
+            Some(LEDGER_TAG),
+            &digest,
+            bytes,
+            MANIFEST_TYPE,
+        )
         .await?;
     Ok(())
 }

@@ -210,41 +210,38 @@ impl Ledger {
         let Some(release) = self.release(candidate) else {
             return Ok(Acceptance::Forward);
         };
-        let refused = if let Some(seen) = release
-            .seen
-            .iter()
-            .find(|s| s.version == candidate.version)
-        {
-            if seen.bundle_id == candidate.bundle_id {
-                return Ok(Acceptance::Again);
-            }
-            RollbackRefused::Replaced {
-                name: candidate.name.clone(),
-                signer: candidate.signer.clone(),
-                offered: candidate.version.clone(),
-                offered_id: candidate.bundle_id.clone(),
-                held_id: seen.bundle_id.clone(),
-                place: place.to_owned(),
-            }
-        } else {
-            match compare(&candidate.version, &release.highest) {
-                Some(Ordering::Greater) => return Ok(Acceptance::Forward),
-                Some(_) => RollbackRefused::Older {
+        let refused =
+            if let Some(seen) = release.seen.iter().find(|s| s.version == candidate.version) {
+                if seen.bundle_id == candidate.bundle_id {
+                    return Ok(Acceptance::Again);
+                }
+                RollbackRefused::Replaced {
                     name: candidate.name.clone(),
                     signer: candidate.signer.clone(),
                     offered: candidate.version.clone(),
-                    highest: release.highest.clone(),
+                    offered_id: candidate.bundle_id.clone(),
+                    held_id: seen.bundle_id.clone(),
                     place: place.to_owned(),
-                },
-                None => RollbackRefused::Unordered {
-                    name: candidate.name.clone(),
-                    signer: candidate.signer.clone(),
-                    offered: candidate.version.clone(),
-                    highest: release.highest.clone(),
-                    place: place.to_owned(),
-                },
-            }
-        };
+                }
+            } else {
+                match compare(&candidate.version, &release.highest) {
+                    Some(Ordering::Greater) => return Ok(Acceptance::Forward),
+                    Some(_) => RollbackRefused::Older {
+                        name: candidate.name.clone(),
+                        signer: candidate.signer.clone(),
+                        offered: candidate.version.clone(),
+                        highest: release.highest.clone(),
+                        place: place.to_owned(),
+                    },
+                    None => RollbackRefused::Unordered {
+                        name: candidate.name.clone(),
+                        signer: candidate.signer.clone(),
+                        offered: candidate.version.clone(),
+                        highest: release.highest.clone(),
+                        place: place.to_owned(),
+                    },
+                }
+            };
         if allow_downgrade {
             Ok(Acceptance::Rollback)
         } else {

@@ -20,8 +20,8 @@ use self::plan::plan;
 use self::preflight::preflight;
 use self::upload::{ManifestBytes, Uploaded, upload_concurrently};
 use crate::bundle::VerifiedBundle;
-use crate::ledger::{Acceptance, Candidate, in_registry};
 use crate::error::InstallError;
+use crate::ledger::{Acceptance, Candidate, in_registry};
 use crate::runtime::io_runtime;
 
 #[derive(Debug, Clone)]

@@ -46,8 +46,10 @@ pub fn connect_and_check(
         let mut all = Vec::new();
         for host in &inventory.hosts {
             if let Some(session) = connected.sessions.get(&host.name) {
-                let storage = (host.name == registry.host)
-                    .then_some((registry.storage.as_str(), [registry.port, registry.push_port]));
+                let storage = (host.name == registry.host).then_some((
+                    registry.storage.as_str(),
+                    [registry.port, registry.push_port],
+                ));
                 all.push(gather(session, host, storage).await?);
             }
         }

@@ -67,9 +67,9 @@ impl Stage for PushStage {
             let connection = Arc::new(connect(&registry_options, url, Purpose::Push)?);
             push_with(&run.runtime, &connection, run.bundle, &options(url.clone()))?
         } else {
-            let tunnel = run
-                .runtime
-                .block_on(open_tunnel(session, "127.0.0.1", settings.push_port))?;
+            let tunnel =
+                run.runtime
+                    .block_on(open_tunnel(session, "127.0.0.1", settings.push_port))?;
             let local = format!("127.0.0.1:{}", tunnel.local.port());
             let ca_file = match &settings.tls {
                 TlsSettings::Generate => run.state.path(crate::registry_tls::CA_CERT),

@@ -46,7 +46,9 @@ impl InstallRecord {
             self.version,
             self.bundle_id,
             self.installed_at,
-            self.installed_by.as_deref().unwrap_or("an unrecorded operator")
+            self.installed_by
+                .as_deref()
+                .unwrap_or("an unrecorded operator")
         )
     }
 

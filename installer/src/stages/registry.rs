@@ -113,14 +113,13 @@ impl Stage for RegistryStage {
             }
         }
         let secrets = [REGISTRY_KEY, REGISTRY_HTPASSWD, REGISTRY_PULL_HTPASSWD];
-        let inputs = [
-            REGISTRY_BINARY,
-            REGISTRY_CA,
-            REGISTRY_CERT,
-            REGISTRY_KEY,
-        ];
+        let inputs = [REGISTRY_BINARY, REGISTRY_CA, REGISTRY_CERT, REGISTRY_KEY];
         let with = |extra: &[&str]| -> Vec<String> {
-            inputs.iter().chain(extra).map(|p| (*p).to_owned()).collect()
+            inputs
+                .iter()
+                .chain(extra)
+                .map(|p| (*p).to_owned())
+                .collect()
         };
         actions.extend([
             Action::GroupReadable {

@@ -60,8 +60,7 @@ pub fn check_state(
     let mut wanted: Vec<(String, &'static str)> = vec![(registry_host.clone(), INSTALL_RECORD)];
     if own_registry {
         wanted.extend(
-            [REGISTRY_HTPASSWD, REGISTRY_PULL_HTPASSWD]
-                .map(|path| (registry_host.clone(), path)),
+            [REGISTRY_HTPASSWD, REGISTRY_PULL_HTPASSWD].map(|path| (registry_host.clone(), path)),
         );
         if matches!(inventory.registry.tls, TlsSettings::Generate) {
             wanted.extend([REGISTRY_CA, REGISTRY_CERT].map(|path| (registry_host.clone(), path)));
@@ -108,7 +107,10 @@ pub fn check_state(
             }),
         _ => None,
     };
-    let divergences: Vec<Divergence> = foreign_installation.into_iter().chain(divergences).collect();
+    let divergences: Vec<Divergence> = foreign_installation
+        .into_iter()
+        .chain(divergences)
+        .collect();
     if divergences.is_empty() {
         return Ok(());
     }
@@ -161,12 +163,23 @@ fn compare(
             },
             REGISTRY_HTPASSWD | REGISTRY_PULL_HTPASSWD => {
                 let (what, user, secret) = if item.path == REGISTRY_HTPASSWD {
-                    ("registry push password", user.as_str(), names::REGISTRY_PASSWORD)
+                    (
+                        "registry push password",
+                        user.as_str(),
+                        names::REGISTRY_PASSWORD,
+                    )
                 } else {
-                    ("registry pull password", inventory.registry.pull_user(), names::PULL_PASSWORD)
+                    (
+                        "registry pull password",
+                        inventory.registry.pull_user(),
+                        names::PULL_PASSWORD,
+                    )
                 };
                 let text = String::from_utf8_lossy(content);
-                match (state.read_secret(secret)?, htpasswd_accepts(&text, user, "")) {
+                match (
+                    state.read_secret(secret)?,
+                    htpasswd_accepts(&text, user, ""),
+                ) {
                     // No line for this user: the user was renamed, not a secret lost.
                     (_, None) => {}
                     (None, Some(_)) => note(what, &item.host, "missing here"),

@@ -81,7 +81,12 @@ struct Htpasswd {
 impl RegistryConfig {
     /// The push service: on loopback at `push_port`, the push user, deletes allowed.
     pub fn push(storage: &str, push_port: u16) -> Self {
-        Self::new(storage, format!("127.0.0.1:{push_port}"), REGISTRY_HTPASSWD, false)
+        Self::new(
+            storage,
+            format!("127.0.0.1:{push_port}"),
+            REGISTRY_HTPASSWD,
+            false,
+        )
     }
 
     /// The pull service: every address at `port`, the pull user, read-only.

@@ -45,14 +45,18 @@ fn registry_service(
         .word("RestrictSUIDSGID", "yes")
         .word("RestrictRealtime", "yes")
         .word("LockPersonality", "yes")
-        .words("RestrictAddressFamilies", ["AF_INET", "AF_INET6", "AF_UNIX"])
+        .words(
+            "RestrictAddressFamilies",
+            ["AF_INET", "AF_INET6", "AF_UNIX"],
+        )
         .words("CapabilityBoundingSet", capabilities.iter().copied())
         .words("AmbientCapabilities", capabilities.iter().copied());
     let unit = match writable {
         Some(storage) => unit.word("ReadWritePaths", storage),
         None => unit,
     };
-    unit.section("Install").word("WantedBy", "multi-user.target")
+    unit.section("Install")
+        .word("WantedBy", "multi-user.target")
 }
 
 /// The push service: loopback only, the only one that may write the storage.

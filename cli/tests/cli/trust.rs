@@ -1,0 +1,405 @@
+//! The far side keeps what it trusts (docs/security.md): a state directory that is not the
+//! installation's own is refused before anything changes, and handed over with `ferry state
+//! export` / `import`; an older bundle is refused unless rolled back on purpose; nodes hold a
+//! pull-only credential that cannot push.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::install::{cluster_inventory, host_text, inventory, mode, node_manifest, report};
+use crate::support::testbed::{Testbed, on_host, testbed};
+use crate::support::{Workspace, ferry, index_of, ok, require_tools, run, stderr, stdout};
+
+const ROLLBACK: i32 = 7;
+const STATE_DIVERGED: i32 = 9;
+
+fn install_with_state(
+    ws: &Workspace,
+    bundle: &Path,
+    inventory: &Path,
+    state: &Path,
+    extra: &[&str],
+) -> Output {
+    run(ferry()
+        .arg("install")
+        .arg(bundle)
+        .arg("-i")
+        .arg(inventory)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra))
+}
+
+/// Every file ferry or k3s could have written on every host, with its digest, and when each
+/// service last started: equal before and after means nothing changed anywhere.
+fn snapshot(bed: &Testbed) -> String {
+    bed.hosts
+        .iter()
+        .map(|host| {
+            host_text(
+                bed,
+                &host.address,
+                "find /etc/ferry /var/lib/ferry /etc/rancher /etc/containerd /usr/local/share/ca-certificates \
+                   /etc/systemd/system -type f -not -path '/var/lib/ferry/registry/*' 2>/dev/null \
+                   | sort | xargs -r sha256sum; \
+                 for u in ferry-registry ferry-registry-pull k3s k3s-agent containerd; do \
+                   echo \"$u $(systemctl show -p ActiveEnterTimestampMonotonic --value $u)\"; done",
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn state_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_second_operator_is_refused_until_the_state_is_handed_over() {
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    let Some(fixtures) = crate::support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
+    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
+    let state_a = ws.path("state-a");
+    ok(install_with_state(&ws, &bundle, &inventory, &state_a, &[]));
+    let before = snapshot(&bed);
+
+    // Operator B, with a fresh state directory: refused before anything is made or written,
+    // naming each secret that differs and who installed what is there.
+    let state_b = ws.path("state-b");
+    for extra in [&["--plan"][..], &[]] {
+        let refused = install_with_state(&ws, &bundle, &inventory, &state_b, extra);
+        assert_eq!(
+            refused.status.code(),
+            Some(STATE_DIVERGED),
+            "{}",
+            stderr(&refused)
+        );
+        let message = stderr(&refused);
+        for expected in [
+            "registry CA on h1: missing here",
+            "registry push password on h1: missing here",
+            "registry pull password on h1: missing here",
+            "k3s token on h1: missing here",
+            "k3s token on h2: missing here",
+            "k3s token on h3: missing here",
+            "installation id on h1",
+            "nodes 1 (bundle sha256:",
+            "ferry state export",
+            "ferry state import",
+            "nothing was changed",
+        ] {
+            assert!(
+                message.contains(expected),
+                "{expected:?} not in:\n{message}"
+            );
+        }
+        let token = std::fs::read_to_string(state_a.join("testbed/k3s-token")).unwrap();
+        assert!(!message.contains(token.trim()), "the token leaked");
+    }
+    assert_eq!(snapshot(&bed), before, "a refused install changed a host");
+    let made: Vec<String> = state_files(&state_b.join("testbed"));
+    assert!(
+        made.is_empty(),
+        "the refused install made secrets: {made:?}"
+    );
+
+    // A hands the state over: one file, 0600, encrypted (no secret in it as text).
+    let passphrase = ws.write("passphrase", "correct horse battery staple\n");
+    let exported = ws.path("state.age");
+    ok(run(ferry()
+        .args(["state", "export", "-i"])
+        .arg(&inventory)
+        .arg("-o")
+        .arg(&exported)
+        .arg("--state-dir")
+        .arg(&state_a)
+        .arg("--passphrase-file")
+        .arg(&passphrase)));
+    assert_eq!(mode(&exported), 0o600);
+    let sealed = std::fs::read(&exported).unwrap();
+    assert!(sealed.starts_with(b"age-encryption.org/v1"));
+    for secret in ["k3s-token", "registry-password", "registry-pull-password"] {
+        let value = std::fs::read_to_string(state_a.join("testbed").join(secret)).unwrap();
+        assert!(
+            !sealed
+                .windows(value.trim().len())
+                .any(|w| w == value.trim().as_bytes()),
+            "{secret} is readable in the export"
+        );
+    }
+    // Exporting over an existing file is refused.
+    let again = run(ferry()
+        .args(["state", "export", "-i"])
+        .arg(&inventory)
+        .arg("-o")
+        .arg(&exported)
+        .arg("--state-dir")
+        .arg(&state_a)
+        .arg("--passphrase-file")
+        .arg(&passphrase));
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read(&exported).unwrap(), sealed);
+
+    let import = |passphrase: &Path, extra: &[&str]| {
+        run(ferry()
+            .args(["state", "import"])
+            .arg(&exported)
+            .arg("-i")
+            .arg(&inventory)
+            .arg("--state-dir")
+            .arg(&state_b)
+            .arg("--passphrase-file")
+            .arg(passphrase)
+            .args(extra))
+    };
+    let wrong = ws.write("wrong", "not the passphrase\n");
+    let refused = import(&wrong, &[]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("cannot decrypt"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(state_files(&state_b.join("testbed")).is_empty());
+    ok(import(&passphrase, &[]));
+    assert_eq!(
+        state_files(&state_b.join("testbed")),
+        state_files(&state_a.join("testbed"))
+    );
+    for name in state_files(&state_b.join("testbed")) {
+        assert_eq!(mode(&state_b.join("testbed").join(&name)), 0o600, "{name}");
+    }
+
+    // B's re-run finds everything in place.
+    let rerun = ok(install_with_state(&ws, &bundle, &inventory, &state_b, &[]));
+    assert!(
+        stdout(&rerun).contains("nothing changed"),
+        "{}",
+        stdout(&rerun)
+    );
+    assert_eq!(snapshot(&bed), before);
+
+    // A state that differs (not only missing) is named as differing; an import over it needs
+    // --replace.
+    std::fs::write(state_b.join("testbed/k3s-token"), "another-token\n").unwrap();
+    let refused = install_with_state(&ws, &bundle, &inventory, &state_b, &[]);
+    assert_eq!(refused.status.code(), Some(STATE_DIVERGED));
+    assert!(
+        stderr(&refused).contains("k3s token on h2: differs"),
+        "{}",
+        stderr(&refused)
+    );
+    let refused = import(&passphrase, &[]);
+    assert!(
+        stderr(&refused).contains("k3s-token"),
+        "{}",
+        stderr(&refused)
+    );
+    ok(import(&passphrase, &["--replace"]));
+    ok(install_with_state(&ws, &bundle, &inventory, &state_b, &[]));
+    assert_eq!(snapshot(&bed), before);
+}
+
+/// The registry-only manifest at `version`, its one image tag pointing at `source`.
+fn app_manifest(ws: &Workspace, version: &str, source: &str) -> PathBuf {
+    ws.write(
+        &format!("app-{version}-{source}.yaml"),
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: app, version: {version}}}
+spec:
+  images:
+    - {{name: docker.io/library/app:1.0, from: 'oci-layout:{f}/images/shared:{source}', platforms: [linux/amd64]}}
+  files:
+    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+",
+            f = crate::support::fixtures().display()
+        ),
+    )
+}
+
+#[test]
+fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    if crate::support::require_fixtures().is_none() {
+        return;
+    }
+    let ws = Workspace::new();
+    let newer = ws.export(&app_manifest(&ws, "2.0.0", "app2"), "app-2.tar.zst");
+    let older = ws.export(&app_manifest(&ws, "1.0.0", "app1"), "app-1.tar.zst");
+    let inventory = inventory(&ws, &bed, "testbed", 5000, &bed.known_hosts());
+    let state = ws.path("state");
+    ok(install_with_state(&ws, &newer, &inventory, &state, &[]));
+    let before = snapshot(&bed);
+    let h1 = bed.hosts[0].address.clone();
+
+    let refused = install_with_state(&ws, &older, &inventory, &state, &[]);
+    assert_eq!(
+        refused.status.code(),
+        Some(ROLLBACK),
+        "{}",
+        stderr(&refused)
+    );
+    let message = stderr(&refused);
+    assert!(
+        message.contains("app 1.0.0") && message.contains("older than 2.0.0"),
+        "{message}"
+    );
+    assert_eq!(snapshot(&bed), before, "a refused rollback changed a host");
+    // Its parts, too.
+    let parts = ws.path("older-parts");
+    ok(run(ferry()
+        .arg("split")
+        .arg(&older)
+        .arg("-o")
+        .arg(&parts)
+        .args(["--part-size", "64K", "--key"])
+        .arg(ws.path("k.key"))));
+    let refused = install_with_state(&ws, &parts, &inventory, &state, &["--plan"]);
+    assert_eq!(
+        refused.status.code(),
+        Some(ROLLBACK),
+        "{}",
+        stderr(&refused)
+    );
+
+    // On purpose: installed, reported and recorded as a rollback; 2.0.0 stays the highest.
+    let rolled = report(&ok(install_with_state(
+        &ws,
+        &older,
+        &inventory,
+        &state,
+        &["--allow-downgrade", "--json"],
+    )));
+    assert!(rolled.rollback && rolled.changed);
+    let ledger: serde_json::Value =
+        serde_json::from_str(&host_text(&bed, &h1, "cat /var/lib/ferry/ledger.json")).unwrap();
+    assert_eq!(ledger["releases"][0]["highest"], "2.0.0");
+    let history = ledger["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{ledger:#}");
+    assert_eq!(history[1]["version"], "1.0.0");
+    assert_eq!(history[1]["rollback"], true);
+    assert_eq!(
+        history[1]["bundleId"],
+        index_of(&older).bundle_id().to_string()
+    );
+    // The rolled-back bundle again: nothing changed, the history as it was.
+    let again = report(&ok(install_with_state(
+        &ws,
+        &older,
+        &inventory,
+        &state,
+        &["--json"],
+    )));
+    assert!(!again.changed && !again.rollback, "{again:#?}");
+    let after: serde_json::Value =
+        serde_json::from_str(&host_text(&bed, &h1, "cat /var/lib/ferry/ledger.json")).unwrap();
+    assert_eq!(after, ledger);
+}
+
+#[test]
+fn nodes_hold_only_a_pull_credential_that_cannot_push() {
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    if !require_tools(&["skopeo"]) {
+        return;
+    }
+    let Some(fixtures) = crate::support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
+    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
+    let state = ws.path("state");
+    ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
+    let push_password = std::fs::read_to_string(state.join("testbed/registry-password")).unwrap();
+    let h1 = bed.hosts[0].address.clone();
+    let tag = "docker.io/library/hello:1.0";
+    let certs = ws.path("certs.d");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(state.join("testbed/registry-ca.pem"), certs.join("ca.crt")).unwrap();
+    let digest_of = |tag: &str| {
+        let pull = std::fs::read_to_string(state.join("testbed/registry-pull-password")).unwrap();
+        let output = ok(run(Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("--cert-dir={}", certs.display()))
+            .arg(format!("--creds=ferry-pull:{}", pull.trim()))
+            .arg(format!("docker://{h1}:5000/{tag}"))));
+        bundle_format::Digest::of(&output.stdout)
+    };
+    let held = digest_of(tag);
+
+    for host in &bed.hosts[1..] {
+        // Every credential on the node, wherever ferry put one.
+        let found = host_text(
+            &bed,
+            &host.address,
+            "cat /etc/rancher/k3s/registries.yaml /etc/containerd/certs.d/*/hosts.toml \
+               /var/lib/rancher/k3s/server/manifests/*.yaml 2>/dev/null; true",
+        );
+        assert!(
+            !found.contains(push_password.trim()),
+            "node {} holds the push password",
+            host.name
+        );
+        let registries: serde_json::Value = serde_saphyr::from_str(&host_text(
+            &bed,
+            &host.address,
+            "cat /etc/rancher/k3s/registries.yaml",
+        ))
+        .unwrap();
+        let auth = &registries["configs"]["registry.ferry.test:5000"]["auth"];
+        let creds = format!(
+            "{}:{}",
+            auth["username"].as_str().unwrap(),
+            auth["password"].as_str().unwrap()
+        );
+        assert!(creds.starts_with("ferry-pull:"), "{creds}");
+        // Push with it (another image over the tag nodes pull), at the network endpoint the
+        // node reaches: refused, and the tag has not moved.
+        let pushed = run(Command::new("skopeo")
+            .args(["copy", "--all", "--dest-creds", &creds])
+            .arg(format!("--dest-cert-dir={}", certs.display()))
+            .arg(format!("oci:{}/images/shared:app1", fixtures.display()))
+            .arg(format!("docker://{h1}:5000/{tag}")));
+        assert!(!pushed.status.success(), "the node's credential pushed");
+        // From the node itself, the push endpoint is not even reachable.
+        let reach = on_host(
+            &bed,
+            &host.address,
+            &format!(
+                "curl -s -o /dev/null -w '%{{http_code}}' --max-time 3 --cacert /etc/ferry/registry-ca.pem https://{h1}:5001/v2/"
+            ),
+        );
+        assert_eq!(String::from_utf8_lossy(&reach.stdout), "000");
+    }
+    assert_eq!(digest_of(tag), held, "a tag moved");
+    // Nodes still pull by original reference through their mirrors with that credential.
+    let pulled = on_host(
+        &bed,
+        &bed.hosts[2].address,
+        "systemctl start containerd && ctr -n ferry-trust images pull --hosts-dir /etc/containerd/certs.d docker.io/library/hello:1.0",
+    );
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+}
