@@ -274,6 +274,11 @@ pub struct InstallArgs {
     /// Remove charts that an earlier bundle deployed and this one no longer carries.
     #[arg(long)]
     pub prune: bool,
+    /// Start replacing the generated registry CA with a new, name-constrained one: this run
+    /// makes nodes trust both; the next install moves the registry to the new CA and drops the
+    /// old one (docs/security.md).
+    #[arg(long)]
+    pub rotate_ca: bool,
     /// Use this existing registry (host:port, as the registry host reaches it) instead of
     /// installing one; the push goes through SSH to it with TLS end to end.
     #[arg(long, value_name = "HOST:PORT")]

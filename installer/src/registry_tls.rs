@@ -1,21 +1,50 @@
 //! The registry's TLS: a CA generated once (its key never leaves the state directory) and a
 //! server certificate for the registry's DNS name, its address, and 127.0.0.1 (the end of the
 //! SSH tunnel install pushes through). Given files are used as they are.
+//!
+//! A generated CA carries critical X.509 name constraints: it can vouch for the registry's
+//! names and addresses only, so its key, if stolen, cannot impersonate any other TLS name to
+//! the nodes that trust it. CAs made by older ferry versions have none; `--rotate-ca` replaces
+//! one in two runs, the nodes trusting the old and the new CA in between (docs/security.md):
+//! 1. `install --rotate-ca`: a new CA; nodes and the registry host trust both; the registry
+//!    keeps serving its certificate from the old CA.
+//! 2. the next `install`: a server certificate from the new CA; the old CA is trusted nowhere.
+
+use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, SanType,
 };
 
 use crate::error::InstallError;
 use crate::inventory::TlsSettings;
 use crate::state::StateDir;
+use crate::state::names::{
+    CA_KEY, CA_NAMES, PREVIOUS_CA_CERT, SERVER_CERT, SERVER_KEY, SERVER_NAMES, TRUST_BUNDLE,
+};
+
+pub use crate::state::names::CA_CERT;
 
 #[derive(Clone)]
 pub struct RegistryTls {
+    /// Every CA to trust: the registry's, and during a roll the previous one too.
     pub ca_pem: Vec<u8>,
     pub certificate_pem: Vec<u8>,
     pub key_pem: Vec<u8>,
+    /// Where a CA roll stands after this run.
+    pub roll: Roll,
+}
+
+/// Where a `--rotate-ca` roll stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Roll {
+    None,
+    /// Old and new CA trusted, the registry still on its old certificate.
+    TrustingBoth,
+    /// The registry moves to a certificate from the new CA; the old CA goes.
+    Finishing,
 }
 
 impl std::fmt::Debug for RegistryTls {
@@ -23,12 +52,10 @@ impl std::fmt::Debug for RegistryTls {
         f.debug_struct("RegistryTls")
             .field("ca_pem", &String::from_utf8_lossy(&self.ca_pem))
             .field("key_pem", &"<redacted>")
+            .field("roll", &self.roll)
             .finish_non_exhaustive()
     }
 }
-
-pub use crate::state::names::CA_CERT;
-use crate::state::names::{CA_KEY, SERVER_CERT, SERVER_KEY, SERVER_NAMES};
 
 fn tls_error(cause: impl std::fmt::Display) -> InstallError {
     InstallError::other(
@@ -38,15 +65,94 @@ fn tls_error(cause: impl std::fmt::Display) -> InstallError {
     )
 }
 
-fn ca_params(year: i32) -> CertificateParams {
+/// The names the registry answers to: its DNS name and `localhost`, its address and
+/// 127.0.0.1 (an address that is a host name counts as a DNS name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RegistryNames {
+    dns: Vec<String>,
+    ips: Vec<IpAddr>,
+}
+
+impl RegistryNames {
+    fn new(dns_name: &str, address: &str) -> Self {
+        let mut dns = vec![dns_name.to_owned(), "localhost".to_owned()];
+        let mut ips = vec![IpAddr::from([127, 0, 0, 1])];
+        match address.parse::<IpAddr>() {
+            Ok(ip) if !ips.contains(&ip) => ips.push(ip),
+            Ok(_) => {}
+            Err(_) if !dns.iter().any(|d| d == address) => dns.push(address.to_owned()),
+            Err(_) => {}
+        }
+        Self { dns, ips }
+    }
+
+    fn stamp(&self) -> String {
+        let mut words: Vec<String> = self.dns.clone();
+        words.extend(self.ips.iter().map(ToString::to_string));
+        words.join(" ")
+    }
+
+    /// Whether a CA made for `stamp` may vouch for every one of these names.
+    fn covered_by(&self, stamp: &str) -> bool {
+        let allowed: Vec<&str> = stamp.split_whitespace().collect();
+        self.stamp()
+            .split_whitespace()
+            .all(|w| allowed.contains(&w))
+    }
+}
+
+const CA_NAME: &str = "ferry registry CA";
+
+/// The CA's common name: `ferry registry CA` and a short id of its key, so an old and a new CA
+/// trusted side by side during a roll never share a subject (TLS clients pick an issuer by
+/// subject). CAs of older ferry versions are named without the id.
+fn ca_common_name(key: &KeyPair, ca_pem: Option<&[u8]>) -> String {
+    let id = bundle_format::Digest::of(key.public_key_pem().as_bytes()).hex();
+    let named = format!("{CA_NAME} {}", &id[..12]);
+    match ca_pem.map(pem_body) {
+        Some(Some(der)) if !contains(&der, named.as_bytes()) => CA_NAME.to_owned(),
+        _ => named,
+    }
+}
+
+/// The DER inside a PEM certificate.
+fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let text = std::str::from_utf8(pem).ok()?;
+    let body: String = text
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn ca_params(year: i32, common_name: &str, names: Option<&RegistryNames>) -> CertificateParams {
     let mut params = CertificateParams::default();
     let mut name = DistinguishedName::new();
-    name.push(DnType::CommonName, "ferry registry CA");
+    name.push(DnType::CommonName, common_name);
     params.distinguished_name = name;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
     params.not_after = rcgen::date_time_ymd(year + 10, 1, 1);
+    params.name_constraints = names.map(|names| NameConstraints {
+        permitted_subtrees: names
+            .dns
+            .iter()
+            .map(|d| GeneralSubtree::DnsName(d.clone()))
+            .chain(names.ips.iter().map(|ip| {
+                let prefix = if ip.is_ipv4() { 32 } else { 128 };
+                GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, prefix))
+            }))
+            .collect(),
+        excluded_subtrees: Vec::new(),
+    });
     params
 }
 
@@ -57,13 +163,28 @@ fn year_now() -> i32 {
         .unwrap_or(2026)
 }
 
+/// A new name-constrained CA for `names`, kept in the state directory.
+fn new_ca(state: &StateDir, names: &RegistryNames) -> Result<(Vec<u8>, Vec<u8>), InstallError> {
+    let key = KeyPair::generate().map_err(tls_error)?;
+    let cert = ca_params(year_now(), &ca_common_name(&key, None), Some(names))
+        .self_signed(&key)
+        .map_err(tls_error)?;
+    let (cert_pem, key_pem) = (cert.pem().into_bytes(), key.serialize_pem().into_bytes());
+    state.write_private(CA_KEY, &key_pem)?;
+    state.write_private(CA_CERT, &cert_pem)?;
+    state.write_private(CA_NAMES, names.stamp().as_bytes())?;
+    Ok((cert_pem, key_pem))
+}
+
 /// The CA and server certificate; generated ones are kept and reused while they still cover
-/// `names` (a changed DNS name or address gives a new server certificate, same CA).
+/// the registry's names (a changed DNS name or address gives a new server certificate from the
+/// same CA, if its constraints allow the new names). `rotate` starts a CA roll.
 pub fn registry_tls(
     settings: &TlsSettings,
     state: &StateDir,
     dns_name: &str,
     address: &str,
+    rotate: bool,
 ) -> Result<RegistryTls, InstallError> {
     if let TlsSettings::Given {
         certificate,
@@ -71,6 +192,13 @@ pub fn registry_tls(
         ca,
     } = settings
     {
+        if rotate {
+            return Err(InstallError::other(
+                "--rotate-ca",
+                "the inventory gives its own registry certificate (registry.tls)",
+                "rotate that CA yourself and point registry.tls at the new files",
+            ));
+        }
         let read = |path: &std::path::Path| {
             bundle_format::bounded::read_regular(path, 1 << 20).map_err(|e| {
                 InstallError::other(
@@ -84,47 +212,98 @@ pub fn registry_tls(
             ca_pem: read(ca)?,
             certificate_pem: read(certificate)?,
             key_pem: read(key)?,
+            roll: Roll::None,
         });
     }
-    let year = year_now();
-    let (ca_pem, ca_key) = match (state.read(CA_CERT)?, state.read(CA_KEY)?) {
-        (Some(cert), Some(key)) => (cert, key),
+    let names = RegistryNames::new(dns_name, address);
+    let previous = state.read(PREVIOUS_CA_CERT)?;
+    let existing = match (state.read(CA_CERT)?, state.read(CA_KEY)?) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => None,
+    };
+    let (roll, (ca_pem, ca_key)) = match (existing, rotate, &previous) {
+        (None, _, _) => (Roll::None, new_ca(state, &names)?),
+        (Some((old, _)), true, None) => {
+            state.write_private(PREVIOUS_CA_CERT, &old)?;
+            (Roll::TrustingBoth, new_ca(state, &names)?)
+        }
+        (Some(_), true, Some(_)) => {
+            return Err(InstallError::other(
+                "--rotate-ca",
+                "a CA roll is already under way: the nodes trust the old and the new CA",
+                "run install without --rotate-ca to finish it",
+            ));
+        }
+        (Some(kept), false, Some(_)) => (Roll::Finishing, kept),
+        (Some(kept), false, None) => (Roll::None, kept),
+    };
+    if let Some(stamp) = state.read_secret(CA_NAMES)?
+        && !names.covered_by(&stamp)
+    {
+        return Err(InstallError::other(
+            "registry CA",
+            format!(
+                "it may only vouch for {stamp}, and the registry is now {}",
+                names.stamp()
+            ),
+            "run install with --rotate-ca to make a CA for the new names (then install again)",
+        ));
+    }
+    let ca_digest = bundle_format::Digest::of(&ca_pem);
+    let server_stamp = format!("{} ca:{ca_digest}", names.stamp());
+    let kept_server = match (state.read(SERVER_CERT)?, state.read(SERVER_KEY)?) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => None,
+    };
+    let current = state.read(SERVER_NAMES)?;
+    let (certificate_pem, key_pem) = match kept_server {
+        // While both CAs are trusted, the registry keeps its certificate from the old one.
+        Some(kept) if roll == Roll::TrustingBoth => kept,
+        Some(kept) if current.as_deref() == Some(server_stamp.as_bytes()) => kept,
         _ => {
-            let key = KeyPair::generate().map_err(tls_error)?;
-            let cert = ca_params(year).self_signed(&key).map_err(tls_error)?;
-            let (cert_pem, key_pem) = (cert.pem().into_bytes(), key.serialize_pem().into_bytes());
-            state.write_private(CA_KEY, &key_pem)?;
-            state.write_private(CA_CERT, &cert_pem)?;
-            (cert_pem, key_pem)
+            let issued = server_certificate(&ca_pem, &ca_key, &names, dns_name)?;
+            state.write_private(SERVER_KEY, &issued.1)?;
+            state.write_private(SERVER_CERT, &issued.0)?;
+            state.write_private(SERVER_NAMES, server_stamp.as_bytes())?;
+            issued
         }
     };
-    let names_stamp = format!("{dns_name} {address} 127.0.0.1 localhost");
-    let stamp_file = SERVER_NAMES;
-    let current = state.read(stamp_file)?;
-    if current.as_deref() == Some(names_stamp.as_bytes())
-        && let (Some(cert), Some(key)) = (state.read(SERVER_CERT)?, state.read(SERVER_KEY)?)
-    {
-        return Ok(RegistryTls {
-            ca_pem,
-            certificate_pem: cert,
-            key_pem: key,
-        });
-    }
-    let ca_key_pair = KeyPair::from_pem(&String::from_utf8_lossy(&ca_key)).map_err(tls_error)?;
-    // The issuer is rebuilt from the same subject and key as the kept CA certificate.
-    let issuer = Issuer::new(ca_params(year), ca_key_pair);
-    let key = KeyPair::generate().map_err(tls_error)?;
-    let mut params = CertificateParams::new(vec![dns_name.to_owned(), "localhost".to_owned()])
-        .map_err(tls_error)?;
-    for ip in [address, "127.0.0.1"] {
-        if let Ok(ip) = ip.parse() {
-            params.subject_alt_names.push(SanType::IpAddress(ip));
-        } else if ip != dns_name {
-            params
-                .subject_alt_names
-                .push(SanType::DnsName(ip.try_into().map_err(tls_error)?));
+    let trusted = match (roll, previous) {
+        (Roll::TrustingBoth, _) => {
+            let old = state.read(PREVIOUS_CA_CERT)?.unwrap_or_default();
+            [ca_pem.clone(), old].concat()
         }
-    }
+        (Roll::Finishing, _) => {
+            state.remove(PREVIOUS_CA_CERT)?;
+            ca_pem.clone()
+        }
+        (Roll::None, _) => ca_pem.clone(),
+    };
+    state.write_private(TRUST_BUNDLE, &trusted)?;
+    Ok(RegistryTls {
+        ca_pem: trusted,
+        certificate_pem,
+        key_pem,
+        roll,
+    })
+}
+
+fn server_certificate(
+    ca_pem: &[u8],
+    ca_key: &[u8],
+    names: &RegistryNames,
+    dns_name: &str,
+) -> Result<(Vec<u8>, Vec<u8>), InstallError> {
+    let ca_key_pair = KeyPair::from_pem(&String::from_utf8_lossy(ca_key)).map_err(tls_error)?;
+    // The issuer is rebuilt from the same subject and key as the kept CA certificate.
+    let year = year_now();
+    let common_name = ca_common_name(&ca_key_pair, Some(ca_pem));
+    let issuer = Issuer::new(ca_params(year, &common_name, None), ca_key_pair);
+    let key = KeyPair::generate().map_err(tls_error)?;
+    let mut params = CertificateParams::new(names.dns.clone()).map_err(tls_error)?;
+    params
+        .subject_alt_names
+        .extend(names.ips.iter().map(|ip| SanType::IpAddress(*ip)));
     let mut name = DistinguishedName::new();
     name.push(DnType::CommonName, dns_name);
     params.distinguished_name = name;
@@ -133,13 +312,27 @@ pub fn registry_tls(
     params.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
     params.not_after = rcgen::date_time_ymd(year + 3, 1, 1);
     let cert = params.signed_by(&key, &issuer).map_err(tls_error)?;
-    let (cert_pem, key_pem) = (cert.pem().into_bytes(), key.serialize_pem().into_bytes());
-    state.write_private(SERVER_KEY, &key_pem)?;
-    state.write_private(SERVER_CERT, &cert_pem)?;
-    state.write_private(stamp_file, names_stamp.as_bytes())?;
-    Ok(RegistryTls {
-        ca_pem,
-        certificate_pem: cert_pem,
-        key_pem,
-    })
+    Ok((cert.pem().into_bytes(), key.serialize_pem().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_cover_only_what_the_ca_was_made_for() {
+        let names = RegistryNames::new("registry.example", "10.0.0.5");
+        assert_eq!(
+            names.stamp(),
+            "registry.example localhost 127.0.0.1 10.0.0.5"
+        );
+        assert!(names.covered_by(&names.stamp()));
+        let moved = RegistryNames::new("registry.example", "10.0.0.6");
+        assert!(!moved.covered_by(&names.stamp()));
+        let by_name = RegistryNames::new("registry.example", "reg-host.lan");
+        assert_eq!(
+            by_name.stamp(),
+            "registry.example localhost reg-host.lan 127.0.0.1"
+        );
+    }
 }

@@ -25,6 +25,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         concurrency: usize::from(args.jobs),
         prune: args.prune,
         allow_downgrade: args.allow_downgrade,
+        rotate_ca: args.rotate_ca,
     };
     // The signature is checked before any host is touched.
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;

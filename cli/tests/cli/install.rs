@@ -533,7 +533,10 @@ fn committed_blobs(log: &str) -> Vec<String> {
     let mut digests: Vec<String> = log
         .lines()
         .filter(|l| {
-            l.contains("\"PUT /v2/") && l.contains("/blobs/uploads/") && l.contains("\" 201 ")
+            l.contains("\"PUT /v2/")
+                && l.contains("/blobs/uploads/")
+                && l.contains("\" 201 ")
+                && !l.contains("/v2/ferry/ledger/")
         })
         .filter_map(|l| {
             let at = l.find("digest=sha256%3A")? + "digest=sha256%3A".len();
@@ -826,7 +829,7 @@ fn nodes_pull_by_original_reference_k3s_comes_up_in_order_and_a_lost_node_is_com
     let log = host_text(
         &bed,
         &addresses[0],
-        &format!("journalctl -u ferry-registry --since @{since} --no-pager -o cat"),
+        &format!("journalctl -u ferry-registry-pull --since @{since} --no-pager -o cat"),
     );
     for address in &addresses[1..] {
         for repository in [
@@ -1113,7 +1116,7 @@ fn charts_render_against_the_private_registry_and_removal_needs_prune() {
 
     // Real helm renders the chart from the private registry with exactly those values.
     let state = ws.path("state/testbed");
-    let password = std::fs::read_to_string(state.join("registry-password")).unwrap();
+    let password = std::fs::read_to_string(state.join("registry-pull-password")).unwrap();
     let helm_home = ws.path("helm");
     let rendered = ok(run(Command::new("helm")
         .env("HELM_CONFIG_HOME", &helm_home)
@@ -1125,7 +1128,7 @@ fn charts_render_against_the_private_registry_and_removal_needs_prune() {
             "--version",
             "0.1.0",
         ])
-        .args(["--username", "ferry", "--password", password.trim()])
+        .args(["--username", "ferry-pull", "--password", password.trim()])
         .arg("--ca-file")
         .arg(state.join("registry-ca.pem"))
         .arg("-f")

@@ -403,3 +403,171 @@ fn nodes_hold_only_a_pull_credential_that_cannot_push() {
         String::from_utf8_lossy(&pulled.stderr)
     );
 }
+
+/// What a node's TLS client makes of the registry: 401 (it trusts the registry's certificate
+/// and is asked for credentials), or 000 (the TLS handshake failed). Once with ferry's CA file
+/// and once with the system store only.
+fn node_sees_registry(bed: &Testbed, address: &str) -> String {
+    host_text(
+        bed,
+        address,
+        "for ca in '--cacert /etc/ferry/registry-ca.pem' ''; do \
+           curl -s -o /dev/null -w '%{http_code} ' $ca https://registry.ferry.test:5000/v2/; done",
+    )
+}
+
+fn certificates_in(pem: &str) -> usize {
+    pem.matches("BEGIN CERTIFICATE").count()
+}
+
+#[test]
+fn the_generated_ca_vouches_only_for_the_registry_and_rotates_in_two_runs() {
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    if !require_tools(&["openssl", "base64"]) {
+        return;
+    }
+    let Some(fixtures) = crate::support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
+    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
+    let state = ws.path("state");
+    ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
+    let ca = state.join("testbed/registry-ca.pem");
+    let ca_key = state.join("testbed/registry-ca.key");
+    let text = stdout(&ok(run(Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&ca))));
+    assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
+    assert!(text.contains("DNS:registry.ferry.test"), "{text}");
+
+    // Leaves signed with the CA's key: one for another name, one for the registry's.
+    let h2 = bed.hosts[1].address.clone();
+    for (name, trusted) in [("evil.example", false), ("registry.ferry.test", true)] {
+        let key = ws.path(&format!("{name}.key"));
+        let csr = ws.path(&format!("{name}.csr"));
+        let leaf = ws.path(&format!("{name}.pem"));
+        let ext = ws.write(
+            &format!("{name}.ext"),
+            &format!("subjectAltName=DNS:{name}\n"),
+        );
+        ok(run(Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-subj", &format!("/CN={name}"), "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr)));
+        ok(run(Command::new("openssl")
+            .args(["x509", "-req", "-days", "30", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(&ca)
+            .arg("-CAkey")
+            .arg(&ca_key)
+            .arg("-CAcreateserial")
+            .arg("-extfile")
+            .arg(&ext)
+            .arg("-out")
+            .arg(&leaf)));
+        let encoded = stdout(&ok(run(Command::new("base64").arg("-w0").arg(&leaf))));
+        // Verified on a node, against the CA it trusts and against its system store.
+        let verdict = on_host(
+            &bed,
+            &h2,
+            &format!(
+                "echo {encoded} | base64 -d > /tmp/leaf.pem; \
+                 openssl verify -CAfile /etc/ferry/registry-ca.pem /tmp/leaf.pem && \
+                 openssl verify /tmp/leaf.pem"
+            ),
+        );
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&verdict.stdout),
+            String::from_utf8_lossy(&verdict.stderr)
+        );
+        assert_eq!(verdict.status.success(), trusted, "{name}: {said}");
+        if !trusted {
+            assert!(said.contains("permitted subtree violation"), "{said}");
+        }
+    }
+    assert_eq!(node_sees_registry(&bed, &h2), "401 401");
+
+    // Step 1 of a roll: a new CA, every host trusts both, the registry keeps its certificate.
+    let old_ca = std::fs::read_to_string(&ca).unwrap();
+    let server_before = host_text(
+        &bed,
+        &bed.hosts[0].address,
+        "cat /etc/ferry/registry/server.pem",
+    );
+    let step1 = report(&ok(install_with_state(
+        &ws,
+        &bundle,
+        &inventory,
+        &state,
+        &["--rotate-ca", "--json"],
+    )));
+    assert!(step1.changed);
+    let new_ca = std::fs::read_to_string(&ca).unwrap();
+    assert_ne!(new_ca, old_ca);
+    for host in &bed.hosts {
+        let trusted = host_text(
+            &bed,
+            &host.address,
+            "cat /etc/ferry/registry-ca.pem 2>/dev/null || cat /etc/ferry/registry/ca.pem",
+        );
+        assert_eq!(certificates_in(&trusted), 2, "{}", host.name);
+        assert!(trusted.contains(new_ca.trim()) && trusted.contains(old_ca.trim()));
+    }
+    assert_eq!(
+        host_text(
+            &bed,
+            &bed.hosts[0].address,
+            "cat /etc/ferry/registry/server.pem"
+        ),
+        server_before
+    );
+    assert_eq!(node_sees_registry(&bed, &h2), "401 401");
+    let again = install_with_state(&ws, &bundle, &inventory, &state, &["--rotate-ca"]);
+    assert!(
+        stderr(&again).contains("already under way"),
+        "{}",
+        stderr(&again)
+    );
+
+    // Step 2: the registry's certificate comes from the new CA; the old CA is trusted nowhere.
+    ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
+    assert_ne!(
+        host_text(
+            &bed,
+            &bed.hosts[0].address,
+            "cat /etc/ferry/registry/server.pem"
+        ),
+        server_before
+    );
+    for host in &bed.hosts[1..] {
+        let trusted = host_text(&bed, &host.address, "cat /etc/ferry/registry-ca.pem");
+        assert_eq!(trusted.trim(), new_ca.trim(), "{}", host.name);
+        assert_eq!(
+            node_sees_registry(&bed, &host.address),
+            "401 401",
+            "{}",
+            host.name
+        );
+    }
+    assert!(!state.join("testbed/registry-ca-previous.pem").exists());
+    let rerun = ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
+    assert!(
+        stdout(&rerun).contains("nothing changed"),
+        "{}",
+        stdout(&rerun)
+    );
+}

@@ -43,6 +43,8 @@ pub struct InstallOptions {
     pub prune: bool,
     /// Install a bundle older than the one installed (a deliberate rollback, recorded).
     pub allow_downgrade: bool,
+    /// Start replacing the registry CA (docs/security.md, "CA rotation").
+    pub rotate_ca: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,7 +121,12 @@ pub fn install(
     check_state(&runtime, &connected, inventory, options, &state)?;
     // 3. No older bundle than the registry host already took, unless asked for.
     let delivery = delivery(&runtime, &connected, bundle, inventory, options)?;
-    let secrets = Secrets::load(&state, inventory, options.registry_url.is_none())?;
+    let secrets = Secrets::load(
+        &state,
+        inventory,
+        options.registry_url.is_none(),
+        options.rotate_ca,
+    )?;
     let run = Run {
         runtime,
         bundle,

@@ -60,6 +60,7 @@ impl Secrets {
         state: &StateDir,
         inventory: &Inventory,
         own_registry: bool,
+        rotate_ca: bool,
     ) -> Result<Self, InstallError> {
         let settings = &inventory.registry;
         let tls = if own_registry {
@@ -68,6 +69,7 @@ impl Secrets {
                 state,
                 &settings.dns_name,
                 &inventory.registry_host().address,
+                rotate_ca,
             )?)
         } else {
             None

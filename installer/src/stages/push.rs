@@ -72,7 +72,7 @@ impl Stage for PushStage {
                     .block_on(open_tunnel(session, "127.0.0.1", settings.push_port))?;
             let local = format!("127.0.0.1:{}", tunnel.local.port());
             let ca_file = match &settings.tls {
-                TlsSettings::Generate => run.state.path(crate::registry_tls::CA_CERT),
+                TlsSettings::Generate => run.state.path(crate::state::names::TRUST_BUNDLE),
                 TlsSettings::Given { ca, .. } => ca.clone(),
             };
             let mut auth = AuthSources::default();

@@ -20,6 +20,7 @@ use crate::host::render::registry::RegistryConfig;
 use crate::host::render::units::{registry_pull_unit, registry_unit};
 use crate::install::run::Run;
 use crate::install::step::{Action, Content, StageName, Step};
+use crate::registry_tls::Roll;
 
 #[derive(Debug)]
 pub struct RegistryStage;
@@ -111,6 +112,19 @@ impl Stage for RegistryStage {
             if let Some(line) = htpasswd_line(user, password, existing.as_deref())? {
                 actions.push(file(path, 0o640, line.into_bytes()));
             }
+        }
+        match tls.roll {
+            Roll::TrustingBoth => actions.push(Action::Note {
+                text: "CA roll, step 1 of 2: every host trusts the old and the new registry CA; \
+                       run install again (without --rotate-ca) to move the registry to the new CA"
+                    .to_owned(),
+            }),
+            Roll::Finishing => actions.push(Action::Note {
+                text: "CA roll, step 2 of 2: the registry moves to a certificate from the new CA \
+                       and the old CA is trusted nowhere"
+                    .to_owned(),
+            }),
+            Roll::None => {}
         }
         let secrets = [REGISTRY_KEY, REGISTRY_HTPASSWD, REGISTRY_PULL_HTPASSWD];
         let inputs = [REGISTRY_BINARY, REGISTRY_CA, REGISTRY_CERT, REGISTRY_KEY];

@@ -145,10 +145,15 @@ fn compare(
         };
         match item.path {
             REGISTRY_CA => {
-                // During a CA roll the host trusts the previous and the new CA at once.
+                // During a CA roll the host trusts the previous and the new CA at once, or
+                // (a roll interrupted early) still the previous one only.
+                let previous = state.read(names::PREVIOUS_CA_CERT)?;
                 match state.read(names::CA_CERT)? {
                     None => note("registry CA", &item.host, "missing here"),
-                    Some(local) if !contains(content, &local) => {
+                    Some(local)
+                        if !contains(content, &local)
+                            && !previous.as_ref().is_some_and(|p| contains(content, p)) =>
+                    {
                         note("registry CA", &item.host, "differs");
                     }
                     Some(_) => {}

@@ -20,6 +20,11 @@ use crate::error::InstallError;
 pub mod names {
     pub const CA_CERT: &str = "registry-ca.pem";
     pub const CA_KEY: &str = "registry-ca.key";
+    /// The names a generated CA's X.509 name constraints allow (absent for older, unconstrained
+    /// CAs).
+    pub const CA_NAMES: &str = "registry-ca.names";
+    /// Every CA to trust for the registry: the CA, and during a roll the previous one too.
+    pub const TRUST_BUNDLE: &str = "registry-trust.pem";
     /// The CA being replaced, while a `--rotate-ca` roll is under way.
     pub const PREVIOUS_CA_CERT: &str = "registry-ca-previous.pem";
     pub const SERVER_CERT: &str = "registry-server.pem";
@@ -38,6 +43,8 @@ pub mod names {
     pub const ALL: &[&str] = &[
         CA_CERT,
         CA_KEY,
+        CA_NAMES,
+        TRUST_BUNDLE,
         PREVIOUS_CA_CERT,
         SERVER_CERT,
         SERVER_KEY,
@@ -129,6 +136,19 @@ impl StateDir {
             let _ = std::fs::remove_file(&temporary);
             failure(&path, e)
         })
+    }
+
+    /// Remove a file, if it is there.
+    pub fn remove(&self, name: &str) -> Result<(), InstallError> {
+        if self.dry {
+            return Ok(());
+        }
+        let path = self.path(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(failure(&path, e)),
+        }
     }
 
     /// A kept secret (one line), if there is one.
