@@ -5,7 +5,8 @@
 # split the bundle for a one-way link, lose a part, and join it back; push the parts into the
 # registry, take a signed snapshot of it, and export and push a delta against it; then, as root,
 # install from the parts directory onto three test hosts (registry, k3s server, k3s agent; the
-# k3s binary is a stand-in), re-run it (nothing changes), and show the status of every host.
+# k3s binary is a stand-in), re-run it (nothing changes), refuse an older bundle and accept it as
+# a deliberate rollback, hand the state to a second operator, and show the status of every host.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +27,8 @@ mkdir -p "$work"
 echo "== ferry key generate"
 "$ferry" key generate -o "$work/demo" --unencrypted
 
-echo "== ferry export"
-"$ferry" export -m manifests/demo.yaml -o "$work/demo.tar.zst" --key "$work/demo.key"
+echo "== ferry export (readers refuse it after 90 days)"
+"$ferry" export -m manifests/demo.yaml -o "$work/demo.tar.zst" --key "$work/demo.key" --expires 90d
 
 echo "== ferry verify"
 "$ferry" verify "$work/demo.tar.zst" --trusted-key "$work/demo.pub"
@@ -106,6 +107,8 @@ if [[ -z "${FERRY_TESTBED:-}" ]]; then
   bash testdata/testbed.sh up "$PWD/$work/testbed" 3
   trap 'bash testdata/registry.sh stop "$work/registry"; bash testdata/testbed.sh down "$PWD/$work/testbed"' EXIT
   FERRY_TESTBED=$PWD/$work/testbed
+else
+  bash testdata/testbed.sh reset "$FERRY_TESTBED" # hosts as before a first install
 fi
 mapfile -t hosts < <(awk '{print $2}' "$FERRY_TESTBED/hosts")
 cat >"$work/inventory.yaml" <<YAML
@@ -134,6 +137,27 @@ echo "== ferry install, straight from the parts directory (the lost part is rebu
 echo "== ferry install again: nothing changes"
 "${install[@]}" | tee "$work/again.txt"
 grep -q "nothing changed" "$work/again.txt"
+
+echo "== an older bundle (0.0.9) is refused: exit 7, both versions named"
+sed -e 's/version: 0.1.0/version: 0.0.9/' -e "s#\.\./#$PWD/#g" manifests/demo.yaml >"$work/old.yaml"
+"$ferry" export -m "$work/old.yaml" -o "$work/demo-0.0.9.tar.zst" --key "$work/demo.key"
+old=("$ferry" install "$work/demo-0.0.9.tar.zst" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state")
+set +e
+"${old[@]}"
+code=$?
+set -e
+[[ $code -eq 7 ]] || { echo "expected exit 7 (rollback refused), got $code" >&2; exit 1; }
+
+echo "== the same rollback on purpose: --allow-downgrade (recorded as a rollback)"
+"${old[@]}" --allow-downgrade
+
+echo "== a second operator takes over: ferry state export, then import into a fresh state directory"
+printf 'demo passphrase, keep it apart from the file\n' >"$work/passphrase"
+"$ferry" state export -i "$work/inventory.yaml" --state-dir "$work/state" -o "$work/state.age" \
+  --passphrase-file "$work/passphrase"
+"$ferry" state import "$work/state.age" -i "$work/inventory.yaml" --state-dir "$work/state-b" \
+  --passphrase-file "$work/passphrase"
+"$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state-b"
 
 echo "== ferry status -i"
 "$ferry" status -i "$work/inventory.yaml" --state-dir "$work/state"

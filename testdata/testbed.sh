@@ -17,7 +17,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-command=${1:?usage: testbed.sh up DIR [N] | down DIR}
+command=${1:?usage: testbed.sh up DIR [N] | reset DIR | down DIR}
 dir=${2:?test bed directory}
 base=${FERRY_TESTBED_BASE:-$here/../target/testbed-base}
 bridge=ferrybr0
@@ -151,6 +151,23 @@ up() {
   done
 }
 
+# Remove every trace of an earlier installation from every host, so the next install is a
+# first one (install refuses a state directory that is not the installation's own).
+reset() {
+  while read -r host address _; do
+    ssh -q -i "$dir/id_ed25519" -o UserKnownHostsFile="$dir/known_hosts" -o StrictHostKeyChecking=yes \
+      -o BatchMode=yes "root@$address" \
+      'systemctl stop ferry-registry ferry-registry-pull k3s k3s-agent 2>/dev/null
+       rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin \
+         /etc/systemd/system/ferry-registry*.service /etc/systemd/system/k3s*.service \
+         /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests \
+         /usr/local/share/ca-certificates/ferry-registry.crt
+       update-ca-certificates >/dev/null 2>&1
+       systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true' ||
+      { log "$host: reset failed"; exit 1; }
+  done <"$dir/hosts"
+}
+
 down_quietly() {
   if [[ -d "$dir" ]]; then
     for pid_file in "$dir"/*/pid; do
@@ -176,9 +193,10 @@ down_quietly() {
 
 case "$command" in
 up) up "$@" ;;
+reset) reset ;;
 down) down_quietly ;;
 *)
-  echo "usage: testbed.sh up DIR [N] | down DIR" >&2
+  echo "usage: testbed.sh up DIR [N] | reset DIR | down DIR" >&2
   exit 2
   ;;
 esac

@@ -52,7 +52,7 @@ pub enum InstallError {
         origin: String,
     },
     #[error(transparent)]
-    Rollback(crate::ledger::RollbackRefused),
+    Rollback(Box<crate::ledger::RollbackRefused>),
     #[error(transparent)]
     Other(bundle_format::Problem),
 }

@@ -7,7 +7,7 @@ use crate::error::InstallError;
 use crate::host::files::{quote, read_file};
 use crate::host::paths::{
     CONTAINERD_CERTS_D, ETC_HOSTS, INSTALL_RECORD, K3S_AGENT_UNIT, K3S_REGISTRIES, K3S_SERVER_UNIT,
-    NODE_CA, REGISTRY_UNIT,
+    NODE_CA, REGISTRY_PULL_UNIT, REGISTRY_UNIT,
 };
 use crate::host::render::etc_hosts::has_registry_entry;
 use crate::inventory::{Inventory, Role};
@@ -26,9 +26,15 @@ pub struct HostStatus {
     pub reachable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// `ferry-registry.service` state, on the registry host.
+    /// `ferry-registry.service` (push, loopback) state, on the registry host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_service: Option<String>,
+    /// `ferry-registry-pull.service` (read-only, network) state, on the registry host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_pull_service: Option<String>,
+    /// The last deliveries in the ledger on the registry host, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<crate::ledger::Delivery>,
     /// The install record kept on the registry host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installed: Option<InstallRecord>,
@@ -40,6 +46,9 @@ pub struct HostStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k3s_service: Option<String>,
 }
+
+/// Deliveries `ferry status` shows.
+const RECENT_DELIVERIES: usize = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -60,12 +69,14 @@ async fn probe(
          echo mirrors=$(ls {certs_d} 2>/dev/null | wc -l); \
          test -f {registries} && echo registries=yes || echo registries=no; \
          echo registry=$(systemctl is-active {registry} 2>/dev/null); \
+         echo registry-pull=$(systemctl is-active {registry_pull} 2>/dev/null); \
          echo k3s=$(systemctl is-active {server} 2>/dev/null); \
          echo k3s-agent=$(systemctl is-active {agent} 2>/dev/null)",
         ca = quote(NODE_CA),
         certs_d = quote(CONTAINERD_CERTS_D),
         registries = quote(K3S_REGISTRIES),
         registry = quote(REGISTRY_UNIT),
+        registry_pull = quote(REGISTRY_PULL_UNIT),
         server = quote(K3S_SERVER_UNIT),
         agent = quote(K3S_AGENT_UNIT),
     );
@@ -86,6 +97,10 @@ async fn probe(
     status.k3s_registries = get("registries") == "yes";
     if registry_host {
         status.registry_service = Some(get("registry"));
+        status.registry_pull_service = Some(get("registry-pull"));
+        let ledger = crate::ledger::on_host::read(session).await?;
+        let recent = ledger.history.len().saturating_sub(RECENT_DELIVERIES);
+        status.deliveries = ledger.history[recent..].to_vec();
         status.installed = read_file(session, INSTALL_RECORD, 16 << 20)
             .await?
             .and_then(|record| serde_json::from_slice(&record).ok());

@@ -73,9 +73,14 @@ fn render(report: &InstallReport) -> String {
         return text.trim_end().to_owned();
     }
     text.push_str(&format!(
-        "installed {} ({})\n{}\n",
+        "installed {} ({}){}\n{}\n",
         report.bundle,
         report.bundle_id,
+        if report.rollback {
+            " as a ROLLBACK (--allow-downgrade; recorded in the history)"
+        } else {
+            ""
+        },
         hosts.join("\n")
     ));
     for stage in &report.stages {
@@ -166,12 +171,32 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
                 host.name, host.address, host.roles
             ));
             if let Some(service) = &host.registry_service {
-                text.push_str(&format!("  registry service: {service}\n"));
+                text.push_str(&format!(
+                    "  registry push service (loopback): {service}, pull service (read-only): {}\n",
+                    host.registry_pull_service.as_deref().unwrap_or("unknown")
+                ));
             }
             if let Some(installed) = &host.installed {
                 text.push_str(&format!(
-                    "  installed bundle: {} {} ({})\n",
-                    installed.name, installed.version, installed.bundle_id
+                    "  installed bundle: {} {} ({}) by {}\n",
+                    installed.name,
+                    installed.version,
+                    installed.bundle_id,
+                    installed
+                        .installed_by
+                        .as_deref()
+                        .unwrap_or("an unrecorded operator")
+                ));
+            }
+            for delivery in &host.deliveries {
+                text.push_str(&format!(
+                    "  {} {} {} {} by {}{}\n",
+                    delivery.at,
+                    delivery.action,
+                    delivery.name,
+                    delivery.version,
+                    delivery.by,
+                    if delivery.rollback { " (ROLLBACK)" } else { "" }
                 ));
             }
             text.push_str(&format!(

@@ -58,9 +58,14 @@ pub fn push_summary(report: &PushReport) -> String {
         );
     }
     format!(
-        "pushed to {}{}\n  {} uploaded ({}), {} mounted, {} already present ({})\n  {} written, {} written, {} unchanged",
+        "pushed to {}{}{}\n  {} uploaded ({}), {} mounted, {} already present ({})\n  {} written, {} written, {} unchanged",
         report.registry,
         if report.delta { " (delta)" } else { "" },
+        if report.rollback {
+            " as a ROLLBACK (--allow-downgrade; recorded in the registry's ledger)"
+        } else {
+            ""
+        },
         counted(report.uploaded_blobs, "blob", "blobs"),
         human_bytes(report.uploaded_bytes),
         report.mounted_blobs,

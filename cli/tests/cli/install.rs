@@ -928,7 +928,8 @@ fn nodes_pull_by_original_reference_k3s_comes_up_in_order_and_a_lost_node_is_com
     );
     assert!(registries["mirrors"]["quay.io"].is_object(), "{registries}");
     let config = &registries["configs"]["registry.ferry.test:5000"];
-    assert_eq!(config["auth"]["username"], "ferry");
+    // The pull-only user: nodes never hold the push credential.
+    assert_eq!(config["auth"]["username"], "ferry-pull");
     assert_eq!(config["tls"]["ca_file"], "/etc/ferry/registry-ca.pem");
 
     // A re-run rewrites nothing and restarts nothing.

@@ -206,7 +206,7 @@ impl Ledger {
         candidate: &Candidate,
         allow_downgrade: bool,
         place: &str,
-    ) -> Result<Acceptance, RollbackRefused> {
+    ) -> Result<Acceptance, Box<RollbackRefused>> {
         let Some(release) = self.release(candidate) else {
             return Ok(Acceptance::Forward);
         };
@@ -245,7 +245,7 @@ impl Ledger {
         if allow_downgrade {
             Ok(Acceptance::Rollback)
         } else {
-            Err(refused)
+            Err(Box::new(refused))
         }
     }
 
@@ -323,6 +323,18 @@ mod tests {
         }
     }
 
+    #[allow(clippy::result_large_err)]
+    fn check(
+        ledger: &Ledger,
+        candidate: &Candidate,
+        allow: bool,
+        place: &str,
+    ) -> Result<Acceptance, RollbackRefused> {
+        ledger
+            .check(candidate, allow, place)
+            .map_err(|refused| *refused)
+    }
+
     fn after(versions: &[(&str, &str)]) -> Ledger {
         let mut ledger = Ledger::default();
         for (version, id) in versions {
@@ -337,43 +349,43 @@ mod tests {
     fn older_versions_and_replaced_bundles_are_refused() {
         let ledger = after(&[("1.0.0", "a"), ("2.0.0", "b")]);
         assert_eq!(
-            ledger.check(&bundle("2.0.0", "b"), false, "x"),
+            check(&ledger, &bundle("2.0.0", "b"), false, "x"),
             Ok(Acceptance::Again)
         );
         assert_eq!(
-            ledger.check(&bundle("2.1.0", "c"), false, "x"),
+            check(&ledger, &bundle("2.1.0", "c"), false, "x"),
             Ok(Acceptance::Forward)
         );
         assert_eq!(
-            ledger.check(&bundle("1.0.0", "a"), false, "x"),
+            check(&ledger, &bundle("1.0.0", "a"), false, "x"),
             Ok(Acceptance::Again)
         );
-        let older = ledger.check(&bundle("1.5.0", "d"), false, "the registry host");
+        let older = check(&ledger, &bundle("1.5.0", "d"), false, "the registry host");
         let message = older.expect_err("1.5.0 after 2.0.0 is refused").to_string();
         assert!(
             message.contains("1.5.0") && message.contains("2.0.0"),
             "{message}"
         );
         assert!(matches!(
-            ledger.check(&bundle("2.0.0", "other"), false, "x"),
+            check(&ledger, &bundle("2.0.0", "other"), false, "x"),
             Err(RollbackRefused::Replaced { .. })
         ));
         assert!(matches!(
-            ledger.check(&bundle("2.0.0-rc.1", "e"), false, "x"),
+            check(&ledger, &bundle("2.0.0-rc.1", "e"), false, "x"),
             Err(RollbackRefused::Older { .. })
         ));
         assert!(matches!(
-            ledger.check(&bundle("latest", "f"), false, "x"),
+            check(&ledger, &bundle("latest", "f"), false, "x"),
             Err(RollbackRefused::Unordered { .. })
         ));
         assert_eq!(
-            ledger.check(&bundle("1.5.0", "d"), true, "x"),
+            check(&ledger, &bundle("1.5.0", "d"), true, "x"),
             Ok(Acceptance::Rollback)
         );
         // Another signer starts its own record.
         let mut other = bundle("0.1.0", "g");
         other.signer = "K2".into();
-        assert_eq!(ledger.check(&other, false, "x"), Ok(Acceptance::Forward));
+        assert_eq!(check(&ledger, &other, false, "x"), Ok(Acceptance::Forward));
     }
 
     #[test]
