@@ -237,6 +237,8 @@ testbed_up() {
   export identity=$FERRY_TESTBED/id_ed25519 known_hosts=$FERRY_TESTBED/known_hosts
   mapfile -t addresses < <(awk '{print $2}' "$FERRY_TESTBED/hosts")
   export h1=${addresses[0]}
+  # Hosts as before a first install: install refuses a state directory not the hosts' own.
+  bash testdata/testbed.sh reset "$FERRY_TESTBED"
   testbed_ready=1
 }
 ssh_to() {
@@ -261,7 +263,7 @@ inventory() {
   } >"$work/$1.yaml"
 }
 install_onto() { "$ferry" install "$1" -i "$work/$2.yaml" --trusted-key "$key.pub" --state-dir "$work/state"; }
-empty_registry() { ssh_to "$h1" 'systemctl stop ferry-registry 2>/dev/null; rm -rf /var/lib/ferry/registry' || true; }
+empty_registry() { ssh_to "$h1" 'systemctl stop ferry-registry ferry-registry-pull 2>/dev/null; rm -rf /var/lib/ferry/registry' || true; }
 ferry_install() { install_onto "$bundle" push; }
 ssh_cat() { ssh -i "$identity" -o UserKnownHostsFile="$known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes "root@$h1" 'cat > /dev/null' <"$bundle"; }
 export -f install_onto ferry_install ssh_cat

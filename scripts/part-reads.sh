@@ -58,12 +58,7 @@ spec:
   cluster: {}
 YAML
 # Every host as if new: no registry data, no k3s, no node files.
-for address in "${addresses[@]:0:5}"; do
-  ssh -i "$testbed/id_ed25519" -o UserKnownHostsFile="$testbed/known_hosts" -o BatchMode=yes "root@$address" \
-    'systemctl stop ferry-registry k3s k3s-agent 2>/dev/null; rm -rf /var/lib/ferry /etc/ferry /var/lib/k3s-standin \
-     /etc/rancher /var/lib/rancher /etc/systemd/system/k3s*.service /etc/containerd/certs.d; systemctl daemon-reload' &
-done
-wait
+bash testdata/testbed.sh reset "$testbed"
 
 strace -f -qq -y -e trace=openat,read,pread64 -o "$work/trace" \
   "$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/k.pub" \

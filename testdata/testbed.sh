@@ -155,7 +155,7 @@ up() {
 # first one (install refuses a state directory that is not the installation's own).
 reset() {
   while read -r host address _; do
-    ssh -q -i "$dir/id_ed25519" -o UserKnownHostsFile="$dir/known_hosts" -o StrictHostKeyChecking=yes \
+    ssh -n -q -i "$dir/id_ed25519" -o UserKnownHostsFile="$dir/known_hosts" -o StrictHostKeyChecking=yes \
       -o BatchMode=yes "root@$address" \
       'systemctl stop ferry-registry ferry-registry-pull k3s k3s-agent 2>/dev/null
        rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin \

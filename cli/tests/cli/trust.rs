@@ -312,6 +312,23 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
     let after: serde_json::Value =
         serde_json::from_str(&host_text(&bed, &h1, "cat /var/lib/ferry/ledger.json")).unwrap();
     assert_eq!(after, ledger);
+
+    // A storage directory that went missing is made again, the registry's own, and both
+    // services come back (a sandboxed unit cannot start on a missing ReadWritePaths).
+    host_text(
+        &bed,
+        &h1,
+        "systemctl stop ferry-registry ferry-registry-pull; rm -rf /var/lib/ferry/registry",
+    );
+    ok(install_with_state(&ws, &older, &inventory, &state, &[]));
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "stat -c '%U %a' /var/lib/ferry/registry; systemctl is-active ferry-registry ferry-registry-pull"
+        ),
+        "ferry-registry 700\nactive\nactive"
+    );
 }
 
 #[test]
