@@ -179,3 +179,60 @@ fn percent_and_dollar_are_legitimate_in_arguments() {
         ]
     );
 }
+
+#[test]
+fn registry_ports_users_and_chart_switches_are_checked() {
+    let base = inventory("", "");
+    let loaded = parse_inventory(&base, Path::new("site.yaml")).unwrap();
+    assert_eq!(loaded.registry.push_port, loaded.registry.port + 1);
+    assert_eq!(loaded.registry.pull_user(), "ferry-pull");
+    let with = |from: &str, to: &str| {
+        let text = base.replace(from, to);
+        parse_inventory(&text, Path::new("site.yaml"))
+    };
+    // The push port must be a port of its own; the pull user another user than the push one.
+    let same_port = with(
+        "    dnsName: registry.example.internal\n",
+        "    dnsName: registry.example.internal\n    port: 5000\n    pushPort: 5000\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(same_port.contains("pushPort 5000"), "{same_port}");
+    let same_user = with(
+        "auth: {user: ferry}",
+        "auth: {user: ferry, pullUser: ferry}",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(same_user.contains("pullUser"), "{same_user}");
+    // injectRegistry: auto | never, at its location when anything else.
+    let never = with(
+        "  cluster:\n",
+        "  cluster:\n    charts:\n      web: {injectRegistry: never}\n",
+    )
+    .unwrap();
+    let cluster = never.cluster.unwrap();
+    assert_eq!(
+        cluster.inject_registry("web"),
+        installer::inventory::InjectRegistry::Never
+    );
+    assert_eq!(
+        cluster.inject_registry("other"),
+        installer::inventory::InjectRegistry::Auto
+    );
+    let bad = with(
+        "  cluster:\n",
+        "  cluster:\n    charts:\n      web: {injectRegistry: sometimes}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("site.yaml:22:"), "{bad}");
+    assert!(bad.contains("sometimes"), "{bad}");
+    let bad_name = with(
+        "  cluster:\n",
+        "  cluster:\n    charts:\n      Web_1: {injectRegistry: never}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad_name.contains("Web_1"), "{bad_name}");
+}

@@ -104,46 +104,129 @@ fn collect(
     }
 }
 
+/// What install and export's lint read out of a packaged chart, in one streamed pass.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChartReading {
+    /// `<chart>/values.yaml`, if readable.
+    pub values: Option<Value>,
+    /// `appVersion` of `<chart>/Chart.yaml`.
+    pub app_version: Option<String>,
+    /// Whether a template of the chart or of a subchart (vendored as a directory or a `.tgz`)
+    /// reads `global.imageRegistry`: such charts let it replace images' registries.
+    pub reads_global_registry: bool,
+}
+
+/// Nested subchart archives read at most this deep.
+const MAX_DEPTH: usize = 3;
+const GLOBAL_REGISTRY: &str = "global.imageRegistry";
+
 /// `<chart>/values.yaml` out of a packaged chart (`.tgz`), streamed; None when absent or
 /// unreadable.
 pub fn read_values(chart_tgz: impl Read, chart: &str) -> Option<Value> {
-    read_chart(chart_tgz, chart).0
+    read_chart(chart_tgz, chart).values
 }
 
-/// The default values and the `appVersion` of a packaged chart, in one streamed pass.
-pub fn read_chart(chart_tgz: impl Read, chart: &str) -> (Option<Value>, Option<String>) {
-    let (mut values, mut app_version) = (None, None);
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(chart_tgz));
+/// The default values, the `appVersion` and whether templates read the global registry, of a
+/// packaged chart, in one streamed pass. Every entry is read through a bound.
+pub fn read_chart(mut chart_tgz: impl Read, chart: &str) -> ChartReading {
+    let mut reading = ChartReading::default();
+    scan(&mut chart_tgz, Some(chart), 0, &mut reading);
+    reading
+}
+
+/// Read one chart archive; `chart` is the top chart's name (None inside a subchart, whose
+/// values and Chart.yaml are not the top chart's).
+fn scan(archive: &mut dyn Read, chart: Option<&str>, depth: usize, reading: &mut ChartReading) {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let Ok(entries) = tar.entries() else {
-        return (None, None);
+        return;
     };
-    let (values_name, chart_name) = (
-        format!("{chart}/values.yaml"),
-        format!("{chart}/Chart.yaml"),
-    );
+    let (values_name, chart_name) = chart.map_or((String::new(), String::new()), |chart| {
+        (
+            format!("{chart}/values.yaml"),
+            format!("{chart}/Chart.yaml"),
+        )
+    });
     for entry in entries {
         let Ok(entry) = entry else { break };
         let Ok(path) = entry.path().map(|p| p.to_string_lossy().into_owned()) else {
             continue;
         };
-        if path != values_name && path != chart_name {
+        if path.ends_with(".tgz") && path.contains("/charts/") {
+            if depth < MAX_DEPTH {
+                scan(&mut entry.take(MAX_VALUES), None, depth + 1, reading);
+            }
+            continue;
+        }
+        let template = path.contains("/templates/");
+        if !template && (chart.is_none() || (path != values_name && path != chart_name)) {
             continue;
         }
         let mut text = String::new();
         if entry.take(MAX_VALUES).read_to_string(&mut text).is_err() {
             continue;
         }
-        if path == values_name {
-            values = serde_saphyr::from_str(&text).ok();
+        if template {
+            reading.reads_global_registry |= text.contains(GLOBAL_REGISTRY);
+        } else if path == values_name {
+            reading.values = serde_saphyr::from_str(&text).ok();
         } else {
-            app_version = serde_saphyr::from_str::<Value>(&text).ok().and_then(|c| {
+            reading.app_version = serde_saphyr::from_str::<Value>(&text).ok().and_then(|c| {
                 c.get("appVersion")
                     .and_then(|v| v.as_str().map(str::to_owned))
             });
         }
-        if values.is_some() && app_version.is_some() {
-            break;
-        }
     }
-    (values, app_version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gzipped tar of `files` (path, content).
+    fn tgz(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, content) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder.append_data(&mut header, path, *content).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn a_global_registry_is_found_in_vendored_subcharts_too() {
+        let common = |template: &[u8]| tgz(&[("common/templates/_images.tpl", template)]);
+        let chart = |subchart: &[u8]| {
+            tgz(&[
+                ("top/Chart.yaml", b"name: top\nappVersion: \"2.1\"\n"),
+                ("top/values.yaml", b"image: {repository: x/y, tag: \"1\"}\n"),
+                (
+                    "top/templates/pod.yaml",
+                    b"image: {{ .Values.image.repository }}\n",
+                ),
+                ("top/charts/common-1.0.0.tgz", subchart),
+            ])
+        };
+        let reading = read_chart(
+            &chart(&common(b"{{ .Values.global.imageRegistry }}"))[..],
+            "top",
+        );
+        assert!(reading.reads_global_registry);
+        assert_eq!(reading.app_version.as_deref(), Some("2.1"));
+        assert!(reading.values.is_some());
+        let plain = read_chart(&chart(&common(b"{{ .Values.image.registry }}"))[..], "top");
+        assert!(!plain.reads_global_registry);
+        // A subchart's own values are not the top chart's.
+        let sub_values = tgz(&[("common/values.yaml", b"other: 1\n")]);
+        assert_eq!(
+            read_chart(&chart(&sub_values)[..], "top").values,
+            plain.values
+        );
+    }
 }

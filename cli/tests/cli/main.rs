@@ -9,6 +9,7 @@
 
 mod support;
 
+mod chart_values;
 mod charts;
 mod crafted;
 mod delta;

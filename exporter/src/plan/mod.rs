@@ -187,7 +187,7 @@ pub async fn plan(
                 .get("appVersion")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default();
-            warnings.extend(lint::missing_chart_images(
+            warnings.extend(lint::chart_warnings(
                 &archive,
                 &artifact.name,
                 app_version,

@@ -1,12 +1,12 @@
 //! Read and check an inventory; every error points at file:line:col.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_saphyr::Spanned;
 use yaml_input::Checker;
-use yaml_input::rules::Rule;
+use yaml_input::rules::{Rule, is_chart_name};
 
 use super::types::{API_VERSION, HostSpec, InventoryFile, KIND, TlsSpec};
 use super::{ClusterSettings, Host, Inventory, RegistrySettings, Role, SshSettings, TlsSettings};
@@ -237,6 +237,21 @@ impl Check<'_> {
                     )?,
                     agent_args: args(&cluster.value.extra_args.agent, "cluster.extraArgs.agent")?,
                     values: cluster.value.values.clone(),
+                    inject_registry: {
+                        let mut settings = BTreeMap::new();
+                        for (name, chart) in &cluster.value.charts {
+                            if !is_chart_name(name) {
+                                return self.invalid(
+                                    &cluster.referenced,
+                                    format!("cluster.charts `{name}` is not a chart name"),
+                                    "use the chart's name: a lowercase DNS label",
+                                );
+                            }
+                            settings
+                                .insert(name.clone(), chart.inject_registry.unwrap_or_default());
+                        }
+                        settings
+                    },
                 })
             }
         };

@@ -86,11 +86,30 @@ pub enum TlsSettings {
     },
 }
 
+/// Whether ferry points a chart's image values at the private registry (docs/k3s.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InjectRegistry {
+    #[default]
+    Auto,
+    /// The chart's templates defeat any rule: its images stay at their original references and
+    /// the node mirrors resolve them.
+    Never,
+}
+
 #[derive(Debug, Clone)]
 pub struct ClusterSettings {
     pub server_args: Vec<String>,
     pub agent_args: Vec<String>,
     pub values: BTreeMap<String, serde_json::Value>,
+    /// Per chart name; a chart not named here is `auto`.
+    pub inject_registry: BTreeMap<String, InjectRegistry>,
+}
+
+impl ClusterSettings {
+    pub fn inject_registry(&self, chart: &str) -> InjectRegistry {
+        self.inject_registry.get(chart).copied().unwrap_or_default()
+    }
 }
 
 impl Host {

@@ -122,6 +122,17 @@ pub struct ClusterSpec {
     /// Helm values per chart name, merged over the injected registry values.
     #[serde(default)]
     pub values: BTreeMap<String, serde_json::Value>,
+    /// Per chart name: how ferry treats its values.
+    #[serde(default)]
+    pub charts: BTreeMap<String, ChartSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartSpec {
+    /// `auto` (default): point the chart's image values at the private registry by ferry's rule;
+    /// `never`: leave them as the chart has them and rely on the node mirrors.
+    pub inject_registry: Option<crate::inventory::InjectRegistry>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -58,6 +58,7 @@ impl Stage for ChartsStage {
                 run.bundle,
                 chart,
                 &registry,
+                cluster.inject_registry(&chart.name),
                 cluster.values.get(&chart.name),
             )?;
             actions.push(Action::File {

@@ -1,37 +1,58 @@
-//! The values ferry gives a chart: `global.imageRegistry`, and the chart's own image fields
-//! (found in its values.yaml inside the bundle, by the same reading export's lint uses)
-//! pointed at the private registry, with the inventory's values merged on top.
+//! The values ferry gives a chart, pointed at the private registry by one rule that is right
+//! for every chart shape (docs/k3s.md, "Chart values"), with the inventory's values merged on
+//! top. A wrong rewrite is worse than none: every node mirrors every upstream to the private
+//! registry, so an image left at its original reference still resolves there.
+//!
+//! - A map with `registry`: `registry` becomes the private registry's prefix for that image's
+//!   upstream (`<registry>/docker.io`).
+//! - A map without `registry`: when no template reads `global.imageRegistry`, `repository`
+//!   becomes the image's full path in the private registry; when templates read it and the
+//!   global is set (below), the repository relative to its upstream (`library/nginx`); when
+//!   templates read it and it stays unset, the field is left as it is (mirrors).
+//! - A string `image: "repo:tag"`: the full reference in the private registry.
+//! - Fields inside lists: left alone (Helm replaces a list whole).
+//! - `global.imageRegistry` is set only when the chart's templates read it AND every image its
+//!   values name comes from one upstream; then it is that upstream's prefix, the same prefix
+//!   every image gets anyway. With several upstreams it stays unset: a chart helper that lets it
+//!   win over each image's own registry would send them all to one upstream's prefix.
+
+use std::collections::BTreeSet;
 
 use bundle_format::ChartArtifact;
 use bundle_format::vocabulary::media_types::HELM_CHART_LAYER;
-use oci_remote::chart_images::{FieldKind, image_fields, read_chart};
+use oci_remote::chart_images::{ChartReading, FieldKind, image_fields, read_chart};
 use oci_remote::layout::{image_placement, upstream_of, upstream_prefix};
 use serde_json::{Map, Value, json};
 
 use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
+use crate::inventory::InjectRegistry;
 
 /// The values ferry injects for one chart, before the inventory's are merged on top.
-pub fn injected_values(values: Option<&Value>, app_version: &str, registry: &str) -> Value {
+pub fn injected_values(chart: &ChartReading, app_version: &str, registry: &str) -> Value {
     let mut injected = Value::Object(Map::new());
-    let mut upstreams = Vec::new();
-    for field in values
+    let fields: Vec<_> = chart
+        .values
+        .as_ref()
         .map(|v| image_fields(v, app_version))
         .unwrap_or_default()
-    {
-        if field.inside_list {
-            continue; // Helm replaces lists whole; ferry does not rewrite them
+        .into_iter()
+        .filter(|field| !field.inside_list)
+        .filter_map(|field| {
+            let (upstream, _) = upstream_of(&field.reference).ok()?;
+            let placement = image_placement(&field.reference).ok()?;
+            Some((field, upstream, placement))
+        })
+        .collect();
+    let upstreams: BTreeSet<&str> = fields.iter().map(|(_, u, _)| u.as_str()).collect();
+    let global = match upstreams.iter().collect::<Vec<_>>().as_slice() {
+        [only] if chart.reads_global_registry => {
+            Some(format!("{registry}/{}", upstream_prefix(only)))
         }
-        let (Ok((upstream, _)), Ok(placement)) = (
-            upstream_of(&field.reference),
-            image_placement(&field.reference),
-        ) else {
-            continue;
-        };
-        let prefix = format!("{registry}/{}", upstream_prefix(&upstream));
-        if !upstreams.contains(&upstream) {
-            upstreams.push(upstream.clone());
-        }
+        _ => None,
+    };
+    for (field, upstream, placement) in &fields {
+        let prefix = format!("{registry}/{}", upstream_prefix(upstream));
         match field.kind {
             FieldKind::Map { has_registry: true } => {
                 set(&mut injected, &field.path, "registry", json!(prefix));
@@ -39,16 +60,20 @@ pub fn injected_values(values: Option<&Value>, app_version: &str, registry: &str
             FieldKind::Map {
                 has_registry: false,
             } => {
-                let repository = placement.repository;
-                set(
-                    &mut injected,
-                    &field.path,
-                    "repository",
-                    json!(format!("{registry}/{repository}")),
-                );
+                let repository = &placement.repository;
+                let rewritten = match (&global, chart.reads_global_registry) {
+                    (_, false) => Some(format!("{registry}/{repository}")),
+                    (Some(_), true) => repository
+                        .strip_prefix(&format!("{}/", upstream_prefix(upstream)))
+                        .map(str::to_owned),
+                    (None, true) => None,
+                };
+                if let Some(rewritten) = rewritten {
+                    set(&mut injected, &field.path, "repository", json!(rewritten));
+                }
             }
             FieldKind::String => {
-                let rewritten = match placement.tag {
+                let rewritten = match &placement.tag {
                     Some(tag) => format!("{registry}/{}:{tag}", placement.repository),
                     None => format!(
                         "{registry}/{}@{}",
@@ -64,18 +89,14 @@ pub fn injected_values(values: Option<&Value>, app_version: &str, registry: &str
             }
         }
     }
-    // One upstream for the whole chart: its prefix; several or none: Docker Hub's, the default
-    // registry of most charts that read global.imageRegistry.
-    let global = match upstreams.as_slice() {
-        [only] => format!("{registry}/{}", upstream_prefix(only)),
-        _ => format!("{registry}/docker.io"),
-    };
-    set(
-        &mut injected,
-        &[],
-        "global",
-        json!({"imageRegistry": global}),
-    );
+    if let Some(global) = global {
+        set(
+            &mut injected,
+            &[],
+            "global",
+            json!({"imageRegistry": global}),
+        );
+    }
     injected
 }
 
@@ -125,8 +146,13 @@ pub fn chart_values(
     bundle: &VerifiedBundle,
     chart: &ChartArtifact,
     registry: &str,
+    inject: InjectRegistry,
     user_values: Option<&Value>,
 ) -> Result<Value, InstallError> {
+    if inject == InjectRegistry::Never {
+        // The chart renders its images as its own values say; the node mirrors resolve them.
+        return Ok(user_values.cloned().unwrap_or_else(|| json!({})));
+    }
     let index = bundle.index();
     let layer = chart
         .blobs
@@ -137,7 +163,7 @@ pub fn chart_values(
                 .is_some_and(|b| b.media_type == HELM_CHART_LAYER)
         })
         .copied();
-    let (defaults, app_version) = match layer {
+    let reading = match layer {
         Some(digest) if index.blob(&digest).is_some() => {
             let mut layer = bundle.open_blob(&digest)?;
             let read = read_chart(&mut layer, &chart.name);
@@ -146,10 +172,13 @@ pub fn chart_values(
                 .map_err(|e| InstallError::reading(&digest, e))?;
             read
         }
-        _ => (None, None),
+        _ => ChartReading::default(),
     };
-    let app_version = app_version.unwrap_or_else(|| chart.version.clone());
-    let mut values = injected_values(defaults.as_ref(), &app_version, registry);
+    let app_version = reading
+        .app_version
+        .clone()
+        .unwrap_or_else(|| chart.version.clone());
+    let mut values = injected_values(&reading, &app_version, registry);
     if let Some(user) = user_values {
         merge(&mut values, user);
     }
@@ -160,26 +189,68 @@ pub fn chart_values(
 mod tests {
     use super::*;
 
+    fn chart(values: Value, reads_global_registry: bool) -> ChartReading {
+        ChartReading {
+            values: Some(values),
+            app_version: None,
+            reads_global_registry,
+        }
+    }
+
+    const R: &str = "r.test:5000";
+
     #[test]
-    fn image_fields_point_at_the_private_registry_and_user_values_win() {
+    fn one_upstream_with_a_global_sets_it_and_every_image() {
         let values = json!({
-            "image": {"registry": "docker.io", "repository": "library/hello", "tag": "1.0"},
-            "sidecar": {"image": "quay.io/apps/app1:1.0"},
-            "plain": {"repository": "bitnami/nginx", "tag": "1.27"},
-            "list": [{"image": "quay.io/x/y:1"}]
+            "image": {"registry": "docker.io", "repository": "bitnami/nginx", "tag": "1.25.0"},
+            "plain": {"repository": "nginx", "tag": "1.27"},
         });
-        let mut injected = injected_values(Some(&values), "0.1.0", "r.test:5000");
+        let injected = injected_values(&chart(values, true), "0.1.0", R);
+        assert_eq!(injected["global"]["imageRegistry"], "r.test:5000/docker.io");
         assert_eq!(injected["image"]["registry"], "r.test:5000/docker.io");
+        // The template prefixes the global: the repository stays relative to its upstream.
+        assert_eq!(injected["plain"]["repository"], "library/nginx");
+    }
+
+    #[test]
+    fn several_upstreams_never_set_a_global_that_would_override_them() {
+        let values = json!({
+            "image": {"registry": "docker.io", "repository": "bitnami/nginx", "tag": "1.25.0"},
+            "metrics": {"image": {"registry": "quay.io", "repository": "prometheus/nginx-exporter", "tag": "0.11.0"}},
+            "plain": {"repository": "bitnami/redis", "tag": "7"},
+            "sidecar": {"image": "quay.io/apps/app1:1.0"},
+        });
+        let injected = injected_values(&chart(values.clone(), true), "0.1.0", R);
+        assert!(injected.get("global").is_none(), "{injected}");
+        assert_eq!(injected["image"]["registry"], "r.test:5000/docker.io");
+        assert_eq!(
+            injected["metrics"]["image"]["registry"],
+            "r.test:5000/quay.io"
+        );
+        // Its template would prefix a global that is unset: left as it is, for the mirrors.
+        assert!(injected.get("plain").is_none(), "{injected}");
         assert_eq!(
             injected["sidecar"]["image"],
             "r.test:5000/quay.io/apps/app1:1.0"
         );
+        // Without a global in the templates, the map without registry gets its full path.
+        let injected = injected_values(&chart(values, false), "0.1.0", R);
+        assert!(injected.get("global").is_none());
         assert_eq!(
             injected["plain"]["repository"],
-            "r.test:5000/docker.io/bitnami/nginx"
+            "r.test:5000/docker.io/bitnami/redis"
         );
+    }
+
+    #[test]
+    fn lists_and_unknown_charts_are_left_alone_and_user_values_win() {
+        let values = json!({
+            "list": [{"image": "quay.io/x/y:1"}],
+            "image": {"registry": "docker.io", "repository": "library/hello", "tag": "1.0"},
+        });
+        let mut injected = injected_values(&chart(values, false), "0.1.0", R);
         assert!(injected.get("list").is_none());
-        assert_eq!(injected["global"]["imageRegistry"], "r.test:5000/docker.io");
+        assert!(injected.get("global").is_none());
         merge(
             &mut injected,
             &json!({"image": {"tag": "2.0"}, "replicaCount": 3}),
@@ -187,5 +258,7 @@ mod tests {
         assert_eq!(injected["image"]["registry"], "r.test:5000/docker.io");
         assert_eq!(injected["image"]["tag"], "2.0");
         assert_eq!(injected["replicaCount"], 3);
+        let nothing = injected_values(&ChartReading::default(), "0.1.0", R);
+        assert_eq!(nothing, json!({}));
     }
 }
