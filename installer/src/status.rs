@@ -98,9 +98,14 @@ async fn probe(
     if registry_host {
         status.registry_service = Some(get("registry"));
         status.registry_pull_service = Some(get("registry-pull"));
-        let ledger = crate::ledger::on_host::read(session).await?;
-        let recent = ledger.history.len().saturating_sub(RECENT_DELIVERIES);
-        status.deliveries = ledger.history[recent..].to_vec();
+        // Status reports what it can: an unreadable ledger is named, not fatal.
+        match crate::ledger::on_host::read(session).await {
+            Ok(ledger) => {
+                let recent = ledger.history.len().saturating_sub(RECENT_DELIVERIES);
+                status.deliveries = ledger.history[recent..].to_vec();
+            }
+            Err(e) => status.error = Some(e.to_string()),
+        }
         status.installed = read_file(session, INSTALL_RECORD, 16 << 20)
             .await?
             .and_then(|record| serde_json::from_slice(&record).ok());

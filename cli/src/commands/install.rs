@@ -188,6 +188,9 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
                         .unwrap_or("an unrecorded operator")
                 ));
             }
+            if let Some(problem) = &host.error {
+                text.push_str(&format!("  problem: {problem}\n"));
+            }
             for delivery in &host.deliveries {
                 text.push_str(&format!(
                     "  {} {} {} {} by {}{}\n",

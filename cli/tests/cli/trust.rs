@@ -329,6 +329,26 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
         ),
         "ferry-registry 700\nactive\nactive"
     );
+
+    // A damaged ledger stops install (it guards against rollbacks) and is named by status.
+    host_text(&bed, &h1, "echo '{broken' > /var/lib/ferry/ledger.json");
+    let refused = install_with_state(&ws, &older, &inventory, &state, &["--plan"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("the delivery ledger is unreadable"),
+        "{}",
+        stderr(&refused)
+    );
+    let status = ok(run(ferry()
+        .args(["status", "-i"])
+        .arg(&inventory)
+        .arg("--state-dir")
+        .arg(&state)));
+    assert!(
+        stdout(&status).contains("problem:") && stdout(&status).contains("ledger"),
+        "{}",
+        stdout(&status)
+    );
 }
 
 #[test]
