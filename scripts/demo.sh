@@ -159,5 +159,8 @@ printf 'demo passphrase, keep it apart from the file\n' >"$work/passphrase"
   --passphrase-file "$work/passphrase"
 "$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state-b"
 
+echo "== ferry history -i: every delivery, the rollback marked"
+"$ferry" history -i "$work/inventory.yaml" --state-dir "$work/state-b"
+
 echo "== ferry status -i"
 "$ferry" status -i "$work/inventory.yaml" --state-dir "$work/state"

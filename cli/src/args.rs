@@ -56,6 +56,9 @@ pub enum Command {
     Inventory(SnapshotArgs),
     /// Install a bundle onto the hosts of an inventory over SSH: registry, push, (nodes).
     Install(InstallArgs),
+    /// Every delivery the far side accepted (install, push, rollbacks), from the ledger on the
+    /// registry host, else from this machine's copy.
+    History(HistoryArgs),
     /// Hand an installation's state (CA, passwords, k3s token, record) to another operator:
     /// `ferry state export` writes it encrypted with a passphrase, `ferry state import` reads it.
     #[command(subcommand)]
@@ -399,6 +402,22 @@ pub struct PartsStatusArgs {
     pub dir: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The inventory.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Local state directory (as for install), for the copy of the ledger.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// An SSH private key to log in with (repeatable), tried before the inventory's.
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

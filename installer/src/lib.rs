@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod error;
+pub mod history;
 pub mod host;
 pub mod install;
 pub mod inventory;

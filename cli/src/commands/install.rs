@@ -129,11 +129,14 @@ fn render(report: &InstallReport) -> String {
     text.trim_end().to_owned()
 }
 
-pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Result<ExitCode> {
-    let inventory = load_inventory(inventory)?;
-    let ssh = installer::ssh::SshOptions {
-        identity_files: args
-            .identities
+/// SSH options of the read-only commands: the inventory's, with `--identity` files first and
+/// no new host keys accepted.
+fn read_only_ssh(
+    inventory: &installer::inventory::Inventory,
+    identities: &[std::path::PathBuf],
+) -> installer::ssh::SshOptions {
+    installer::ssh::SshOptions {
+        identity_files: identities
             .iter()
             .cloned()
             .chain(inventory.ssh.identity_files.iter().cloned())
@@ -142,7 +145,44 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
         connect_timeout: inventory.ssh.connect_timeout,
         keepalive: inventory.ssh.keepalive,
         accept_new_host_keys: false,
-    };
+    }
+}
+
+pub fn history(args: &crate::args::HistoryArgs) -> Result<ExitCode> {
+    let inventory = load_inventory(&args.inventory)?;
+    let ssh = read_only_ssh(&inventory, &args.identities);
+    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
+    let report = installer::history::history(&inventory, &ssh, &state_root)?;
+    if args.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!(
+        "history of {} ({} deliveries), from {}\n",
+        report.inventory,
+        report.deliveries.len(),
+        report.source
+    );
+    for d in &report.deliveries {
+        text.push_str(&format!(
+            "{}  {:<7} {} {}  {}  signer {}  by {}{}\n",
+            d.at,
+            d.action,
+            d.name,
+            d.version,
+            d.bundle_id,
+            d.signer,
+            d.by,
+            if d.rollback { "  ROLLBACK" } else { "" }
+        ));
+    }
+    crate::render::line(text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Result<ExitCode> {
+    let inventory = load_inventory(inventory)?;
+    let ssh = read_only_ssh(&inventory, &args.identities);
     let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
     let report = installer::status::status(&inventory, &ssh, &state_root)?;
     if args.json {

@@ -47,6 +47,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             push::snapshot(&args)
         }
         Command::Install(args) => install::run(&args),
+        Command::History(args) => install::history(&args),
         Command::State(StateCommand::Export(args)) => state::export(&args),
         Command::State(StateCommand::Import(args)) => state::import(&args),
         Command::Schema { kind } => meta::schema(kind),

@@ -1185,7 +1185,7 @@ fn charts_render_against_the_private_registry_and_removal_needs_prune() {
     );
 }
 
-fn link_state(netns: &str, state: &str) {
+pub(crate) fn link_state(netns: &str, state: &str) {
     assert!(
         Command::new("ip")
             .args(["netns", "exec", netns, "ip", "link", "set", "eth0", state])

@@ -313,6 +313,33 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
         serde_json::from_str(&host_text(&bed, &h1, "cat /var/lib/ferry/ledger.json")).unwrap();
     assert_eq!(after, ledger);
 
+    // ferry history: from the registry host's ledger, or this machine's copy when it is away.
+    let history = || {
+        let output = ok(run(ferry()
+            .args(["history", "--json", "-i"])
+            .arg(&inventory)
+            .arg("--state-dir")
+            .arg(&state)));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let from_host = history();
+    assert!(
+        from_host["source"]
+            .as_str()
+            .unwrap()
+            .contains("registry host h1"),
+        "{from_host}"
+    );
+    assert_eq!(from_host["deliveries"], ledger["history"]);
+    crate::install::link_state(&bed.hosts[0].name, "down");
+    let from_copy = history();
+    crate::install::link_state(&bed.hosts[0].name, "up");
+    assert!(
+        from_copy["source"].as_str().unwrap().contains("local copy"),
+        "{from_copy}"
+    );
+    assert_eq!(from_copy["deliveries"], ledger["history"]);
+
     // A storage directory that went missing is made again, the registry's own, and both
     // services come back (a sandboxed unit cannot start on a missing ReadWritePaths).
     host_text(

@@ -176,11 +176,17 @@ impl Stage for RecordStage {
     fn apply(&self, run: &Run, steps: &[Step]) -> Result<StageReport, InstallError> {
         let mut changes = Changes::new();
         execute(run, &steps.iter().collect::<Vec<_>>(), &mut changes)?;
+        // The record, and a copy of the ledger for `ferry history` when the host is away.
         for step in steps {
-            if let Action::Record { content, .. } = &step.action
-                && run.state.read(LOCAL_RECORD)?.as_deref() != Some(content.0.as_slice())
-            {
-                run.state.write_private(LOCAL_RECORD, &content.0)?;
+            let (name, content) = match &step.action {
+                Action::Record { content, .. } => (LOCAL_RECORD, content),
+                Action::File { path, content, .. } if path == DELIVERY_LEDGER => {
+                    (crate::state::names::LEDGER_COPY, content)
+                }
+                _ => continue,
+            };
+            if run.state.read(name)?.as_deref() != Some(content.0.as_slice()) {
+                run.state.write_private(name, &content.0)?;
             }
         }
         Ok(super::report(StageName::Record, changes))

@@ -39,6 +39,8 @@ pub mod names {
     /// A random id of the installation, also in the record on the registry host.
     pub const INSTALLATION_ID: &str = "installation-id";
     pub const RECORD: &str = "installed.json";
+    /// A copy of the registry host's delivery ledger, as of this machine's last install.
+    pub const LEDGER_COPY: &str = "ledger.json";
 
     pub const ALL: &[&str] = &[
         CA_CERT,
@@ -54,6 +56,7 @@ pub mod names {
         K3S_TOKEN,
         INSTALLATION_ID,
         RECORD,
+        LEDGER_COPY,
     ];
 }
 
