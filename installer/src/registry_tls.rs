@@ -128,8 +128,10 @@ fn pem_body(pem: &[u8]) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether `haystack` holds `needle` as a run of bytes (a certificate in a PEM bundle, a name
+/// in a certificate's DER).
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn ca_params(year: i32, common_name: &str, names: Option<&RegistryNames>) -> CertificateParams {
@@ -221,11 +223,12 @@ pub fn registry_tls(
         (Some(cert), Some(key)) => Some((cert, key)),
         _ => None,
     };
-    let (roll, (ca_pem, ca_key)) = match (existing, rotate, &previous) {
-        (None, _, _) => (Roll::None, new_ca(state, &names)?),
+    // The CA that stays trusted beside the new one while a roll is under way.
+    let (roll, (ca_pem, ca_key), rolled_out) = match (existing, rotate, previous) {
+        (None, _, _) => (Roll::None, new_ca(state, &names)?, None),
         (Some((old, _)), true, None) => {
             state.write_private(PREVIOUS_CA_CERT, &old)?;
-            (Roll::TrustingBoth, new_ca(state, &names)?)
+            (Roll::TrustingBoth, new_ca(state, &names)?, Some(old))
         }
         (Some(_), true, Some(_)) => {
             return Err(InstallError::other(
@@ -234,8 +237,8 @@ pub fn registry_tls(
                 "run install without --rotate-ca to finish it",
             ));
         }
-        (Some(kept), false, Some(_)) => (Roll::Finishing, kept),
-        (Some(kept), false, None) => (Roll::None, kept),
+        (Some(kept), false, Some(_)) => (Roll::Finishing, kept, None),
+        (Some(kept), false, None) => (Roll::None, kept, None),
     };
     if let Some(stamp) = state.read_secret(CA_NAMES)?
         && !names.covered_by(&stamp)
@@ -268,16 +271,12 @@ pub fn registry_tls(
             issued
         }
     };
-    let trusted = match (roll, previous) {
-        (Roll::TrustingBoth, _) => {
-            let old = state.read(PREVIOUS_CA_CERT)?.unwrap_or_default();
-            [ca_pem.clone(), old].concat()
-        }
-        (Roll::Finishing, _) => {
-            state.remove(PREVIOUS_CA_CERT)?;
-            ca_pem.clone()
-        }
-        (Roll::None, _) => ca_pem.clone(),
+    if roll == Roll::Finishing {
+        state.remove(PREVIOUS_CA_CERT)?;
+    }
+    let trusted = match rolled_out {
+        Some(old) => [ca_pem.clone(), old].concat(),
+        None => ca_pem.clone(),
     };
     state.write_private(TRUST_BUNDLE, &trusted)?;
     Ok(RegistryTls {
@@ -318,6 +317,39 @@ fn server_certificate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_planned_roll_trusts_both_cas_and_writes_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let state = StateDir::open(root.path(), "site").unwrap();
+        let first =
+            registry_tls(&TlsSettings::Generate, &state, "r.test", "10.0.0.5", false).unwrap();
+        let files = |dir: &std::path::Path| {
+            let mut all: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| {
+                    let path = e.unwrap().path();
+                    (path.clone(), std::fs::read(path).unwrap())
+                })
+                .collect();
+            all.sort();
+            all
+        };
+        let before = files(&state.dir);
+        let dry = StateDir::open_dry(root.path(), "site");
+        let planned =
+            registry_tls(&TlsSettings::Generate, &dry, "r.test", "10.0.0.5", true).unwrap();
+        assert_eq!(planned.roll, Roll::TrustingBoth);
+        let text = String::from_utf8_lossy(&planned.ca_pem).into_owned();
+        assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2, "{text}");
+        assert!(contains(&planned.ca_pem, &first.ca_pem));
+        assert_eq!(planned.certificate_pem, first.certificate_pem);
+        assert_eq!(
+            files(&state.dir),
+            before,
+            "--plan wrote the state directory"
+        );
+    }
 
     #[test]
     fn names_cover_only_what_the_ca_was_made_for() {

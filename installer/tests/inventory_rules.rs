@@ -185,7 +185,7 @@ fn registry_ports_users_and_chart_switches_are_checked() {
     let base = inventory("", "");
     let loaded = parse_inventory(&base, Path::new("site.yaml")).unwrap();
     assert_eq!(loaded.registry.push_port, loaded.registry.port + 1);
-    assert_eq!(loaded.registry.pull_user(), "ferry-pull");
+    assert_eq!(loaded.registry.pull_user, "ferry-pull");
     let with = |from: &str, to: &str| {
         let text = base.replace(from, to);
         parse_inventory(&text, Path::new("site.yaml"))

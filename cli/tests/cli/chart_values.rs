@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::install::{DNS_NAME, cluster_inventory, host_text, install};
-use crate::support::testbed::{Testbed, on_host, testbed};
+use crate::install::{DNS_NAME, cluster_inventory, host_text, install, pull_inspect};
+use crate::support::testbed::{on_host, testbed};
 use crate::support::{Workspace, ok, require_tools, run, stderr, stdout};
 
 /// (chart name, values.yaml, template). Each shape of docs/k3s.md.
@@ -141,27 +141,6 @@ fn rendered_images(ws: &Workspace, chart: &Path, values: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Whether the private registry holds `path` (skopeo, through the read-only pull endpoint with
-/// the nodes' credential).
-fn held(ws: &Workspace, bed: &Testbed, path: &str) -> bool {
-    let certs = ws.path("certs.d");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(
-        ws.path("state/testbed/registry-ca.pem"),
-        certs.join("ca.crt"),
-    )
-    .unwrap();
-    let password =
-        std::fs::read_to_string(ws.path("state/testbed/registry-pull-password")).unwrap();
-    run(Command::new("skopeo")
-        .args(["inspect", "--raw"])
-        .arg(format!("--cert-dir={}", certs.display()))
-        .arg(format!("--creds=ferry-pull:{}", password.trim()))
-        .arg(format!("docker://{}:5000/{path}", bed.hosts[0].address)))
-    .status
-    .success()
-}
-
 #[test]
 fn every_rendered_image_is_held_by_the_registry_or_resolved_by_the_mirrors() {
     let Some(bed) = testbed() else { return };
@@ -229,7 +208,9 @@ fn every_rendered_image_is_held_by_the_registry_or_resolved_by_the_mirrors() {
         for image in &images {
             match image.strip_prefix(&private) {
                 Some(path) => assert!(
-                    held(&ws, &bed, path),
+                    pull_inspect(&ws, &format!("{h1}:5000"), path)
+                        .status
+                        .success(),
                     "{name}: {image} is not in the private registry"
                 ),
                 None => {

@@ -57,7 +57,25 @@ spec:
     )
 }
 
+/// `ferry install --json`, with the workspace's state directory.
 pub(crate) fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[&str]) -> Output {
+    install_with_state(
+        ws,
+        bundle,
+        inventory,
+        &ws.path("state"),
+        &[&["--json"], extra].concat(),
+    )
+}
+
+/// `ferry install` trusting the workspace's key, with the state directory `state`.
+pub(crate) fn install_with_state(
+    ws: &Workspace,
+    bundle: &Path,
+    inventory: &Path,
+    state: &Path,
+    extra: &[&str],
+) -> Output {
     run(ferry()
         .arg("install")
         .arg(bundle)
@@ -66,8 +84,7 @@ pub(crate) fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[
         .arg("--trusted-key")
         .arg(ws.path("k.pub"))
         .arg("--state-dir")
-        .arg(ws.path("state"))
-        .arg("--json")
+        .arg(state)
         .args(extra))
 }
 
@@ -120,9 +137,9 @@ pub(crate) fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-/// skopeo, from this machine, against the registry's pull endpoint on host 1 with the
+/// `skopeo inspect --raw` from this machine against the registry's pull endpoint, with the
 /// generated CA and the nodes' pull-only credential.
-fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
+pub(crate) fn pull_inspect(ws: &Workspace, registry: &str, image: &str) -> Output {
     let certs = ws.path("certs.d");
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(
@@ -132,12 +149,16 @@ fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
     .unwrap();
     let password =
         std::fs::read_to_string(ws.path("state/testbed/registry-pull-password")).unwrap();
-    let output = ok(run(Command::new("skopeo")
+    run(Command::new("skopeo")
         .args(["inspect", "--raw"])
         .arg(format!("--cert-dir={}", certs.display()))
         .arg(format!("--creds=ferry-pull:{}", password.trim()))
-        .arg(format!("docker://{registry}/{image}"))));
-    bundle_format::Digest::of(&output.stdout).to_string()
+        .arg(format!("docker://{registry}/{image}")))
+}
+
+/// The digest of `image` in the registry (which must hold it).
+pub(crate) fn remote_digest(ws: &Workspace, registry: &str, image: &str) -> String {
+    bundle_format::Digest::of(&ok(pull_inspect(ws, registry, image)).stdout).to_string()
 }
 
 const REGISTRY_UNITS: [&str; 2] = ["ferry-registry.service", "ferry-registry-pull.service"];

@@ -4,33 +4,17 @@
 //! pull-only credential that cannot push.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::install::{cluster_inventory, host_text, inventory, mode, node_manifest, report};
+use crate::install::{
+    cluster_inventory, host_text, install_with_state, inventory, mode, node_manifest,
+    remote_digest, report,
+};
 use crate::support::testbed::{Testbed, on_host, testbed};
 use crate::support::{Workspace, ferry, index_of, ok, require_tools, run, stderr, stdout};
 
 const ROLLBACK: i32 = 7;
 const STATE_DIVERGED: i32 = 9;
-
-fn install_with_state(
-    ws: &Workspace,
-    bundle: &Path,
-    inventory: &Path,
-    state: &Path,
-    extra: &[&str],
-) -> Output {
-    run(ferry()
-        .arg("install")
-        .arg(bundle)
-        .arg("-i")
-        .arg(inventory)
-        .arg("--trusted-key")
-        .arg(ws.path("k.pub"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(extra))
-}
 
 /// Every file ferry or k3s could have written on every host, with its digest, and when each
 /// service last started: equal before and after means nothing changed anywhere.
@@ -64,18 +48,31 @@ fn state_files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The nodes bundle installed onto the bed's cluster (registry + server, server, agent) with
+/// the workspace's state directory: (workspace, bundle, inventory, state root). None: skipped.
+fn installed_cluster(
+    bed: &Testbed,
+    tools: &[&str],
+) -> Option<(Workspace, PathBuf, PathBuf, PathBuf)> {
+    bed.reset();
+    if !require_tools(tools) {
+        return None;
+    }
+    let fixtures = crate::support::require_fixtures()?;
+    let ws = Workspace::new();
+    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
+    let inventory = cluster_inventory(&ws, bed, "ferry=one");
+    let state = ws.path("state");
+    ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
+    Some((ws, bundle, inventory, state))
+}
+
 #[test]
 fn a_second_operator_is_refused_until_the_state_is_handed_over() {
     let Some(bed) = testbed() else { return };
-    bed.reset();
-    let Some(fixtures) = crate::support::require_fixtures() else {
+    let Some((ws, bundle, inventory, state_a)) = installed_cluster(&bed, &[]) else {
         return;
     };
-    let ws = Workspace::new();
-    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
-    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
-    let state_a = ws.path("state-a");
-    ok(install_with_state(&ws, &bundle, &inventory, &state_a, &[]));
     let before = snapshot(&bed);
 
     // Operator B, with a fresh state directory: refused before anything is made or written,
@@ -381,34 +378,16 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
 #[test]
 fn nodes_hold_only_a_pull_credential_that_cannot_push() {
     let Some(bed) = testbed() else { return };
-    bed.reset();
-    if !require_tools(&["skopeo"]) {
-        return;
-    }
-    let Some(fixtures) = crate::support::require_fixtures() else {
+    let Some((ws, _, _, state)) = installed_cluster(&bed, &["skopeo"]) else {
         return;
     };
-    let ws = Workspace::new();
-    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
-    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
-    let state = ws.path("state");
-    ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
+    let fixtures = crate::support::fixtures();
     let push_password = std::fs::read_to_string(state.join("testbed/registry-password")).unwrap();
     let h1 = bed.hosts[0].address.clone();
     let tag = "docker.io/library/hello:1.0";
+    let registry = format!("{h1}:5000");
+    let held = remote_digest(&ws, &registry, tag);
     let certs = ws.path("certs.d");
-    std::fs::create_dir_all(&certs).unwrap();
-    std::fs::copy(state.join("testbed/registry-ca.pem"), certs.join("ca.crt")).unwrap();
-    let digest_of = |tag: &str| {
-        let pull = std::fs::read_to_string(state.join("testbed/registry-pull-password")).unwrap();
-        let output = ok(run(Command::new("skopeo")
-            .args(["inspect", "--raw"])
-            .arg(format!("--cert-dir={}", certs.display()))
-            .arg(format!("--creds=ferry-pull:{}", pull.trim()))
-            .arg(format!("docker://{h1}:5000/{tag}"))));
-        bundle_format::Digest::of(&output.stdout)
-    };
-    let held = digest_of(tag);
 
     for host in &bed.hosts[1..] {
         // Every credential on the node, wherever ferry put one.
@@ -454,7 +433,7 @@ fn nodes_hold_only_a_pull_credential_that_cannot_push() {
         );
         assert_eq!(String::from_utf8_lossy(&reach.stdout), "000");
     }
-    assert_eq!(digest_of(tag), held, "a tag moved");
+    assert_eq!(remote_digest(&ws, &registry, tag), held, "a tag moved");
     // Nodes still pull by original reference through their mirrors with that credential.
     let pulled = on_host(
         &bed,
@@ -487,18 +466,10 @@ fn certificates_in(pem: &str) -> usize {
 #[test]
 fn the_generated_ca_vouches_only_for_the_registry_and_rotates_in_two_runs() {
     let Some(bed) = testbed() else { return };
-    bed.reset();
-    if !require_tools(&["openssl", "base64"]) {
-        return;
-    }
-    let Some(fixtures) = crate::support::require_fixtures() else {
+    let Some((ws, bundle, inventory, state)) = installed_cluster(&bed, &["openssl", "base64"])
+    else {
         return;
     };
-    let ws = Workspace::new();
-    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
-    let inventory = cluster_inventory(&ws, &bed, "ferry=one");
-    let state = ws.path("state");
-    ok(install_with_state(&ws, &bundle, &inventory, &state, &[]));
     let ca = state.join("testbed/registry-ca.pem");
     let ca_key = state.join("testbed/registry-ca.key");
     let text = stdout(&ok(run(Command::new("openssl")

@@ -185,8 +185,8 @@ impl Run<'_> {
             .ok_or_else(|| missing("the pull password", "there is none with --registry-url"))
     }
 
-    pub fn installation_id(&self) -> Result<&str, InstallError> {
-        Ok(&self.secrets.installation_id)
+    pub fn installation_id(&self) -> &str {
+        &self.secrets.installation_id
     }
 
     /// The cluster's join token.

@@ -131,24 +131,37 @@ impl Check<'_> {
             None => TlsSettings::Generate,
             Some(tls) => self.tls(tls)?,
         };
+        let port = match registry_spec.port {
+            Some(0) => {
+                return self.invalid(
+                    &spec.registry.referenced,
+                    "registry.port 0 is not a port",
+                    "use a port such as 5000",
+                );
+            }
+            Some(port) => port,
+            None => 5000,
+        };
+        let push_port = match registry_spec.push_port {
+            Some(push) if push == 0 || push == port => {
+                return self.invalid(
+                    &spec.registry.referenced,
+                    format!("registry.pushPort {push} is not a port of its own"),
+                    "use a port other than 0 and registry.port, such as 5001",
+                );
+            }
+            Some(push) => push,
+            None if port == u16::MAX => port - 1,
+            None => port + 1,
+        };
         let registry = RegistrySettings {
             host: registry_host.value.clone(),
             dns_name: match &registry_spec.dns_name {
                 Some(dns) => self.rule(dns, "registry.dnsName", Rule::DnsName)?,
                 None => "registry.ferry.internal".to_owned(),
             },
-            port: match registry_spec.port {
-                Some(0) => {
-                    return self.invalid(
-                        &spec.registry.referenced,
-                        "registry.port 0 is not a port",
-                        "use a port such as 5000",
-                    );
-                }
-                Some(port) => port,
-                None => 5000,
-            },
-            push_port: 0,
+            port,
+            push_port,
             storage: match &registry_spec.storage {
                 Some(storage) => self.rule(storage, "registry.storage", Rule::HostPath)?,
                 None => crate::host::paths::DEFAULT_REGISTRY_STORAGE.to_owned(),
@@ -166,19 +179,6 @@ impl Check<'_> {
                 Some(user) => self.rule(user, "registry.auth.pullUser", Rule::UserName)?,
                 None => "ferry-pull".to_owned(),
             },
-        };
-        let mut registry = registry;
-        registry.push_port = match registry_spec.push_port {
-            Some(port) if port == 0 || port == registry.port => {
-                return self.invalid(
-                    &spec.registry.referenced,
-                    format!("registry.pushPort {port} is not a port of its own"),
-                    "use a port other than 0 and registry.port, such as 5001",
-                );
-            }
-            Some(port) => port,
-            None if registry.port == u16::MAX => registry.port - 1,
-            None => registry.port + 1,
         };
         if registry.pull_user == registry.user {
             let at = registry_spec

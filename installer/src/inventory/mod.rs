@@ -70,12 +70,6 @@ pub struct RegistrySettings {
     pub pull_user: String,
 }
 
-impl RegistrySettings {
-    pub fn pull_user(&self) -> &str {
-        &self.pull_user
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum TlsSettings {
     Generate,

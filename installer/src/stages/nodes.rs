@@ -51,7 +51,7 @@ impl Stage for NodesStage {
         let ca = &run.tls()?.ca_pem;
         let registry = run.registry_address();
         // Nodes only ever get the pull-only credential: theirs cannot push.
-        let (user, password) = (settings.pull_user(), run.pull_password()?);
+        let (user, password) = (settings.pull_user.as_str(), run.pull_password()?);
         let upstreams = upstreams(run)?;
         let registry_host = run.inventory.registry_host();
         let mut steps = Vec::new();

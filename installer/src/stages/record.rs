@@ -123,7 +123,7 @@ pub struct RecordStage;
 impl RecordStage {
     fn record(run: &Run) -> Result<InstallRecord, InstallError> {
         let mut fresh = InstallRecord::new(run.bundle.index(), &run.registry_address());
-        fresh.installation_id = Some(run.installation_id()?.to_owned());
+        fresh.installation_id = Some(run.installation_id().to_owned());
         Ok(match InstallRecord::read_local(&run.state)? {
             Some(kept)
                 if kept.bundle_id == fresh.bundle_id

@@ -101,7 +101,7 @@ impl Stage for RegistryStage {
             ),
             (
                 REGISTRY_PULL_HTPASSWD,
-                settings.pull_user(),
+                settings.pull_user.as_str(),
                 run.pull_password()?,
             ),
         ] {

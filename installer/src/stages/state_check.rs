@@ -16,6 +16,7 @@ use crate::host::paths::{
 use crate::host::render::htpasswd::htpasswd_accepts;
 use crate::install::InstallOptions;
 use crate::inventory::{Inventory, TlsSettings};
+use crate::registry_tls::contains;
 use crate::stages::connect_all::Connected;
 use crate::stages::record::InstallRecord;
 use crate::state::{StateDir, names};
@@ -176,7 +177,7 @@ fn compare(
                 } else {
                     (
                         "registry pull password",
-                        inventory.registry.pull_user(),
+                        inventory.registry.pull_user.as_str(),
                         names::PULL_PASSWORD,
                     )
                 };
@@ -212,9 +213,4 @@ fn compare(
         }
     }
     Ok(found)
-}
-
-/// Whether `haystack` holds `needle` as a contiguous run of bytes.
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }

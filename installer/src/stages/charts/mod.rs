@@ -44,7 +44,7 @@ impl Stage for ChartsStage {
                 mode: 0o600,
                 content: Content(
                     registry_access(
-                        run.inventory.registry.pull_user(),
+                        &run.inventory.registry.pull_user,
                         run.pull_password()?,
                         &run.tls()?.ca_pem,
                     )?
