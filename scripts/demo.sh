@@ -6,7 +6,8 @@
 # registry, take a signed snapshot of it, and export and push a delta against it; then, as root,
 # install from the parts directory onto three test hosts (registry, k3s server, k3s agent; the
 # k3s binary is a stand-in), re-run it (nothing changes), refuse an older bundle and accept it as
-# a deliberate rollback, hand the state to a second operator, and show the status of every host.
+# a deliberate rollback, hand the state to a second operator; day 2: deliver a bundle that
+# upgrades k3s and an app, prune the registry to it, remove the agent, and show the history.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,6 +126,7 @@ spec:
   cluster:
     values:
       demo: {replicaCount: 2}
+    upgrade: {maxUnavailable: 1, drain: true}
 YAML
 install=("$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state")
 
@@ -159,8 +161,34 @@ printf 'demo passphrase, keep it apart from the file\n' >"$work/passphrase"
   --passphrase-file "$work/passphrase"
 "$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state-b"
 
-echo "== ferry history -i: every delivery, the rollback marked"
-"$ferry" history -i "$work/inventory.yaml" --state-dir "$work/state-b"
+echo "== day 2: bundle 0.3.0 upgrades k3s (v1.30.2 -> v1.31.0) and an app (app1 1.0 -> 1.1)"
+sed 's/^K3S_STANDIN_VERSION=.*/K3S_STANDIN_VERSION=v1.31.0+k3s1/' testdata/k3s-standin.sh >"$work/k3s-v1.31.0.sh"
+sed -e 's/version: 0.1.0/version: 0.3.0/' -e 's#apps/app1:1.0#apps/app1:1.1#' \
+  -e "s#\.\./testdata/k3s-standin.sh#$PWD/$work/k3s-v1.31.0.sh#" -e "s#\.\./#$PWD/#g" \
+  manifests/demo.yaml >"$work/demo-0.3.0.yaml"
+"$ferry" export -m "$work/demo-0.3.0.yaml" -o "$work/demo-0.3.0.tar.zst" --key "$work/demo.key"
+"$ferry" diff "$work/demo.tar.zst" "$work/demo-0.3.0.tar.zst" --trusted-key "$work/demo.pub"
+day2=("$ferry" install "$work/demo-0.3.0.tar.zst" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state-b")
+echo "== ferry install --plan 0.3.0: the k3s versions, the order, drain and uncordon"
+"${day2[@]}" --plan | grep -E "upgrade k3s|drain|uncordon"
+echo "== ferry install 0.3.0: servers first, then agents, each drained and Ready again"
+"${day2[@]}"
+"$ferry" status -i "$work/inventory.yaml" --state-dir "$work/state-b" | grep -E "k3s:|DRIFT|drift"
+
+echo "== ferry prune --keep 1: only what 0.3.0 references stays; the registry collects its garbage"
+"$ferry" prune -i "$work/inventory.yaml" --keep 1 --state-dir "$work/state-b"
+
+echo "== ferry node remove agent-1 (--plan first): cordon, drain, delete, clean the host"
+"$ferry" node remove agent-1 -i "$work/inventory.yaml" --state-dir "$work/state-b" --plan
+"$ferry" node remove agent-1 -i "$work/inventory.yaml" --state-dir "$work/state-b"
+grep -v 'agent-1' "$work/inventory.yaml" >"$work/inventory-2.yaml"
+echo "== install with the agent gone from the inventory: nothing changes, no drift"
+"$ferry" install "$work/demo-0.3.0.tar.zst" -i "$work/inventory-2.yaml" --trusted-key "$work/demo.pub" \
+  --state-dir "$work/state-b" | tee "$work/day2-again.txt"
+grep -q "drift: none" "$work/day2-again.txt"
+
+echo "== ferry history -i: every install, rollback, node removal and prune, with its outcome"
+"$ferry" history -i "$work/inventory-2.yaml" --state-dir "$work/state-b"
 
 echo "== ferry status -i"
-"$ferry" status -i "$work/inventory.yaml" --state-dir "$work/state"
+"$ferry" status -i "$work/inventory-2.yaml" --state-dir "$work/state-b"

@@ -21,10 +21,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The multi-host test bed: three systemd-nspawn Debian hosts with OpenSSH (testdata/testbed.sh).
+# The multi-host test bed: four systemd-nspawn Debian hosts with OpenSSH (testdata/testbed.sh).
 if [[ $(id -u) -eq 0 ]]; then
-  echo "== test bed: 3 hosts (testdata/testbed.sh)"
-  if bash testdata/testbed.sh up "$testbed_dir" 3; then
+  echo "== test bed: 4 hosts (testdata/testbed.sh)"
+  if bash testdata/testbed.sh up "$testbed_dir" 4; then
     export FERRY_TESTBED="$testbed_dir"
   elif [[ "${CI:-}" == true ]]; then
     echo "the test bed did not come up (its reason is above); under CI=true that fails the run" >&2

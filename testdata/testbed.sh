@@ -158,7 +158,7 @@ reset() {
     ssh -n -q -i "$dir/id_ed25519" -o UserKnownHostsFile="$dir/known_hosts" -o StrictHostKeyChecking=yes \
       -o BatchMode=yes "root@$address" \
       'systemctl stop ferry-registry ferry-registry-pull k3s k3s-agent 2>/dev/null
-       rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin \
+       rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin /usr/local/bin/k3s \
          /etc/systemd/system/ferry-registry*.service /etc/systemd/system/k3s*.service \
          /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests \
          /usr/local/share/ca-certificates/ferry-registry.crt

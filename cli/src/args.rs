@@ -59,6 +59,13 @@ pub enum Command {
     /// Every delivery the far side accepted (install, push, rollbacks), from the ledger on the
     /// registry host, else from this machine's copy.
     History(HistoryArgs),
+    /// Delete from the registry everything the last N installed bundles do not reference, then
+    /// reclaim the blobs with the registry's own garbage collection.
+    Prune(PruneArgs),
+    /// Day-2 node changes: `ferry node remove NAME… -i INVENTORY` cordons, drains and deletes
+    /// nodes, then removes k3s and ferry's registry trust from their hosts.
+    #[command(subcommand)]
+    Node(NodeCommand),
     /// Hand an installation's state (CA, passwords, k3s token, record) to another operator:
     /// `ferry state export` writes it encrypted with a passphrase, `ferry state import` reads it.
     #[command(subcommand)]
@@ -81,6 +88,78 @@ pub enum Command {
         #[arg(short, long, default_value = ".")]
         out_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The inventory the registry was installed with.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Keep what the last N installed bundles reference (from the history).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub keep: u32,
+    /// List what would be deleted; delete nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// The registry install pushed into with --registry-url: only manifests ferry delivered are
+    /// deleted, and blob reclamation is left to its owner.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry_url: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Local state directory (as for install): the registry password and CA.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// An SSH private key to log in with (repeatable), tried before the inventory's.
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Take nodes out of the cluster and clean their hosts (docs/k3s.md, "Removing a node").
+    Remove(NodeRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NodeRemoveArgs {
+    /// The nodes to remove, by their inventory (or cluster) name.
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The inventory the cluster was installed with.
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// Show what would be done, after checking every host; change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// How long draining one node may take.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
+    /// Also evict pods no controller manages (they are lost, not moved).
+    #[arg(long)]
+    pub force: bool,
+    /// Leave ferry's registry CA, hosts entry and containerd mirrors on the hosts.
+    #[arg(long)]
+    pub keep_node_config: bool,
+    /// Remove the first server although the other nodes joined through it: the next install
+    /// points every node at the next server, and each restarts once.
+    #[arg(long)]
+    pub remove_first_server: bool,
+    /// Remove the last server: the cluster and its data store end.
+    #[arg(long)]
+    pub remove_last_server: bool,
+    /// Local state directory (as for install), for the copy of the history.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// An SSH private key to log in with (repeatable), tried before the inventory's.
+    #[arg(long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,6 +382,19 @@ pub struct InstallArgs {
     /// holds: a deliberate rollback, recorded as one in the history.
     #[arg(long)]
     pub allow_downgrade: bool,
+    /// Replace k3s even across a downgrade or a jump of more than one minor version
+    /// (Kubernetes' version-skew policy forbids both).
+    #[arg(long)]
+    pub force_k3s_version: bool,
+    /// How long draining one node may take before an upgrade (`cluster.upgrade.drain`).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub drain_timeout: std::time::Duration,
+    /// How long to wait for each chart's helm install job to finish.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub wait_timeout: std::time::Duration,
+    /// Do not wait for the charts' helm install jobs.
+    #[arg(long)]
+    pub no_wait: bool,
     #[command(flatten)]
     pub registry: RegistryArgs,
     /// Print the result (or the plan) as JSON.
@@ -449,6 +541,28 @@ pub struct StatusArgs {
 }
 
 /// `100M`, `1G`, `512K` (powers of 1024) or plain bytes.
+/// `90s`, `5m`, `1h` or plain seconds; at least one second, at most a day.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => (&text[..at], &text[at..]),
+        None => (text, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        other => return Err(format!("unknown unit `{other}`: use s, m or h")),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 90s, 5m or 1h"))?;
+    match value.checked_mul(scale) {
+        Some(seconds @ 1..=86_400) => Ok(std::time::Duration::from_secs(seconds)),
+        _ => Err("the duration must be between 1s and 24h".into()),
+    }
+}
+
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {

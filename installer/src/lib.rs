@@ -3,13 +3,17 @@
 //! and, over SSH, install as ordered stages (docs/architecture.md).
 
 pub mod bundle;
+pub mod cluster;
 pub mod error;
 pub mod history;
 pub mod host;
 pub mod install;
 pub mod inventory;
 pub mod ledger;
+pub mod node_remove;
+pub mod prune;
 pub mod push;
+pub mod registry_access;
 pub mod registry_inventory;
 pub mod registry_tls;
 pub mod runtime;

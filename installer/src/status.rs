@@ -32,9 +32,9 @@ pub struct HostStatus {
     /// `ferry-registry-pull.service` (read-only, network) state, on the registry host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_pull_service: Option<String>,
-    /// The last deliveries in the ledger on the registry host, newest last.
+    /// The last changes in the history on the registry host, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub deliveries: Vec<crate::ledger::Delivery>,
+    pub deliveries: Vec<crate::history::log::Event>,
     /// The install record kept on the registry host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub installed: Option<InstallRecord>,
@@ -45,6 +45,9 @@ pub struct HostStatus {
     /// `k3s.service` or `k3s-agent.service` state, on cluster hosts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k3s_service: Option<String>,
+    /// What the installed k3s says it is, on cluster hosts where it is installed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k3s_version: Option<String>,
 }
 
 /// Deliveries `ferry status` shows.
@@ -57,6 +60,10 @@ pub struct StatusReport {
     /// The install record in the local state directory, if any.
     pub local_record: Option<InstallRecord>,
     pub hosts: Vec<HostStatus>,
+    /// Nodes and hosts the inventory and the cluster disagree on; None without a cluster or
+    /// when the first server is unreachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::cluster::drift::Drift>,
 }
 
 async fn probe(
@@ -99,16 +106,25 @@ async fn probe(
         status.registry_service = Some(get("registry"));
         status.registry_pull_service = Some(get("registry-pull"));
         // Status reports what it can: an unreadable ledger is named, not fatal.
-        match crate::ledger::on_host::read(session).await {
-            Ok(ledger) => {
-                let recent = ledger.history.len().saturating_sub(RECENT_DELIVERIES);
-                status.deliveries = ledger.history[recent..].to_vec();
+        let log = crate::history::log::read(session).await;
+        let ledger = crate::ledger::on_host::read(session).await;
+        match (log, ledger) {
+            (Ok(Some(log)), Ok(_)) => {
+                let recent = log.events.len().saturating_sub(RECENT_DELIVERIES);
+                status.deliveries = log.events[recent..].to_vec();
             }
-            Err(e) => status.error = Some(e.to_string()),
+            (Ok(None), Ok(ledger)) => {
+                let recent = ledger.history.len().saturating_sub(RECENT_DELIVERIES);
+                status.deliveries = ledger.history[recent..].iter().map(Into::into).collect();
+            }
+            (Err(e), _) | (_, Err(e)) => status.error = Some(e.to_string()),
         }
         status.installed = read_file(session, INSTALL_RECORD, 16 << 20)
             .await?
             .and_then(|record| serde_json::from_slice(&record).ok());
+    }
+    if status.roles.contains(&Role::Server) || status.roles.contains(&Role::Agent) {
+        status.k3s_version = crate::cluster::version::version_on_node(session).await?;
     }
     if status.roles.contains(&Role::Server) {
         status.k3s_service = Some(get("k3s"));
@@ -149,9 +165,21 @@ pub fn status(
         hosts.push(status);
     }
     let local_record = InstallRecord::read_local(&StateDir::open_dry(state_root, &inventory.name))?;
+    let first = crate::stages::k3s::node_places(&inventory.hosts)
+        .first()
+        .and_then(|first| connected.sessions.get(&first.host.name).cloned());
+    let drift = match (&inventory.cluster, first) {
+        (Some(_), Some(first)) => Some(runtime.block_on(crate::cluster::drift::drift(
+            inventory,
+            &first,
+            &connected.sessions,
+        ))?),
+        _ => None,
+    };
     Ok(StatusReport {
         inventory: inventory.name.clone(),
         local_record,
         hosts,
+        drift,
     })
 }

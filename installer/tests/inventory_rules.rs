@@ -235,4 +235,29 @@ fn registry_ports_users_and_chart_switches_are_checked() {
     .unwrap_err()
     .to_string();
     assert!(bad_name.contains("Web_1"), "{bad_name}");
+    // cluster.upgrade: defaults, values, and a batch of no agents refused at its place.
+    let defaults = with("  cluster:\n", "  cluster:\n").unwrap();
+    let upgrade = defaults.cluster.unwrap().upgrade;
+    assert_eq!((upgrade.max_unavailable, upgrade.drain), (1, false));
+    let set = with(
+        "  cluster:\n",
+        "  cluster:\n    upgrade: {maxUnavailable: 3, drain: true}\n",
+    )
+    .unwrap();
+    let upgrade = set.cluster.unwrap().upgrade;
+    assert_eq!((upgrade.max_unavailable, upgrade.drain), (3, true));
+    let zero = with(
+        "  cluster:\n",
+        "  cluster:\n    upgrade: {maxUnavailable: 0}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        zero.contains("site.yaml:21:31") && zero.contains("maxUnavailable must be at least 1"),
+        "{zero}"
+    );
+    let unknown = with("  cluster:\n", "  cluster:\n    upgrade: {surge: 2}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("surge"), "{unknown}");
 }

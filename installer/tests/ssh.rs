@@ -302,3 +302,48 @@ fn a_bastion_carries_the_connection_and_tunnels_reach_ports_only_the_far_side_se
         assert_eq!(String::from_utf8_lossy(&seen.stdout).trim(), bed.hosts[2].name);
     });
 }
+
+#[test]
+fn a_k3s_process_whose_binary_was_replaced_on_disk_is_told_apart() {
+    let Some(bed) = testbed::testbed() else {
+        return;
+    };
+    bed.reset();
+    let host = &bed.hosts[bed.hosts.len() - 1];
+    let run = |command: &str| {
+        let output = testbed::on_host(&bed, &host.address, command);
+        assert!(
+            output.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    // A real binary run by systemd as k3s-agent.service, as k3s is.
+    run(
+        "systemctl stop k3s-agent 2>/dev/null; install -m 0755 /usr/bin/sleep /usr/local/bin/k3s; \
+         systemd-run --unit=k3s-agent /usr/local/bin/k3s infinity >/dev/null; sleep 0.5",
+    );
+    let rt = runtime();
+    let replaced = || {
+        rt.block_on(async {
+            let session = connect(
+                &target(host, HostTrust::KnownHosts(bed.known_hosts())),
+                &options(&bed),
+                None,
+            )
+            .await
+            .unwrap();
+            installer::cluster::version::runs_a_replaced_binary(&session)
+                .await
+                .unwrap()
+        })
+    };
+    assert!(!replaced(), "the binary it runs is the one on disk");
+    run(
+        "cp /usr/bin/sleep /usr/local/bin/k3s.new && mv -f /usr/local/bin/k3s.new /usr/local/bin/k3s",
+    );
+    assert!(replaced(), "a new binary was renamed over the running one");
+    run(
+        "systemctl stop k3s-agent; systemctl reset-failed k3s-agent 2>/dev/null; rm -f /usr/local/bin/k3s",
+    );
+}

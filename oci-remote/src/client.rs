@@ -30,6 +30,8 @@ pub struct RegistryOptions {
 /// A ready client for one registry.
 pub struct Connection {
     pub client: Client,
+    /// For what oci-client does not do (deleting manifests), with the same roots and proxy.
+    pub http: reqwest::Client,
     pub auth: RegistryAuth,
     pub registry: String,
     pub plain_http: bool,
@@ -67,6 +69,18 @@ pub fn connect(
         http_proxy: options.proxy.clone(),
         ..ClientConfig::default()
     };
+    let mut http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(300));
+    if let Some(proxy) = &options.proxy {
+        http = http.proxy(reqwest::Proxy::all(proxy).map_err(|e| {
+            RemoteError::new(
+                format!("registry {registry}"),
+                format!("the proxy {proxy} is not usable: {e}"),
+                "report this as a bug",
+            )
+        })?);
+    }
     if let Some(ca) = options.ca_files.get(registry) {
         let data = bundle_format::bounded::read_regular(ca, 1 << 20).map_err(|e| {
             RemoteError::new(
@@ -75,17 +89,34 @@ pub fn connect(
                 "check --registry-ca",
             )
         })?;
+        for certificate in reqwest::Certificate::from_pem_bundle(&data).map_err(|e| {
+            RemoteError::new(
+                format!("registry {registry}"),
+                format!("its CA file {} is not PEM: {e}", ca.display()),
+                "check --registry-ca",
+            )
+        })? {
+            http = http.add_root_certificate(certificate);
+        }
         config.extra_root_certificates.push(Certificate {
             encoding: CertificateEncoding::Pem,
             data,
         });
     }
+    let http = http.build().map_err(|e| {
+        RemoteError::new(
+            format!("registry {registry}"),
+            format!("cannot set up HTTP: {e}"),
+            "check the CA file and the TLS setup",
+        )
+    })?;
     let auth = match options.auth.lookup(registry)? {
         Some(creds) => RegistryAuth::Basic(creds.username, creds.password.expose().to_owned()),
         None => RegistryAuth::Anonymous,
     };
     Ok(Connection {
         client: Client::new(config),
+        http,
         auth,
         registry: registry.to_owned(),
         plain_http,

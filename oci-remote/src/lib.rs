@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod chart_images;
 pub mod client;
+pub mod delete;
 pub mod error;
 pub mod layout;
 pub mod push;

@@ -26,6 +26,9 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         prune: args.prune,
         allow_downgrade: args.allow_downgrade,
         rotate_ca: args.rotate_ca,
+        force_k3s_version: args.force_k3s_version,
+        drain_timeout: args.drain_timeout,
+        chart_wait: (!args.no_wait).then_some(args.wait_timeout),
     };
     // The signature is checked before any host is touched.
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
@@ -69,6 +72,9 @@ fn render(report: &InstallReport) -> String {
             for step in &stage.steps {
                 text.push_str(&format!("  [{}] {}\n", step.host, step.step));
             }
+        }
+        if let Some(drift) = &report.drift {
+            text.push_str(&drift_text(drift));
         }
         return text.trim_end().to_owned();
     }
@@ -116,6 +122,12 @@ fn render(report: &InstallReport) -> String {
                 stage.stale_charts.join(", ")
             ));
         }
+        if !stage.charts_ready.is_empty() {
+            text.push_str(&format!(
+                "charts deployed (helm install jobs finished): {}\n",
+                stage.charts_ready.join(", ")
+            ));
+        }
         if !stage.pruned_charts.is_empty() {
             text.push_str(&format!(
                 "charts removed: {}\n",
@@ -126,7 +138,25 @@ fn render(report: &InstallReport) -> String {
     if !report.changed {
         text.push_str("nothing changed: everything was already in place\n");
     }
+    if let Some(drift) = &report.drift {
+        text.push_str(&drift_text(drift));
+    }
     text.trim_end().to_owned()
+}
+
+/// Drift between the inventory and the cluster, one line per finding.
+fn drift_text(drift: &installer::cluster::drift::Drift) -> String {
+    if !drift.checked {
+        return "drift: not checked (the cluster's node list could not be read)\n".to_owned();
+    }
+    if drift.is_empty() {
+        return "drift: none, the cluster's nodes are the inventory's\n".to_owned();
+    }
+    drift
+        .findings()
+        .iter()
+        .map(|f| format!("DRIFT: {f}\n"))
+        .collect()
 }
 
 /// SSH options of the read-only commands: the inventory's, with `--identity` files first and
@@ -158,23 +188,137 @@ pub fn history(args: &crate::args::HistoryArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut text = format!(
-        "history of {} ({} deliveries), from {}\n",
+        "history of {} ({} events), from {}\n",
         report.inventory,
-        report.deliveries.len(),
+        report.events.len(),
         report.source
     );
-    for d in &report.deliveries {
+    for e in &report.events {
+        let bundle = match (&e.name, &e.version, &e.bundle_id) {
+            (Some(name), Some(version), Some(id)) => format!(
+                "  {name} {version}  {id}  signer {}",
+                e.signer.as_deref().unwrap_or("unknown")
+            ),
+            _ => String::new(),
+        };
         text.push_str(&format!(
-            "{}  {:<7} {} {}  {}  signer {}  by {}{}\n",
-            d.at,
-            d.action,
-            d.name,
-            d.version,
-            d.bundle_id,
-            d.signer,
-            d.by,
-            if d.rollback { "  ROLLBACK" } else { "" }
+            "{}  {:<11} {:<9}{bundle}  by {}{}{}\n",
+            e.at,
+            e.action.to_string(),
+            e.outcome.to_string(),
+            e.by,
+            if e.rollback { "  ROLLBACK" } else { "" },
+            if e.detail.is_empty() {
+                String::new()
+            } else {
+                format!("\n    {}", e.detail)
+            }
         ));
+    }
+    for line in &report.unreadable {
+        text.push_str(&format!("unreadable history {line}\n"));
+    }
+    crate::render::line(text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
+    let inventory = load_inventory(&args.inventory)?;
+    let ssh = read_only_ssh(&inventory, &args.identities);
+    let options = installer::prune::PruneOptions {
+        keep: args.keep as usize,
+        plan_only: args.plan,
+        registry_url: args.registry_url.clone(),
+        registry_options: registry_options(&args.registry)?,
+        state_root: args.state_dir.clone().unwrap_or_else(default_state_root),
+    };
+    let report = installer::prune::prune(&inventory, &ssh, &options)?;
+    if args.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = String::from("keeping what these bundles reference:\n");
+    for kept in &report.kept {
+        text.push_str(&format!(
+            "  {} {} ({})\n",
+            kept.name, kept.version, kept.bundle_id
+        ));
+    }
+    text.push_str(&format!(
+        "{} {} manifests:\n",
+        if report.plan_only {
+            "would delete"
+        } else {
+            "deleted"
+        },
+        report.removed.len()
+    ));
+    for removed in &report.removed {
+        let tags = if removed.tags.is_empty() {
+            String::new()
+        } else {
+            format!(" (tags {})", removed.tags.join(", "))
+        };
+        text.push_str(&format!(
+            "  {}@{}{tags}\n",
+            removed.repository, removed.digest
+        ));
+    }
+    if let Some(storage) = &report.storage {
+        text.push_str(&format!(
+            "garbage collection reclaimed {} bytes ({} -> {} bytes of storage)\n",
+            storage.reclaimed(),
+            storage.bytes_before,
+            storage.bytes_after
+        ));
+    }
+    if let Some(note) = &report.note {
+        text.push_str(&format!("{note}\n"));
+    }
+    crate::render::line(text.trim_end());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn node_remove(args: &crate::args::NodeRemoveArgs) -> Result<ExitCode> {
+    let inventory = load_inventory(&args.inventory)?;
+    let ssh = read_only_ssh(&inventory, &args.identities);
+    let options = installer::node_remove::RemoveOptions {
+        plan_only: args.plan,
+        drain: installer::cluster::kubectl::DrainOptions {
+            timeout: args.drain_timeout,
+            force: args.force,
+        },
+        keep_node_config: args.keep_node_config,
+        remove_first_server: args.remove_first_server,
+        remove_last_server: args.remove_last_server,
+        state_root: args.state_dir.clone().unwrap_or_else(default_state_root),
+    };
+    let report = installer::node_remove::remove_nodes(&inventory, &args.names, &ssh, &options)?;
+    if args.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut text = format!(
+        "{} {} (through server {})\n",
+        if report.plan_only {
+            "plan: would remove"
+        } else {
+            "removed"
+        },
+        args.names.join(", "),
+        report.through
+    );
+    for node in &report.nodes {
+        text.push_str(&format!("{}:\n", node.name));
+        for step in &node.steps {
+            text.push_str(&format!("  {step}\n"));
+        }
+    }
+    if !report.next.is_empty() {
+        text.push_str("now:\n");
+        for next in &report.next {
+            text.push_str(&format!("  {next}\n"));
+        }
     }
     crate::render::line(text.trim_end());
     Ok(ExitCode::SUCCESS)
@@ -231,15 +375,16 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
             if let Some(problem) = &host.error {
                 text.push_str(&format!("  problem: {problem}\n"));
             }
-            for delivery in &host.deliveries {
+            for event in &host.deliveries {
                 text.push_str(&format!(
-                    "  {} {} {} {} by {}{}\n",
-                    delivery.at,
-                    delivery.action,
-                    delivery.name,
-                    delivery.version,
-                    delivery.by,
-                    if delivery.rollback { " (ROLLBACK)" } else { "" }
+                    "  {} {} {} {} {} by {}{}\n",
+                    event.at,
+                    event.action,
+                    event.outcome,
+                    event.name.as_deref().unwrap_or(""),
+                    event.version.as_deref().unwrap_or(""),
+                    event.by,
+                    if event.rollback { " (ROLLBACK)" } else { "" }
                 ));
             }
             text.push_str(&format!(
@@ -247,8 +392,16 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
                 host.registry_ca_trusted, host.hosts_entry, host.containerd_mirrors, host.k3s_registries
             ));
             if let Some(service) = &host.k3s_service {
-                text.push_str(&format!("  k3s: {service}\n"));
+                text.push_str(&format!(
+                    "  k3s: {service}{}\n",
+                    host.k3s_version
+                        .as_deref()
+                        .map_or_else(String::new, |v| format!(", {v}"))
+                ));
             }
+        }
+        if let Some(drift) = &report.drift {
+            text.push_str(&drift_text(drift));
         }
         crate::render::line(text.trim_end());
     }

@@ -12,6 +12,7 @@ mod support;
 mod chart_values;
 mod charts;
 mod crafted;
+mod day2;
 mod delta;
 mod expiry;
 mod inputs;

@@ -327,7 +327,33 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
             .contains("registry host h1"),
         "{from_host}"
     );
-    assert_eq!(from_host["deliveries"], ledger["history"]);
+    // The history log holds what the ledger holds, and the outcome of each.
+    let projection = |entries: &serde_json::Value| -> Vec<(String, String, bool)> {
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["bundleId"].as_str().unwrap().to_owned(),
+                    e["version"].as_str().unwrap().to_owned(),
+                    e["rollback"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        projection(&from_host["events"]),
+        projection(&ledger["history"])
+    );
+    assert!(
+        from_host["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["outcome"] == "succeeded" && e["action"] == "install"),
+        "{from_host}"
+    );
     crate::install::link_state(&bed.hosts[0].name, "down");
     let from_copy = history();
     crate::install::link_state(&bed.hosts[0].name, "up");
@@ -335,7 +361,7 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
         from_copy["source"].as_str().unwrap().contains("local copy"),
         "{from_copy}"
     );
-    assert_eq!(from_copy["deliveries"], ledger["history"]);
+    assert_eq!(from_copy["events"], from_host["events"]);
 
     // A storage directory that went missing is made again, the registry's own, and both
     // services come back (a sandboxed unit cannot start on a missing ReadWritePaths).
@@ -389,7 +415,7 @@ fn nodes_hold_only_a_pull_credential_that_cannot_push() {
     let held = remote_digest(&ws, &registry, tag);
     let certs = ws.path("certs.d");
 
-    for host in &bed.hosts[1..] {
+    for host in &bed.hosts[1..3] {
         // Every credential on the node, wherever ferry put one.
         let found = host_text(
             &bed,
@@ -553,7 +579,7 @@ fn the_generated_ca_vouches_only_for_the_registry_and_rotates_in_two_runs() {
     assert!(step1.changed);
     let new_ca = std::fs::read_to_string(&ca).unwrap();
     assert_ne!(new_ca, old_ca);
-    for host in &bed.hosts {
+    for host in &bed.hosts[..3] {
         let trusted = host_text(
             &bed,
             &host.address,
@@ -588,7 +614,7 @@ fn the_generated_ca_vouches_only_for_the_registry_and_rotates_in_two_runs() {
         ),
         server_before
     );
-    for host in &bed.hosts[1..] {
+    for host in &bed.hosts[1..3] {
         let trusted = host_text(&bed, &host.address, "cat /etc/ferry/registry-ca.pem");
         assert_eq!(trusted.trim(), new_ca.trim(), "{}", host.name);
         assert_eq!(

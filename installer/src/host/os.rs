@@ -44,6 +44,15 @@ impl OsFamily {
             Self::RedHat => "update-ca-trust extract",
         }
     }
+
+    /// The same after an anchor was removed: Debian's tool keeps the links of a removed local
+    /// certificate unless it rebuilds from scratch.
+    pub fn ca_refresh_after_removal(self) -> &'static str {
+        match self {
+            Self::Debian => "update-ca-certificates --fresh",
+            Self::RedHat => "update-ca-trust extract",
+        }
+    }
 }
 
 impl std::fmt::Display for OsFamily {

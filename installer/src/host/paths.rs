@@ -28,6 +28,12 @@ pub const REGISTRY_PULL_UNIT: &str = "ferry-registry-pull.service";
 /// The system user both registry services run as; it owns the storage and nothing else.
 pub const REGISTRY_SYSTEM_USER: &str = "ferry-registry";
 
+/// ferry's own records on the registry host.
+pub const FERRY_STATE_DIR_ON_HOST: &str = "/var/lib/ferry";
+/// Every install, push, node removal and prune, one JSON line each, only ever appended.
+pub const HISTORY_LOG: &str = "/var/lib/ferry/history.jsonl";
+/// Per installed bundle, what it put into the registry (for `ferry prune`).
+pub const DELIVERED_CONTENT_DIR: &str = "/var/lib/ferry/deliveries";
 /// Which bundle is installed, kept on the registry host.
 pub const INSTALL_RECORD: &str = "/var/lib/ferry/installed.json";
 /// What was delivered when, per bundle name and signer: rollback protection and history.

@@ -225,6 +225,10 @@ async fn carry_out(
         Action::Blob { .. }
         | Action::Push { .. }
         | Action::WaitReady { .. }
+        | Action::UpgradeK3s { .. }
+        | Action::Drain { .. }
+        | Action::Uncordon { .. }
+        | Action::WaitChart { .. }
         | Action::RemoveChart { .. }
         | Action::KeepStaleChart { .. } => {
             return Err(InstallError::other(

@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use self::run::{Delivery, Run, Secrets};
 use self::step::{PlannedStep, StagePlan, StageReport};
 use crate::bundle::VerifiedBundle;
+use crate::cluster::drift::{Drift, drift};
 use crate::error::InstallError;
+use crate::history::log::{Event, EventAction, Outcome};
 use crate::host::facts::HostFacts;
 use crate::inventory::Inventory;
 use crate::ledger::{Acceptance, Candidate, Ledger};
@@ -45,6 +47,12 @@ pub struct InstallOptions {
     pub allow_downgrade: bool,
     /// Start replacing the registry CA (docs/security.md, "CA rotation").
     pub rotate_ca: bool,
+    /// Replace k3s across a downgrade or more than one minor version.
+    pub force_k3s_version: bool,
+    /// How long one node's drain may take (`cluster.upgrade.drain`).
+    pub drain_timeout: std::time::Duration,
+    /// How long to wait for each chart's helm install job; None: do not wait (`--no-wait`).
+    pub chart_wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +76,9 @@ pub struct InstallReport {
     /// Installed over a higher version or another bundle under its version (--allow-downgrade).
     pub rollback: bool,
     pub state_dir: PathBuf,
+    /// Nodes and hosts the inventory and the cluster disagree on; None without a cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
 }
 
 impl InstallReport {
@@ -102,6 +113,44 @@ fn delivery(
         candidate,
         acceptance,
     })
+}
+
+/// Add this install to the registry host's history; a history that cannot be written is
+/// warned about, never the reason an install fails.
+fn remember(run: &Run, outcome: Outcome, detail: String) {
+    let Some(session) = run.session(&run.inventory.registry.host) else {
+        tracing::warn!("the registry host is unreachable: this install is not in its history");
+        return;
+    };
+    let mut event =
+        Event::new(EventAction::Install, outcome, detail).of_bundle(&run.delivery.candidate);
+    event.rollback = run.delivery.acceptance == Acceptance::Rollback;
+    if let Err(e) = run
+        .runtime
+        .block_on(crate::history::log::append(session, &run.state, &event))
+    {
+        tracing::warn!("this install is not in the history: {e}");
+    }
+}
+
+/// Drift between the inventory and the cluster, asked on the first server when it is reached.
+fn cluster_drift(run: &Run) -> Result<Option<Drift>, InstallError> {
+    if run.inventory.cluster.is_none() {
+        return Ok(None);
+    }
+    let first = stages::k3s::node_places(&run.inventory.hosts)
+        .first()
+        .and_then(|first| run.session(&first.host.name).cloned());
+    let Some(first) = first else {
+        return Ok(None);
+    };
+    let found = run
+        .runtime
+        .block_on(drift(run.inventory, &first, &run.connected.sessions))?;
+    for finding in found.findings() {
+        tracing::warn!("{finding}");
+    }
+    Ok(Some(found))
 }
 
 pub fn install(
@@ -164,20 +213,34 @@ pub fn install(
         changed: false,
         rollback: run.delivery.acceptance == Acceptance::Rollback,
         state_dir: run.state.dir.clone(),
+        drift: None,
     };
     if options.plan_only {
+        report.drift = cluster_drift(&run)?;
         return Ok(report);
     }
-    // 5. Each stage carries out its own steps, in order.
+    // 5. Each stage carries out its own steps, in order; the history says how it ended.
     for (stage, steps) in stages.iter().zip(&planned) {
         let _span = tracing::info_span!("stage", stage = %stage.name()).entered();
-        report.stages.push(if steps.is_empty() {
-            StageReport::new(stage.name())
+        let done = if steps.is_empty() {
+            Ok(StageReport::new(stage.name()))
         } else {
-            stage.apply(&run, steps)?
-        });
+            stage.apply(&run, steps)
+        };
+        match done {
+            Ok(done) => report.stages.push(done),
+            Err(failed) => {
+                let detail = format!("stage {}: {failed}", stage.name());
+                remember(&run, Outcome::Failed, detail);
+                return Err(failed);
+            }
+        }
     }
     report.changed = report.stages.iter().any(StageReport::changed);
+    if report.changed || run.delivery.acceptance != Acceptance::Again {
+        remember(&run, Outcome::Succeeded, String::new());
+    }
+    report.drift = cluster_drift(&run)?;
     if !report.unreachable.is_empty() {
         return Err(InstallError::Incomplete {
             unreachable: report.unreachable,

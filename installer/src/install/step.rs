@@ -86,6 +86,21 @@ pub enum Action {
     },
     /// Wait until the node is Ready.
     WaitReady { node: String, via: String },
+    /// A new k3s binary for a node that runs another one; agents go in batches (servers each
+    /// alone, batch 0).
+    UpgradeK3s {
+        node: String,
+        from: String,
+        to: String,
+        batch: usize,
+        batches: usize,
+    },
+    /// Cordon and drain the node before its upgrade (`cluster.upgrade.drain`).
+    Drain { node: String, via: String },
+    /// Uncordon the node once it is Ready again.
+    Uncordon { node: String, via: String },
+    /// Wait until the chart's helm install job has finished (`--no-wait` skips it).
+    WaitChart { name: String, via: String },
     /// Remove a chart an earlier bundle deployed (`--prune`).
     RemoveChart { name: String, manifest: String },
     /// A chart an earlier bundle deployed, left in place without `--prune`.
@@ -161,6 +176,30 @@ impl fmt::Display for Action {
             Self::WaitReady { node, via } => {
                 write!(f, "wait until node {node} is Ready (asked on {via})")
             }
+            Self::UpgradeK3s {
+                node,
+                from,
+                to,
+                batch,
+                batches,
+            } => {
+                write!(f, "upgrade k3s on {node}: {from} -> {to}")?;
+                if *batches > 0 {
+                    write!(f, " (agents, batch {} of {batches})", batch + 1)
+                } else {
+                    f.write_str(" (servers one at a time)")
+                }
+            }
+            Self::Drain { node, via } => {
+                write!(f, "cordon and drain node {node} (through {via})")
+            }
+            Self::Uncordon { node, via } => {
+                write!(f, "uncordon node {node} once Ready (through {via})")
+            }
+            Self::WaitChart { name, via } => write!(
+                f,
+                "wait until chart {name}'s helm install job has finished (asked on {via})"
+            ),
             Self::RemoveChart { name, manifest } => {
                 write!(f, "remove chart {name} ({manifest} and its HelmChart)")
             }
@@ -252,6 +291,9 @@ pub struct StageReport {
     /// Such charts removed (`--prune`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pruned_charts: Vec<String>,
+    /// Charts whose helm install job finished successfully (not with `--no-wait`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts_ready: Vec<String>,
 }
 
 impl StageReport {
@@ -262,6 +304,7 @@ impl StageReport {
             push: None,
             stale_charts: Vec::new(),
             pruned_charts: Vec::new(),
+            charts_ready: Vec::new(),
         }
     }
 

@@ -9,7 +9,10 @@ use yaml_input::Checker;
 use yaml_input::rules::{Rule, is_chart_name};
 
 use super::types::{API_VERSION, HostSpec, InventoryFile, KIND, TlsSpec};
-use super::{ClusterSettings, Host, Inventory, RegistrySettings, Role, SshSettings, TlsSettings};
+use super::{
+    ClusterSettings, Host, Inventory, RegistrySettings, Role, SshSettings, TlsSettings,
+    UpgradeSettings,
+};
 use crate::ssh::HostTrust;
 
 /// Why an inventory was refused: unreadable, not valid YAML, or a value that breaks a rule.
@@ -251,6 +254,23 @@ impl Check<'_> {
                                 .insert(name.clone(), chart.inject_registry.unwrap_or_default());
                         }
                         settings
+                    },
+                    upgrade: match &cluster.value.upgrade {
+                        None => UpgradeSettings::default(),
+                        Some(upgrade) => UpgradeSettings {
+                            max_unavailable: match &upgrade.value.max_unavailable {
+                                None => 1,
+                                Some(n) if n.value == 0 => {
+                                    return self.invalid(
+                                        &n.referenced,
+                                        "cluster.upgrade.maxUnavailable must be at least 1",
+                                        "write 1 to upgrade agents one at a time",
+                                    );
+                                }
+                                Some(n) => n.value as usize,
+                            },
+                            drain: upgrade.value.drain.unwrap_or(false),
+                        },
                     },
                 })
             }

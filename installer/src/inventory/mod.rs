@@ -98,6 +98,25 @@ pub struct ClusterSettings {
     pub values: BTreeMap<String, serde_json::Value>,
     /// Per chart name; a chart not named here is `auto`.
     pub inject_registry: BTreeMap<String, InjectRegistry>,
+    pub upgrade: UpgradeSettings,
+}
+
+/// `cluster.upgrade`: how a new k3s binary is rolled over running nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpgradeSettings {
+    /// Agents upgraded at once, at least 1.
+    pub max_unavailable: usize,
+    /// Cordon and drain each node first, uncordon it once Ready.
+    pub drain: bool,
+}
+
+impl Default for UpgradeSettings {
+    fn default() -> Self {
+        Self {
+            max_unavailable: 1,
+            drain: false,
+        }
+    }
 }
 
 impl ClusterSettings {

@@ -125,6 +125,18 @@ pub struct ClusterSpec {
     /// Per chart name: how ferry treats its values.
     #[serde(default)]
     pub charts: BTreeMap<String, ChartSpec>,
+    /// How install rolls a new k3s binary over running nodes.
+    #[serde(default)]
+    pub upgrade: Option<Spanned<UpgradeSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpgradeSpec {
+    /// Agents upgraded at once (default 1); servers always go one at a time.
+    pub max_unavailable: Option<Spanned<u32>>,
+    /// Cordon and drain each node before its upgrade, uncordon it once Ready (default false).
+    pub drain: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,14 +17,11 @@ use crate::host::paths::{
     CONTAINERD_CONFIG, CONTAINERD_UNIT, K3S_AGENT_UNIT, K3S_REGISTRIES, K3S_SERVER_UNIT, NODE_CA,
     containerd_hosts_toml,
 };
-use crate::host::render::HEADER;
 use crate::host::render::containerd::{ContainerdConfig, HostsToml};
 use crate::host::render::k3s::K3sRegistries;
+use crate::host::render::{HEADER, WRITTEN_BY_FERRY};
 use crate::install::run::Run;
 use crate::install::step::{Action, Content, StageName, Step};
-
-/// How ferry's files begin (older versions wrote a shorter first line).
-const OURS: &str = "# Written by ferry install";
 
 #[derive(Debug)]
 pub struct NodesStage;
@@ -109,7 +106,7 @@ impl Stage for NodesStage {
                 .block_on(read_file(session, CONTAINERD_CONFIG, 1 << 20))?;
             if existing
                 .as_ref()
-                .is_none_or(|text| text.starts_with(OURS.as_bytes()))
+                .is_none_or(|text| text.starts_with(WRITTEN_BY_FERRY.as_bytes()))
             {
                 actions.push(Action::File {
                     path: CONTAINERD_CONFIG.to_owned(),
@@ -150,7 +147,7 @@ impl Stage for NodesStage {
                 action,
             }));
         }
-        debug_assert!(HEADER.starts_with(OURS));
+        debug_assert!(HEADER.starts_with(WRITTEN_BY_FERRY));
         Ok(steps)
     }
 }

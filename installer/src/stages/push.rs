@@ -2,17 +2,14 @@
 //! ferry's own registry, or a CONNECT proxy through SSH to `--registry-url` (TLS checked end
 //! to end against the registry's own name). Only missing blobs are sent, tags last.
 
-use std::sync::Arc;
-
-use oci_remote::{AuthSources, Credentials, Purpose, RegistryOptions, Secret, connect};
+use oci_remote::RegistryOptions;
 
 use super::Stage;
 use crate::error::InstallError;
 use crate::install::run::Run;
 use crate::install::step::{Action, StageName, StageReport, Step};
-use crate::inventory::TlsSettings;
 use crate::push::{PushOptions, push_with};
-use crate::ssh::{open_connect_proxy, open_tunnel};
+use crate::registry_access::{Target, reach_registry};
 
 #[derive(Debug)]
 pub struct PushStage;
@@ -54,43 +51,23 @@ impl Stage for PushStage {
         let session = run
             .required_session(&settings.host, "registry host")?
             .clone();
-        let options = |registry: String| PushOptions {
-            registry,
+        let target = match &run.options.registry_url {
+            Some(url) => Target::Existing {
+                url,
+                options: &run.options.registry_options,
+            },
+            None => Target::Own {
+                password: run.registry_password()?,
+            },
+        };
+        let access = reach_registry(&run.runtime, session, run.inventory, &run.state, target)?;
+        let options = PushOptions {
+            registry: access.registry.clone(),
             registry_options: RegistryOptions::default(),
             concurrency: run.options.concurrency,
             allow_downgrade: run.options.allow_downgrade,
         };
-        let pushed = if let Some(url) = &run.options.registry_url {
-            let proxy = run.runtime.block_on(open_connect_proxy(session, url))?;
-            let mut registry_options = run.options.registry_options.clone();
-            registry_options.proxy = Some(format!("http://{}", proxy.local));
-            let connection = Arc::new(connect(&registry_options, url, Purpose::Push)?);
-            push_with(&run.runtime, &connection, run.bundle, &options(url.clone()))?
-        } else {
-            let tunnel =
-                run.runtime
-                    .block_on(open_tunnel(session, "127.0.0.1", settings.push_port))?;
-            let local = format!("127.0.0.1:{}", tunnel.local.port());
-            let ca_file = match &settings.tls {
-                TlsSettings::Generate => run.state.path(crate::state::names::TRUST_BUNDLE),
-                TlsSettings::Given { ca, .. } => ca.clone(),
-            };
-            let mut auth = AuthSources::default();
-            auth.explicit.insert(
-                local.clone(),
-                Credentials {
-                    username: settings.user.clone(),
-                    password: Secret::new(run.registry_password()?.to_owned()),
-                },
-            );
-            let registry_options = RegistryOptions {
-                ca_files: [(local.clone(), ca_file)].into_iter().collect(),
-                auth,
-                ..RegistryOptions::default()
-            };
-            let connection = Arc::new(connect(&registry_options, &local, Purpose::Push)?);
-            push_with(&run.runtime, &connection, run.bundle, &options(local))?
-        };
+        let pushed = push_with(&run.runtime, &access.connection, run.bundle, &options)?;
         let mut report = StageReport::new(StageName::Push);
         report.push = Some(pushed);
         Ok(report)

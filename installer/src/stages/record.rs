@@ -1,6 +1,7 @@
 //! Stage 7: the install record (which bundle is installed, by whom, for which installation),
 //! kept in the local state directory and on the registry host, and the delivery ledger on the
-//! registry host (rollback protection and history, [`crate::ledger`]). A re-run of the same
+//! registry host (rollback protection and history, [`crate::ledger`]), and what the bundle put
+//! into the registry ([`crate::prune::content`], for `ferry prune`). A re-run of the same
 //! bundle keeps the first record's time and adds nothing to the ledger.
 
 use bundle_format::BundleIndex;
@@ -12,6 +13,7 @@ use crate::host::paths::{DELIVERY_LEDGER, INSTALL_RECORD};
 use crate::install::execute::{Changes, execute};
 use crate::install::run::Run;
 use crate::install::step::{Action, Content, StageName, StageReport, Step};
+use crate::prune::content::{DeliveredContent, record_path};
 use crate::registry_inventory::now_rfc3339;
 use crate::state::StateDir;
 
@@ -160,6 +162,14 @@ impl Stage for RecordStage {
                     path: DELIVERY_LEDGER.to_owned(),
                     mode: 0o644,
                     content: Content(ledger.to_json()),
+                },
+            },
+            Step {
+                host: host.clone(),
+                action: Action::File {
+                    path: record_path(&run.delivery.candidate.bundle_id)?,
+                    mode: 0o644,
+                    content: Content(DeliveredContent::of(run.bundle.index())?.to_json()),
                 },
             },
             Step {

@@ -41,6 +41,8 @@ pub mod names {
     pub const RECORD: &str = "installed.json";
     /// A copy of the registry host's delivery ledger, as of this machine's last install.
     pub const LEDGER_COPY: &str = "ledger.json";
+    /// A copy of the registry host's history log, as of this machine's last change.
+    pub const HISTORY_COPY: &str = "history.jsonl";
 
     pub const ALL: &[&str] = &[
         CA_CERT,
@@ -57,6 +59,7 @@ pub mod names {
         INSTALLATION_ID,
         RECORD,
         LEDGER_COPY,
+        HISTORY_COPY,
     ];
 }
 

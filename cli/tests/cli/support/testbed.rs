@@ -31,10 +31,6 @@ impl Testbed {
     /// Remove every trace of an earlier installation from every host (`testbed.sh reset`), so
     /// a test starts as a first install would: install refuses a state directory other than
     /// the installation's own.
-    #[allow(
-        dead_code,
-        reason = "installer/tests/ssh.rs includes this file and needs no reset"
-    )]
     pub fn reset(&self) {
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/testbed.sh");

@@ -25,6 +25,16 @@ pub fn with_registry_entry(
             "fix registry.dnsName in the inventory",
         ));
     }
+    let mut text = without_registry_entry(current);
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{BEGIN}\n{address} {name}\n{END}\n"));
+    Ok(text)
+}
+
+/// `current` without ferry's block; every other line as it was.
+pub fn without_registry_entry(current: &str) -> String {
     let mut kept = Vec::new();
     let mut inside = false;
     for line in current.lines() {
@@ -40,8 +50,7 @@ pub fn with_registry_entry(
     if !text.is_empty() {
         text.push('\n');
     }
-    text.push_str(&format!("{BEGIN}\n{address} {name}\n{END}\n"));
-    Ok(text)
+    text
 }
 
 /// Whether `current` holds ferry's block.
@@ -60,6 +69,8 @@ mod tests {
         assert_eq!(with_registry_entry(&once, address, "r.test").unwrap(), once);
         assert!(once.starts_with("127.0.0.1 localhost\n# BEGIN ferry registry\n10.0.0.1 r.test\n"));
         assert!(has_registry_entry(&once));
+        assert_eq!(without_registry_entry(&once), "127.0.0.1 localhost\n");
+        assert_eq!(without_registry_entry("a\nb"), "a\nb\n");
         assert!(with_registry_entry("", address, "r.test\n1.2.3.4 evil").is_err());
     }
 }

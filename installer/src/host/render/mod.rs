@@ -29,6 +29,8 @@ impl std::fmt::Debug for SecretText {
 
 /// The first line of every YAML or TOML file ferry writes.
 pub const HEADER: &str = "# Written by ferry install; changes are overwritten.\n";
+/// How every file ferry wrote begins (older versions wrote a shorter first line).
+pub const WRITTEN_BY_FERRY: &str = "# Written by ferry install";
 
 /// `HEADER` and the YAML of `value`.
 pub fn yaml(what: &str, value: &impl Serialize) -> Result<String, InstallError> {

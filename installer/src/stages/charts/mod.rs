@@ -1,13 +1,16 @@
 //! Stage 6: charts onto the cluster: one k3s HelmChart manifest per chart of the bundle, in the
 //! auto-deploy directory of the first server, pointing at the chart in the private registry
 //! (`oci://`), with the private registry injected into its values ([`values`]). A chart a newer
-//! bundle dropped is removed only with `--prune`. Nothing to do without a cluster, or with
+//! bundle dropped is removed only with `--prune`. Then install waits, bounded, until every
+//! chart's helm install job has finished ([`health`]). Nothing to do without a cluster, or with
 //! `--registry-url`.
 
+pub mod health;
 pub mod values;
 
 use super::k3s::node_places;
 use super::{Stage, report};
+use crate::cluster::kubectl::Kubectl;
 use crate::error::InstallError;
 use crate::host::files::quote;
 use crate::host::paths::{
@@ -88,6 +91,12 @@ impl Stage for ChartsStage {
                 }
             });
         }
+        if run.options.chart_wait.is_some() {
+            actions.extend(index.charts.iter().map(|chart| Action::WaitChart {
+                name: chart.name.clone(),
+                via: first.host.name.clone(),
+            }));
+        }
         Ok(actions
             .into_iter()
             .map(|action| Step {
@@ -104,10 +113,24 @@ impl Stage for ChartsStage {
             .filter(|s| {
                 !matches!(
                     s.action,
-                    Action::RemoveChart { .. } | Action::KeepStaleChart { .. }
+                    Action::RemoveChart { .. }
+                        | Action::KeepStaleChart { .. }
+                        | Action::WaitChart { .. }
                 )
             })
             .collect();
+        let waiting: Vec<&Step> = steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::WaitChart { .. }))
+            .collect();
+        let first = waiting
+            .first()
+            .map(|s| run.required_session(&s.host, "first k3s server"))
+            .transpose()?;
+        let written_after = match first {
+            Some(session) => Some(run.runtime.block_on(Kubectl::on(session).server_time())?),
+            None => None,
+        };
         execute(run, &common, &mut changes)?;
         let (mut stale, mut pruned) = (Vec::new(), Vec::new());
         for step in steps {
@@ -135,9 +158,33 @@ impl Stage for ChartsStage {
                 _ => {}
             }
         }
+        let mut ready = Vec::new();
+        if let (Some(session), Some(written_after), Some(timeout)) =
+            (first, written_after, run.options.chart_wait)
+        {
+            let charts: Vec<health::Waited> = waiting
+                .iter()
+                .filter_map(|s| match &s.action {
+                    Action::WaitChart { name, .. } => Some(health::Waited {
+                        name: name.clone(),
+                        changed: changes.get(&s.host).is_some_and(|c| {
+                            chart_manifest(name).is_ok_and(|path| c.written.contains(&path))
+                        }),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            ready = run.runtime.block_on(health::wait_for_charts(
+                &Kubectl::on(session),
+                &charts,
+                written_after,
+                timeout,
+            ))?;
+        }
         let mut done = report(StageName::Charts, changes);
         done.stale_charts = stale;
         done.pruned_charts = pruned;
+        done.charts_ready = ready;
         Ok(done)
     }
 }
