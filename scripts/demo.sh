@@ -163,7 +163,7 @@ printf 'demo passphrase, keep it apart from the file\n' >"$work/passphrase"
 
 echo "== day 2: bundle 0.3.0 upgrades k3s (v1.30.2 -> v1.31.0) and an app (app1 1.0 -> 1.1)"
 sed 's/^K3S_STANDIN_VERSION=.*/K3S_STANDIN_VERSION=v1.31.0+k3s1/' testdata/k3s-standin.sh >"$work/k3s-v1.31.0.sh"
-sed -e 's/version: 0.1.0/version: 0.3.0/' -e 's#apps/app1:1.0#apps/app1:1.1#' \
+sed -e 's/version: 0.1.0/version: 0.3.0/' -e '/apps\/app1:1.0/{s#app1:1.0#app1:1.1#;n;s#shared:app1#shared:app2#}' \
   -e "s#\.\./testdata/k3s-standin.sh#$PWD/$work/k3s-v1.31.0.sh#" -e "s#\.\./#$PWD/#g" \
   manifests/demo.yaml >"$work/demo-0.3.0.yaml"
 "$ferry" export -m "$work/demo-0.3.0.yaml" -o "$work/demo-0.3.0.tar.zst" --key "$work/demo.key"

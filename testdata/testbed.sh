@@ -161,7 +161,7 @@ reset() {
        rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin /usr/local/bin/k3s \
          /etc/systemd/system/ferry-registry*.service /etc/systemd/system/k3s*.service \
          /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests \
-         /usr/local/share/ca-certificates/ferry-registry.crt
+         /usr/local/share/ca-certificates/ferry-registry.crt /run/systemd/transient/k3s*.service
        update-ca-certificates >/dev/null 2>&1
        systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true' ||
       { log "$host: reset failed"; exit 1; }

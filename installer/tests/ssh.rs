@@ -318,11 +318,11 @@ fn a_k3s_process_whose_binary_was_replaced_on_disk_is_told_apart() {
             String::from_utf8_lossy(&output.stderr)
         );
     };
-    // A real binary run by systemd as k3s-agent.service, as k3s is.
-    run(
-        "systemctl stop k3s-agent 2>/dev/null; install -m 0755 /usr/bin/sleep /usr/local/bin/k3s; \
-         systemd-run --unit=k3s-agent /usr/local/bin/k3s infinity >/dev/null; sleep 0.5",
-    );
+    // A real binary run by systemd as k3s-agent.service, as k3s is (a unit file, as ferry
+    // writes one; a transient unit would outlive the test).
+    run("install -m 0755 /usr/bin/sleep /usr/local/bin/k3s; \
+         printf '[Service]\\nExecStart=/usr/local/bin/k3s infinity\\n' > /etc/systemd/system/k3s-agent.service; \
+         systemctl daemon-reload; systemctl start k3s-agent; sleep 0.5");
     let rt = runtime();
     let replaced = || {
         rt.block_on(async {

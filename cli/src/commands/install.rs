@@ -264,6 +264,12 @@ pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
             removed.repository, removed.digest
         ));
     }
+    if !report.tags_left.is_empty() {
+        text.push_str(&format!(
+            "tags left on kept manifests (the registry API deletes manifests, not single tags): {}\n",
+            report.tags_left.join(", ")
+        ));
+    }
     if let Some(storage) = &report.storage {
         text.push_str(&format!(
             "garbage collection reclaimed {} bytes ({} -> {} bytes of storage)\n",

@@ -505,6 +505,12 @@ fn node_remove_drains_deletes_and_cleans_the_host_and_refuses_to_end_the_cluster
         "{}",
         stderr(&last)
     );
+    let hostile = remove(&["h4;reboot"]);
+    assert!(
+        !hostile.status.success() && stderr(&hostile).contains("is not a valid host name"),
+        "{}",
+        stderr(&hostile)
+    );
     let unknown = remove(&["h9"]);
     assert!(
         !unknown.status.success()

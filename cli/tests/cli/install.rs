@@ -444,6 +444,49 @@ fn installs_a_tls_registry_pushes_every_digest_converges_and_pushes_via_far_host
         "no registry steps with --registry-url: {:?}",
         existing.plan
     );
+
+    // Prune against --registry-url: what ferry delivered only, and no garbage collection there.
+    let pruned = ok(run(ferry()
+        .args([
+            "prune",
+            "--keep",
+            "1",
+            "--json",
+            "--registry-url",
+            "127.0.0.1:5002",
+        ])
+        .arg("-i")
+        .arg(&moved)
+        .arg("--state-dir")
+        .arg(ws.path("state"))
+        .args(push_flags("127.0.0.1:5002"))));
+    let pruned: serde_json::Value = serde_json::from_slice(&pruned.stdout).unwrap();
+    assert!(pruned["storage"].is_null(), "{pruned}");
+    assert!(
+        pruned["note"].as_str().unwrap().contains("owner"),
+        "{pruned}"
+    );
+    assert_eq!(pruned["kept"][0]["name"], "other", "{pruned}");
+    let removed: Vec<&str> = pruned["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repository"].as_str().unwrap())
+        .collect();
+    assert!(removed.contains(&"docker.io/library/hello"), "{pruned}");
+    assert!(
+        !removed
+            .iter()
+            .any(|r| r.starts_with("ferry/") || *r == "quay.io/other/app"),
+        "{pruned}"
+    );
+    let pull = format!("{h1}:5001");
+    ok(pull_inspect(&ws, &pull, "quay.io/other/app:1"));
+    assert!(
+        !pull_inspect(&ws, &pull, "docker.io/library/hello:1.0")
+            .status
+            .success()
+    );
 }
 
 fn inventory_with_port(ws: &Workspace, bed: &Testbed, port: u16) -> PathBuf {

@@ -154,6 +154,14 @@ pub fn remove_nodes(
         ));
     }
     for name in names {
+        // A node name reaches kubectl: only a host name, never anything read as a flag.
+        if let Err(why) = yaml_input::rules::Rule::HostName.check(name) {
+            return Err(InstallError::other(
+                format!("node `{}`", bundle_format::printable::printable(name)),
+                format!("it {why}"),
+                "name nodes as the inventory and `ferry status -i` do",
+            ));
+        }
         if let Some(host) = inventory.hosts.iter().find(|h| &h.name == name)
             && host.roles.contains(&Role::Registry)
             && !host.is_node()

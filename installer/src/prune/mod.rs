@@ -47,6 +47,10 @@ pub struct PruneReport {
     pub kept: Vec<KeptBundle>,
     /// Manifests deleted (or, with `--plan`, to delete), with the tags that pointed at them.
     pub removed: Vec<RemovedManifest>,
+    /// Tags no kept bundle names, on manifests a kept bundle references: left, since the
+    /// registry API deletes manifests (with every tag on them), not single tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags_left: Vec<String>,
     /// Storage size before and after garbage collection; None without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<collect::Reclaimed>,
@@ -150,6 +154,12 @@ pub fn prune(
 
     // Every tagged manifest not kept (on a registry ferry does not own: only ferry's), then
     // every manifest an old delivery put there that no kept one names (index children).
+    let kept_tags: BTreeSet<(&str, &str)> = kept
+        .iter()
+        .flat_map(|c| &c.tags)
+        .map(|t| (t.repository.as_str(), t.tag.as_str()))
+        .collect();
+    let mut tags_left = Vec::new();
     let mut doomed: BTreeMap<InRepository, Vec<String>> = BTreeMap::new();
     let repositories = runtime.block_on(connection.repositories())?;
     for repository in repositories
@@ -167,7 +177,13 @@ pub fn prune(
                 repository: repository.clone(),
                 digest,
             };
-            if keep.contains(&at) || (!own && !ours.contains(&at)) {
+            if keep.contains(&at) {
+                if !kept_tags.contains(&(repository.as_str(), tag.as_str())) {
+                    tags_left.push(format!("{repository}:{tag}"));
+                }
+                continue;
+            }
+            if !own && !ours.contains(&at) {
                 continue;
             }
             doomed.entry(at).or_default().push(tag);
@@ -190,6 +206,7 @@ pub fn prune(
             })
             .collect(),
         removed: Vec::new(),
+        tags_left,
         storage: None,
         note: (!own).then(|| {
             "only manifests and tags were deleted: reclaiming the blobs is the job of the \
