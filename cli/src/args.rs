@@ -59,6 +59,10 @@ pub enum Command {
     /// Every delivery the far side accepted (install, push, rollbacks), from the ledger on the
     /// registry host, else from this machine's copy.
     History(HistoryArgs),
+    /// ferry itself: `ferry self install BUNDLE` replaces this ferry with the one the bundle
+    /// carries (`export --include-self`), verified.
+    #[command(name = "self", subcommand)]
+    Myself(SelfCommand),
     /// Delete from the registry everything the last N installed bundles do not reference, then
     /// reclaim the blobs with the registry's own garbage collection.
     Prune(PruneArgs),
@@ -88,6 +92,33 @@ pub enum Command {
         #[arg(short, long, default_value = ".")]
         out_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SelfCommand {
+    /// Install the ferry binary a bundle carries (role `ferry`, this machine's platform):
+    /// signature, expiry and digest checked, written new and renamed over the target; an older
+    /// ferry is refused unless --allow-downgrade.
+    Install(SelfInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SelfInstallArgs {
+    /// A bundle, or a parts directory.
+    pub bundle: PathBuf,
+    /// Where to install it; default: this ferry's own path.
+    #[arg(long, value_name = "FILE")]
+    pub to: Option<PathBuf>,
+    /// Install a ferry older than this one.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -261,6 +292,10 @@ pub struct ExportArgs {
     /// that day, UTC) or an RFC 3339 time. Default: no expiry.
     #[arg(long, value_name = "WHEN")]
     pub expires: Option<String>,
+    /// Carry this ferry binary in the bundle (file role `ferry`, this machine's platform), for
+    /// the far side's first ferry and `ferry self install` (README).
+    #[arg(long)]
+    pub include_self: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Print the result as JSON.

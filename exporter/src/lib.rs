@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod export;
+pub mod include_self;
 pub mod manifest;
 mod package;
 pub mod plan;

@@ -17,6 +17,7 @@ pub mod registry_access;
 pub mod registry_inventory;
 pub mod registry_tls;
 pub mod runtime;
+pub mod self_install;
 pub mod ssh;
 pub mod stages;
 pub mod state;

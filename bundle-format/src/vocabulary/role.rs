@@ -14,6 +14,8 @@ pub enum FileRole {
     AirgapImages,
     /// The private registry's binary (the CNCF distribution registry).
     Registry,
+    /// ferry itself (`export --include-self`), for `ferry self install` on the far side.
+    Ferry,
     /// Any other role, as the manifest wrote it.
     Other(String),
 }
@@ -24,6 +26,7 @@ impl FileRole {
             Self::K3s => "k3s",
             Self::AirgapImages => "airgap-images",
             Self::Registry => "registry",
+            Self::Ferry => "ferry",
             Self::Other(role) => role,
         }
     }
@@ -35,6 +38,7 @@ impl From<String> for FileRole {
             "k3s" => Self::K3s,
             "airgap-images" => Self::AirgapImages,
             "registry" => Self::Registry,
+            "ferry" => Self::Ferry,
             _ => Self::Other(text),
         }
     }
@@ -64,7 +68,7 @@ mod tests {
 
     #[test]
     fn known_roles_round_trip_and_others_are_kept() {
-        for text in ["k3s", "airgap-images", "registry", "cni-plugins"] {
+        for text in ["k3s", "airgap-images", "registry", "ferry", "cni-plugins"] {
             let role = FileRole::from(text);
             assert_eq!(String::from(role.clone()), text);
             assert_eq!(

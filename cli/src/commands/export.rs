@@ -17,7 +17,11 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
         Some(path) => Some(keys::signing_key(path, &args.password)?),
         None => None,
     };
-    let manifest = exporter::load_manifest(&args.manifest)?;
+    let mut manifest = exporter::load_manifest(&args.manifest)?;
+    if args.include_self {
+        let binary = std::env::current_exe().context("--include-self: where this ferry runs from")?;
+        exporter::include_self::include_self(&mut manifest, &binary)?;
+    }
     let base = match &args.base {
         Some(path) => Some(load_base(path, &keys::trusted_keys(&args.trust)?)?),
         None => None,

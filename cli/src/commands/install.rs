@@ -222,6 +222,41 @@ pub fn history(args: &crate::args::HistoryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn self_install(args: &crate::args::SelfInstallArgs) -> Result<ExitCode> {
+    let policy = keys::signature_policy(&args.trust, &args.accept)?;
+    let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
+    let target = match &args.to {
+        Some(to) => to.clone(),
+        None => std::env::current_exe()?,
+    };
+    let report = installer::self_install::self_install(
+        &bundle,
+        &installer::self_install::SelfInstallOptions {
+            target,
+            allow_downgrade: args.allow_downgrade,
+            running_version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+    )?;
+    if args.json {
+        print_json(&report)?;
+    } else if report.changed {
+        crate::render::line(&format!(
+            "installed ferry {} at {} ({})",
+            report.version,
+            report.target.display(),
+            report.digest
+        ));
+    } else {
+        crate::render::line(&format!(
+            "{} already is ferry {} ({}); nothing changed",
+            report.target.display(),
+            report.version,
+            report.digest
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
     let inventory = load_inventory(&args.inventory)?;
     let ssh = read_only_ssh(&inventory, &args.identities);

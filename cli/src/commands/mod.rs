@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::{Command, KeyCommand, NodeCommand, PartsCommand, StateCommand};
+use crate::args::{Command, KeyCommand, NodeCommand, PartsCommand, SelfCommand, StateCommand};
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
@@ -50,6 +50,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::History(args) => install::history(&args),
         Command::Node(NodeCommand::Remove(args)) => install::node_remove(&args),
         Command::Prune(args) => install::prune(&args),
+        Command::Myself(SelfCommand::Install(args)) => install::self_install(&args),
         Command::State(StateCommand::Export(args)) => state::export(&args),
         Command::State(StateCommand::Import(args)) => state::import(&args),
         Command::Schema { kind } => meta::schema(kind),
