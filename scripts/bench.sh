@@ -5,6 +5,7 @@
 #
 #   sudo scripts/bench.sh [SECTION...]     SECTION: export verify parts push noop nodes memory
 #                                          (default: all but memory, in that order)
+#   FERRY_BIN=dist/ferry-VERSION-x86_64-linux scripts/bench.sh export verify   (the release)
 #
 # memory exports, verifies and installs a 1 GiB and a 10 GiB bundle of synthetic layers and
 # reports peak RSS growth; it needs about 35 GB of free disk and half an hour.
@@ -30,8 +31,14 @@ if ((needs_root)) && [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-cargo build --release --locked -q
-export ferry=$PWD/target/release/ferry
+# FERRY_BIN=PATH measures that binary instead (the portable release: dist/ferry-*).
+if [[ -n "${FERRY_BIN:-}" ]]; then
+  export ferry
+  ferry=$(realpath "$FERRY_BIN")
+else
+  cargo build --release --locked -q
+  export ferry=$PWD/target/release/ferry
+fi
 export work=$PWD/.work/bench
 mkdir -p "$work"
 bash testdata/bench-dataset.sh "$work/dataset"

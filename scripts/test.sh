@@ -39,6 +39,16 @@ else
   echo "not root: the multi-host test bed is skipped, and so are the tests that need it" >&2
 fi
 
+echo "== scripts/release.sh (the portable release the tests check), signed with a throwaway key"
+rm -f target/release-test.key target/release-test.pub
+minisign -G -W -p target/release-test.pub -s target/release-test.key >/dev/null
+bash scripts/release.sh --key target/release-test.key
+export FERRY_RELEASE_PUB="$PWD/target/release-test.pub"
+echo "== an old-glibc root file system for the release binary (testdata/old-glibc-root.sh)"
+if [[ $(id -u) -eq 0 ]]; then
+  bash testdata/old-glibc-root.sh "$PWD/target/old-glibc-root"
+fi
+
 echo "== cargo test"
 status=0
 cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?

@@ -48,7 +48,10 @@ pub fn self_install(
     let platform = Platform::of_linux_machine(std::env::consts::ARCH).ok_or_else(|| {
         problem(
             "this machine",
-            format!("its architecture {} is not one ferry knows", std::env::consts::ARCH),
+            format!(
+                "its architecture {} is not one ferry knows",
+                std::env::consts::ARCH
+            ),
             "copy a ferry binary for it by hand",
         )
     })?;

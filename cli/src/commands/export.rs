@@ -19,7 +19,8 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
     };
     let mut manifest = exporter::load_manifest(&args.manifest)?;
     if args.include_self {
-        let binary = std::env::current_exe().context("--include-self: where this ferry runs from")?;
+        let binary =
+            std::env::current_exe().context("--include-self: where this ferry runs from")?;
         exporter::include_self::include_self(&mut manifest, &binary)?;
     }
     let base = match &args.base {

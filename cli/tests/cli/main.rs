@@ -25,6 +25,7 @@ mod output;
 mod parts;
 mod push;
 mod registry_export;
+mod release;
 mod reporting;
 mod round_trip;
 mod schema;

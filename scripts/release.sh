@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The portable release of ferry: x86_64 Linux, running on glibc 2.17 and later (RHEL 7 and 8,
+# their rebuilds, Kylin V10, openEuler 20.03, ...). Built with cargo-zigbuild, which links
+# against glibc 2.17's symbol versions through zig's linker (docs/dependencies.md), with the
+# `dist` profile (fat LTO, one codegen unit, debug info stripped, symbols kept).
+#
+#   scripts/release.sh --key KEY.key [--password-file FILE]
+#
+# Writes dist/ferry-VERSION-x86_64-linux, dist/SHA256SUMS and dist/SHA256SUMS.minisig (signed
+# with KEY by the minisign CLI; an encrypted key asks for its password unless --password-file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+key=
+password_file=
+while (($#)); do
+  case "$1" in
+  --key) key=${2:?--key needs a file}; shift 2 ;;
+  --password-file) password_file=${2:?--password-file needs a file}; shift 2 ;;
+  *) echo "usage: scripts/release.sh --key KEY.key [--password-file FILE]" >&2; exit 2 ;;
+  esac
+done
+[[ -n "$key" ]] || { echo "usage: scripts/release.sh --key KEY.key [--password-file FILE]" >&2; exit 2; }
+[[ -f "$key" ]] || { echo "release: no key at $key (make one with: ferry key generate -o NAME)" >&2; exit 2; }
+
+# zig and cargo-zigbuild from their PyPI packages, pinned, in a virtual environment of their own.
+tools=target/release-tools
+if [[ ! -x "$tools/bin/cargo-zigbuild" ]]; then
+  echo "release: installing zig and cargo-zigbuild (PyPI) into $tools"
+  python3 -m venv "$tools"
+  "$tools/bin/pip" install -q ziglang==0.15.2 cargo-zigbuild==0.24.1
+fi
+export PATH="$PWD/$tools/bin:$PATH"
+
+target=x86_64-unknown-linux-gnu
+cargo zigbuild --locked --profile dist --target "$target.2.17" -p ferry
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+name="ferry-$version-x86_64-linux"
+mkdir -p dist
+rm -f "dist/$name" dist/SHA256SUMS dist/SHA256SUMS.minisig
+install -m 0755 "target/$target/dist/ferry" "dist/$name"
+(cd dist && sha256sum "$name" >SHA256SUMS)
+if [[ -n "$password_file" ]]; then
+  minisign -S -s "$key" -m dist/SHA256SUMS -t "ferry $version release" <"$password_file" >/dev/null
+else
+  minisign -S -s "$key" -m dist/SHA256SUMS -t "ferry $version release"
+fi
+echo "release: dist/$name ($(stat -c %s "dist/$name") bytes), dist/SHA256SUMS, dist/SHA256SUMS.minisig"
