@@ -59,6 +59,9 @@ pub enum Command {
     /// Every delivery the far side accepted (install, push, rollbacks), from the ledger on the
     /// registry host, else from this machine's copy.
     History(HistoryArgs),
+    /// Serve a bundle or parts directory as a read-only OCI registry, in place: verified,
+    /// streamed, nothing extracted (docs/cli.md, "serve").
+    Serve(ServeArgs),
     /// ferry itself: `ferry self install BUNDLE` replaces this ferry with the one the bundle
     /// carries (`export --include-self`), verified.
     #[command(name = "self", subcommand)]
@@ -92,6 +95,29 @@ pub enum Command {
         #[arg(short, long, default_value = ".")]
         out_dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A bundle, or a parts directory (lost parts rebuilt from repair parts as verify does).
+    pub bundle: PathBuf,
+    /// Where to listen; any address but loopback needs --tls-cert and --tls-key, or
+    /// --insecure-http. Port 0 picks a free port (printed).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:5000")]
+    pub listen: std::net::SocketAddr,
+    /// The server's PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key (with --tls-cert).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Allow plain HTTP on an address other than loopback.
+    #[arg(long)]
+    pub insecure_http: bool,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
 }
 
 #[derive(Debug, Subcommand)]

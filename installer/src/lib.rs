@@ -18,6 +18,7 @@ pub mod registry_inventory;
 pub mod registry_tls;
 pub mod runtime;
 pub mod self_install;
+pub mod serve;
 pub mod ssh;
 pub mod stages;
 pub mod state;

@@ -222,6 +222,27 @@ pub fn history(args: &crate::args::HistoryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn serve(args: &crate::args::ServeArgs) -> Result<ExitCode> {
+    let policy = keys::signature_policy(&args.trust, &args.accept)?;
+    let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
+    let (name, version) = (bundle.index().name.clone(), bundle.index().version.clone());
+    let options = installer::serve::ServeOptions {
+        listen: args.listen,
+        tls: args.tls_cert.clone().zip(args.tls_key.clone()),
+        insecure_http: args.insecure_http,
+    };
+    installer::serve::serve(bundle, &options, |serving| {
+        crate::render::line(&format!(
+            "serving {name} {version} at {}://{} ({} repositories, {} tags), read-only; Ctrl-C stops",
+            if serving.tls { "https" } else { "http" },
+            serving.address,
+            serving.repositories,
+            serving.tags
+        ));
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn self_install(args: &crate::args::SelfInstallArgs) -> Result<ExitCode> {
     let policy = keys::signature_policy(&args.trust, &args.accept)?;
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;

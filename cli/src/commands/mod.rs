@@ -50,6 +50,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::History(args) => install::history(&args),
         Command::Node(NodeCommand::Remove(args)) => install::node_remove(&args),
         Command::Prune(args) => install::prune(&args),
+        Command::Serve(args) => install::serve(&args),
         Command::Myself(SelfCommand::Install(args)) => install::self_install(&args),
         Command::State(StateCommand::Export(args)) => state::export(&args),
         Command::State(StateCommand::Import(args)) => state::import(&args),

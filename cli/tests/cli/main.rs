@@ -29,6 +29,7 @@ mod release;
 mod reporting;
 mod round_trip;
 mod schema;
+mod serve;
 mod tamper;
 mod tamper_campaign;
 mod trust;
