@@ -3,7 +3,7 @@
 # RUNS runs (default 3), peak RSS from /usr/bin/time. Run it as root after scripts/test.sh's
 # setup (the push, no-op and node sections use the test bed).
 #
-#   sudo scripts/bench.sh [SECTION...]     SECTION: export verify parts push noop nodes memory
+#   sudo scripts/bench.sh [SECTION...]     SECTION: export verify parts serve push noop nodes memory
 #                                          (default: all but memory, in that order)
 #   FERRY_BIN=dist/ferry-VERSION-x86_64-linux scripts/bench.sh export verify   (the release)
 #
@@ -17,13 +17,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 sections=("$@")
-((${#sections[@]})) || sections=(export verify parts push noop nodes)
+((${#sections[@]})) || sections=(export verify parts serve push noop nodes)
 needs_root=0
 for s in "${sections[@]}"; do
   case "$s" in
-  export | verify | parts) ;;
+  export | verify | parts | serve) ;;
   push | noop | nodes | memory) needs_root=1 ;;
-  *) echo "unknown section '$s': export verify parts push noop nodes memory" >&2; exit 2 ;;
+  *) echo "unknown section '$s': export verify parts serve push noop nodes memory" >&2; exit 2 ;;
   esac
 done
 if ((needs_root)) && [[ $(id -u) -ne 0 ]]; then
@@ -195,6 +195,36 @@ section_verify() {
   [[ -f $bundle ]] || measure ferry_export >/dev/null
   header "verify: signature, every frame and digest, streaming"
   pair "verify" ferry_verify 'zstd -d \| sha256sum' zstd_sha256sum warm_bundle
+}
+
+# serve: skopeo copy --all of every image, from `ferry serve` over the bundle against the same
+# from the distribution registry that holds them (the source registry), into an OCI layout.
+copy_all_from() {
+  local from=$1 prefix=$2
+  rm -rf "$work/served"
+  for i in $(seq 22); do
+    skopeo copy -q --all --src-tls-verify=false "docker://$from/${prefix}bench/img$i:1.0" "oci:$work/served:img$i"
+  done
+}
+from_ferry_serve() { copy_all_from "$serve_address" "${source_registry/:/_}/"; }
+from_registry() { copy_all_from "$source_registry" ""; }
+export -f copy_all_from from_ferry_serve from_registry
+section_serve() {
+  [[ -f $bundle ]] || measure ferry_export >/dev/null
+  header "serve: skopeo copy --all of the 22 images, from ferry serve over the bundle vs. from the registry"
+  local port log
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  log=$work/serve.log
+  /usr/bin/time -o "$work/serve.time" -f '%M' "$ferry" serve "$bundle" --listen "127.0.0.1:$port" \
+    --trusted-key "$key.pub" >"$log" 2>&1 &
+  local pid=$!
+  cleanups+=("pkill -P $pid 2>/dev/null")
+  for _ in $(seq 100); do grep -q serving "$log" && break; sleep 0.1; done
+  export serve_address=127.0.0.1:$port
+  pair "serve, skopeo copy --all" from_ferry_serve "the distribution registry, skopeo copy --all" from_registry
+  pkill -INT -P "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "ferry serve peak RSS over all runs: $(mib "$(tail -n 1 "$work/serve.time" 2>/dev/null || echo 0)") MiB (the copying client's is in the table)" | tee -a "$results"
 }
 
 ferry_split() { rm -rf "$work/parts"; "$ferry" split "$bundle" -o "$work/parts" --part-size 64M --repair 10 --key "$key.key"; }
