@@ -73,6 +73,21 @@ impl BundleFile {
 
     /// Stream one blob, decompressing only its own frame. Fails at the end on a digest mismatch.
     pub fn open_blob(&self, digest: &Digest) -> Result<impl Read + use<>, Error> {
+        self.open_blob_hashing(digest, true)
+    }
+
+    /// The same for a blob the caller already read through [`Self::open_blob`] from this very
+    /// source and found whole: its frame and size are checked again, its digest is not
+    /// recomputed (a server sending the same verified layer many times).
+    pub fn reopen_checked_blob(&self, digest: &Digest) -> Result<impl Read + use<>, Error> {
+        self.open_blob_hashing(digest, false)
+    }
+
+    fn open_blob_hashing(
+        &self,
+        digest: &Digest,
+        hashing: bool,
+    ) -> Result<impl Read + use<>, Error> {
         let name = digest.blob_path();
         let descriptor = self
             .index
@@ -93,7 +108,8 @@ impl BundleFile {
         let corrupt = |problem| Error::corrupt(&name, offset, problem);
         // Positioned reads: blobs may be read from several threads at once.
         let frame = Window::new(self.source.clone(), offset, offset + entry.frame.length);
-        let mut decoder = Decoder::with_buffer(BufReader::new(frame))
+        // Large positioned reads: a frame is read front to back, often many megabytes.
+        let mut decoder = Decoder::with_buffer(BufReader::with_capacity(256 << 10, frame))
             .map_err(|e| corrupt(Corruption::DamagedFrame(e.to_string())))?
             .single_frame();
         decoder
@@ -112,7 +128,8 @@ impl BundleFile {
         }
         Ok(VerifiedBlob {
             inner: decoder.take(descriptor.size),
-            hasher: Hasher::default(),
+            hasher: hashing.then(Hasher::default),
+            read: 0,
             expected: *digest,
             size: descriptor.size,
             offset,
@@ -156,7 +173,9 @@ fn read_exact_at(source: &dyn ReadAt, buf: &mut [u8], offset: u64) -> Result<(),
 
 struct VerifiedBlob<R> {
     inner: R,
-    hasher: Hasher,
+    /// None when the caller already checked this blob's digest from this source.
+    hasher: Option<Hasher>,
+    read: u64,
     expected: Digest,
     size: u64,
     offset: u64,
@@ -173,18 +192,23 @@ impl<R: Read> Read for VerifiedBlob<R> {
             );
             io::Error::new(io::ErrorKind::InvalidData, error)
         })?;
-        self.hasher.update(&buf[..n]);
-        if n == 0 || self.hasher.bytes() == self.size {
-            let (actual, bytes) = self.hasher.clone().finish();
-            let problem = if bytes != self.size {
+        self.read += n as u64;
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&buf[..n]);
+        }
+        if n == 0 || self.read == self.size {
+            let problem = if self.read != self.size {
                 Some(Corruption::Truncated)
-            } else if actual != self.expected {
-                Some(Corruption::DigestMismatch {
-                    expected: self.expected,
-                    actual,
-                })
             } else {
-                None
+                match self.hasher.clone().map(Hasher::finish) {
+                    Some((actual, _)) if actual != self.expected => {
+                        Some(Corruption::DigestMismatch {
+                            expected: self.expected,
+                            actual,
+                        })
+                    }
+                    _ => None,
+                }
             };
             if let Some(problem) = problem {
                 let error = Error::corrupt(self.expected.blob_path(), self.offset, problem);

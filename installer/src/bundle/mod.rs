@@ -80,6 +80,15 @@ impl VerifiedBundle {
         Ok(self.random.open_blob(digest)?)
     }
 
+    /// A blob this handle already read whole through [`Self::open_blob`] without a mismatch:
+    /// decompressed again without recomputing its digest (`ferry serve`'s repeated sends).
+    pub fn reopen_checked_blob(
+        &self,
+        digest: &Digest,
+    ) -> Result<impl Read + Send + use<>, InstallError> {
+        Ok(self.random.reopen_checked_blob(digest)?)
+    }
+
     /// Positioned reads for concurrent uploads.
     pub fn random_access(&self) -> &BundleFile {
         &self.random
