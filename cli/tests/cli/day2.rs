@@ -726,7 +726,7 @@ fn prune_keeps_what_the_last_bundles_reference_and_reclaims_the_rest() {
     let pulled = on_host(
         &bed,
         &bed.hosts[2].address,
-        "ctr -n ferry-prune images rm docker.io/example/multiarch:1.0 >/dev/null 2>&1; \
+        "systemctl start containerd; ctr -n ferry-prune images rm docker.io/example/multiarch:1.0 >/dev/null 2>&1; \
          ctr -n ferry-prune images pull --hosts-dir /etc/containerd/certs.d docker.io/example/multiarch:1.0",
     );
     assert!(

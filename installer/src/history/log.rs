@@ -44,6 +44,16 @@ impl std::fmt::Display for EventAction {
     }
 }
 
+impl Outcome {
+    pub fn of<T, E>(result: &Result<T, E>) -> Self {
+        if result.is_ok() {
+            Self::Succeeded
+        } else {
+            Self::Failed
+        }
+    }
+}
+
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -191,4 +201,40 @@ pub async fn append(
         state.write_private(names::HISTORY_COPY, &bytes)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_is_read_line_by_line_and_damaged_lines_are_named_not_fatal() {
+        let mut event = Event::new(EventAction::Prune, Outcome::Failed, "two\nlines");
+        event.by = "op@host".into();
+        let line = event.line();
+        assert_eq!(
+            line.iter().filter(|&&b| b == b'\n').count(),
+            1,
+            "one line each"
+        );
+        let text = [
+            line.as_slice(),
+            b"{not json\n\n",
+            Event::new(EventAction::Install, Outcome::Succeeded, "")
+                .line()
+                .as_slice(),
+        ]
+        .concat();
+        let log = Log::parse(&text);
+        assert_eq!(log.events.len(), 2);
+        assert_eq!(log.events[0], event);
+        assert_eq!(log.unreadable.len(), 1);
+        assert!(
+            log.unreadable[0].starts_with("line 2:"),
+            "{:?}",
+            log.unreadable
+        );
+        assert_eq!(Outcome::of(&Ok::<(), ()>(())), Outcome::Succeeded);
+        assert_eq!(Outcome::of(&Err::<(), ()>(())), Outcome::Failed);
+    }
 }

@@ -205,3 +205,26 @@ pub async fn read_file(
         )),
     }
 }
+
+/// Replace `/etc/hosts` with `text`, in place: it may be a bind mount (containers), which a
+/// rename would not reach.
+pub async fn rewrite_etc_hosts(session: &SshSession, text: &str) -> Result<(), SshError> {
+    let output = session
+        .run_with_input(
+            &format!("cat > {}", quote(crate::host::paths::ETC_HOSTS)),
+            text.as_bytes(),
+        )
+        .await?;
+    if output.status != 0 {
+        return Err(SshError::other(
+            &session.host.describe(),
+            format!(
+                "writing {} failed: {}",
+                crate::host::paths::ETC_HOSTS,
+                output.stderr_text()
+            ),
+            "check that /etc/hosts is writable",
+        ));
+    }
+    Ok(())
+}

@@ -12,7 +12,9 @@ use super::run::Run;
 use super::step::{Action, HostChanges, Step};
 use crate::bundle::{BlobTarget, put_blob_on_hosts};
 use crate::error::InstallError;
-use crate::host::files::{ensure_file, ensure_unit, quote, read_file, restart_if_active};
+use crate::host::files::{
+    ensure_file, ensure_unit, quote, read_file, restart_if_active, rewrite_etc_hosts,
+};
 use crate::host::paths::{ETC_HOSTS, REGISTRY_CA};
 use crate::host::render::etc_hosts::with_registry_entry;
 use crate::ssh::SshSession;
@@ -173,17 +175,7 @@ async fn carry_out(
             let address = resolve_on(session, address).await?;
             let wanted = with_registry_entry(&current, address, name)?;
             if wanted.trim_end() != current.trim_end() {
-                // /etc/hosts may be a bind mount: rewrite it in place rather than replacing it.
-                let output = session
-                    .run_with_input(&format!("cat > {}", quote(ETC_HOSTS)), wanted.as_bytes())
-                    .await?;
-                if output.status != 0 {
-                    return Err(InstallError::other(
-                        format!("{}: {ETC_HOSTS}", session.host.describe()),
-                        output.stderr_text(),
-                        "check that /etc/hosts is writable",
-                    ));
-                }
+                rewrite_etc_hosts(session, &wanted).await?;
                 changes.written.push(ETC_HOSTS.to_owned());
             }
         }

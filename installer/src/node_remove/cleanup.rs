@@ -6,7 +6,7 @@
 
 use crate::error::InstallError;
 use crate::host::OsFamily;
-use crate::host::files::{quote, read_file};
+use crate::host::files::{quote, read_file, rewrite_etc_hosts};
 use crate::host::paths::{
     CONTAINERD_CERTS_D, CONTAINERD_CONFIG, CONTAINERD_UNIT, ETC_HOSTS, K3S_AGENT_UNIT, K3S_BINARY,
     K3S_SERVER_UNIT, NODE_CA, unit_file,
@@ -106,17 +106,7 @@ pub async fn remove_registry_trust(session: &SshSession) -> Result<(), InstallEr
         .unwrap_or_default();
     let hosts = String::from_utf8_lossy(&hosts);
     if has_registry_entry(&hosts) {
-        let kept = without_registry_entry(&hosts);
-        let output = session
-            .run_with_input(&format!("cat > {}", quote(ETC_HOSTS)), kept.as_bytes())
-            .await?;
-        if output.status != 0 {
-            return Err(InstallError::other(
-                format!("{}: {ETC_HOSTS}", session.host.describe()),
-                output.stderr_text(),
-                "remove the block between the `ferry registry` markers yourself",
-            ));
-        }
+        rewrite_etc_hosts(session, &without_registry_entry(&hosts)).await?;
     }
     Ok(())
 }

@@ -252,15 +252,7 @@ pub fn remove_nodes(
         Ok(()) => format!("removed {}", names.join(", ")),
         Err(e) => format!("removing {}: {e}", names.join(", ")),
     };
-    let event = Event::new(
-        EventAction::NodeRemove,
-        if outcome.is_ok() {
-            Outcome::Succeeded
-        } else {
-            Outcome::Failed
-        },
-        detail,
-    );
+    let event = Event::new(EventAction::NodeRemove, Outcome::of(&outcome), detail);
     record(&runtime, inventory, &connected, &state, &event);
     outcome?;
     report.plan_only = false;

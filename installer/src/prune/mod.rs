@@ -242,15 +242,7 @@ pub fn prune(
         Ok(()) => summary(&report),
         Err(e) => format!("{}; then: {e}", summary(&report)),
     };
-    let event = Event::new(
-        EventAction::Prune,
-        if outcome.is_ok() {
-            Outcome::Succeeded
-        } else {
-            Outcome::Failed
-        },
-        detail,
-    );
+    let event = Event::new(EventAction::Prune, Outcome::of(&outcome), detail);
     if let Err(e) = runtime.block_on(append(&session, &state, &event)) {
         tracing::warn!("this prune is not in the history: {e}");
     }
