@@ -6,6 +6,7 @@ pub mod export;
 pub mod include_self;
 pub mod manifest;
 mod package;
+pub mod packages;
 pub mod plan;
 pub mod remote;
 pub mod source;

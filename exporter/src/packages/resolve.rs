@@ -1,0 +1,345 @@
+//! The dependency closure of the packages asked for: `Depends` and `Pre-Depends`, alternatives
+//! in the order written, virtual packages through `Provides`, version constraints, packages of
+//! the native architecture or `all`; minus a baseline assumed present on the nodes (every
+//! package of `Priority: required`, plus names given). The newest version that satisfies a
+//! relation is taken. The result is in install order (dependencies first). An unsatisfiable
+//! request fails with the chain of relations that led to it. `Conflicts` and `Breaks` are not
+//! weighed: the nodes' dpkg refuses what they forbid.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use super::control::Stanza;
+use super::relation::{Alternatives, Wanted, relations};
+use super::version::DebVersion;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub name: String,
+    pub version: DebVersion,
+    pub version_text: String,
+    pub architecture: String,
+    pub depends: Vec<Alternatives>,
+    pub provides: Vec<(String, Option<DebVersion>)>,
+    pub required: bool,
+    pub filename: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Universe {
+    by_name: HashMap<String, Vec<Candidate>>,
+    /// Virtual (or real) name -> the packages providing it, with the version they provide.
+    providers: HashMap<String, Vec<(String, Option<DebVersion>)>>,
+}
+
+/// A request the closure cannot meet, with how it was reached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} cannot be satisfied: {why}", chain.join(" -> "))]
+pub struct Unsatisfiable {
+    pub chain: Vec<String>,
+    pub why: String,
+}
+
+fn field<'s>(stanza: &'s Stanza, name: &str, package: &str) -> Result<&'s str, String> {
+    stanza
+        .get(name)
+        .ok_or_else(|| format!("package {package}: no {name} field"))
+}
+
+impl Universe {
+    /// Every stanza of the repository's `Packages` indexes for `native` (and `all`).
+    pub fn from_stanzas(stanzas: &[Stanza], native: &str) -> Result<Self, String> {
+        let mut universe = Self::default();
+        for stanza in stanzas {
+            let name = stanza.get("Package").ok_or("a stanza without Package")?;
+            let architecture = field(stanza, "Architecture", name)?;
+            if architecture != native && architecture != "all" {
+                continue;
+            }
+            let version_text = field(stanza, "Version", name)?;
+            let version = DebVersion::parse(version_text).ok_or_else(|| {
+                format!("package {name}: `{version_text}` is not a Debian version")
+            })?;
+            let mut depends = Vec::new();
+            for key in ["Pre-Depends", "Depends"] {
+                if let Some(value) = stanza.get(key) {
+                    depends.extend(relations(value).map_err(|e| format!("package {name}: {e}"))?);
+                }
+            }
+            let mut provides = Vec::new();
+            if let Some(value) = stanza.get("Provides") {
+                for alternatives in relations(value).map_err(|e| format!("package {name}: {e}"))? {
+                    for provided in alternatives {
+                        provides.push((provided.name, provided.constraint.map(|c| c.version)));
+                    }
+                }
+            }
+            let candidate = Candidate {
+                name: name.to_owned(),
+                version,
+                version_text: version_text.to_owned(),
+                architecture: architecture.to_owned(),
+                depends,
+                provides: provides.clone(),
+                required: stanza.get("Priority") == Some("required"),
+                filename: field(stanza, "Filename", name)?.to_owned(),
+                sha256: field(stanza, "SHA256", name)?.to_owned(),
+                size: field(stanza, "Size", name)?
+                    .parse()
+                    .map_err(|_| format!("package {name}: Size is not a number"))?,
+            };
+            for (provided, version) in provides {
+                universe
+                    .providers
+                    .entry(provided)
+                    .or_default()
+                    .push((name.to_owned(), version));
+            }
+            universe
+                .by_name
+                .entry(name.to_owned())
+                .or_default()
+                .push(candidate);
+        }
+        for candidates in universe.by_name.values_mut() {
+            candidates.sort_by(|a, b| b.version.cmp(&a.version));
+        }
+        Ok(universe)
+    }
+
+    /// Every package of `Priority: required`: what any Debian system has.
+    pub fn required(&self) -> BTreeSet<String> {
+        self.by_name
+            .iter()
+            .filter(|(_, c)| c.iter().any(|c| c.required))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The newest real package satisfying `wanted`, else the newest provider of it.
+    fn best(&self, wanted: &Wanted) -> Option<&Candidate> {
+        let direct = self.by_name.get(&wanted.name).and_then(|candidates| {
+            candidates.iter().find(|c| {
+                wanted
+                    .constraint
+                    .as_ref()
+                    .is_none_or(|k| k.allows(&c.version))
+            })
+        });
+        direct.or_else(|| {
+            self.providers
+                .get(&wanted.name)?
+                .iter()
+                .find_map(|(name, provided)| {
+                    let fits = match (&wanted.constraint, provided) {
+                        (None, _) => true,
+                        (Some(k), Some(version)) => k.allows(version),
+                        (Some(_), None) => false,
+                    };
+                    fits.then(|| self.by_name.get(name)?.first()).flatten()
+                })
+        })
+    }
+}
+
+/// The closure of `requests` in install order, leaving out `baseline` and what provides it.
+pub fn resolve<'u>(
+    universe: &'u Universe,
+    requests: &[Wanted],
+    baseline: &BTreeSet<String>,
+) -> Result<Vec<&'u Candidate>, Unsatisfiable> {
+    let mut chosen: Vec<&Candidate> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for request in requests {
+        let chain = vec![describe(request)];
+        visit(
+            universe,
+            std::slice::from_ref(request),
+            baseline,
+            &mut chosen,
+            &mut seen,
+            &chain,
+        )?;
+    }
+    Ok(chosen)
+}
+
+fn describe(wanted: &Wanted) -> String {
+    match &wanted.constraint {
+        Some(constraint) => format!("{} ({} {})", wanted.name, constraint.op, constraint.version),
+        None => wanted.name.clone(),
+    }
+}
+
+fn visit<'u>(
+    universe: &'u Universe,
+    alternatives: &[Wanted],
+    baseline: &BTreeSet<String>,
+    chosen: &mut Vec<&'u Candidate>,
+    seen: &mut HashSet<&'u str>,
+    chain: &[String],
+) -> Result<(), Unsatisfiable> {
+    let satisfied = |wanted: &Wanted, seen: &HashSet<&str>| {
+        baseline.contains(&wanted.name)
+            || seen.contains(wanted.name.as_str())
+            || chosen_provides(chosen, wanted)
+    };
+    if alternatives.iter().any(|w| satisfied(w, seen)) {
+        return Ok(());
+    }
+    let Some(candidate) = alternatives.iter().find_map(|w| universe.best(w)) else {
+        let names: Vec<String> = alternatives.iter().map(describe).collect();
+        return Err(Unsatisfiable {
+            chain: chain.to_vec(),
+            why: format!("no package of the repository is {}", names.join(" or ")),
+        });
+    };
+    seen.insert(candidate.name.as_str());
+    for relation in &candidate.depends {
+        let mut deeper = chain.to_vec();
+        deeper.push(format!(
+            "{} {} needs {}",
+            candidate.name,
+            candidate.version_text,
+            relation
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        ));
+        visit(universe, relation, baseline, chosen, seen, &deeper)?;
+    }
+    chosen.push(candidate);
+    Ok(())
+}
+
+fn chosen_provides(chosen: &[&Candidate], wanted: &Wanted) -> bool {
+    chosen.iter().any(|c| {
+        c.provides.iter().any(|(name, version)| {
+            name == &wanted.name
+                && match (&wanted.constraint, version) {
+                    (None, _) => true,
+                    (Some(k), Some(v)) => k.allows(v),
+                    (Some(_), None) => false,
+                }
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::control::stanzas;
+    use super::*;
+
+    const PACKAGES: &str = "\
+Package: jq
+Version: 1.6-2.1
+Architecture: amd64
+Depends: libjq1 (= 1.6-2.1), libc6 (>= 2.34)
+Filename: pool/main/j/jq/jq_1.6-2.1_amd64.deb
+Size: 64000
+SHA256: aa
+
+Package: libjq1
+Version: 1.6-2.1
+Architecture: amd64
+Depends: libonig5 (>= 6.1.0), libc6 (>= 2.34)
+Filename: pool/main/j/jq/libjq1_1.6-2.1_amd64.deb
+Size: 130000
+SHA256: bb
+
+Package: libonig5
+Version: 6.9.8-1
+Architecture: amd64
+Filename: pool/main/libo/libonig/libonig5_6.9.8-1_amd64.deb
+Size: 170000
+SHA256: cc
+
+Package: libc6
+Version: 2.36-9
+Architecture: amd64
+Priority: required
+Filename: pool/main/g/glibc/libc6_2.36-9_amd64.deb
+Size: 2000000
+SHA256: dd
+
+Package: socat
+Version: 1.7.4.4-2
+Architecture: amd64
+Depends: libc6 (>= 2.34), libssl3 (>= 3.0.0) | libssl1.1, editor
+Filename: pool/main/s/socat/socat_1.7.4.4-2_amd64.deb
+Size: 300000
+SHA256: ee
+
+Package: libssl3
+Version: 3.0.11-1
+Architecture: amd64
+Filename: pool/main/o/openssl/libssl3_3.0.11-1_amd64.deb
+Size: 2000000
+SHA256: ff
+
+Package: nano
+Version: 7.2-1
+Architecture: amd64
+Provides: editor
+Filename: pool/main/n/nano/nano_7.2-1_amd64.deb
+Size: 600000
+SHA256: 11
+
+Package: armonly
+Version: 1.0
+Architecture: arm64
+Filename: pool/main/a/armonly_1.0_arm64.deb
+Size: 1
+SHA256: 22
+";
+
+    fn universe() -> Universe {
+        Universe::from_stanzas(&stanzas(PACKAGES).unwrap(), "amd64").unwrap()
+    }
+
+    fn want(text: &str) -> Vec<Wanted> {
+        relations(text).unwrap().into_iter().flatten().collect()
+    }
+
+    #[test]
+    fn the_closure_is_in_install_order_without_the_baseline() {
+        let universe = universe();
+        let baseline = universe.required();
+        assert_eq!(baseline, BTreeSet::from(["libc6".to_owned()]));
+        let names: Vec<&str> = resolve(&universe, &want("socat, jq"), &baseline)
+            .unwrap()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["libssl3", "nano", "socat", "libonig5", "libjq1", "jq"]
+        );
+    }
+
+    #[test]
+    fn an_unsatisfiable_request_names_the_chain_that_broke() {
+        let universe = universe();
+        let broken = resolve(&universe, &want("jq"), &BTreeSet::new()).unwrap();
+        assert!(
+            broken.iter().any(|c| c.name == "libc6"),
+            "no baseline: libc6 comes along"
+        );
+        let error = resolve(&universe, &want("socat (>= 2.0)"), &universe.required()).unwrap_err();
+        assert!(error.why.contains("socat (>= 2.0)"), "{error}");
+        let error = resolve(&universe, &want("armonly"), &BTreeSet::new()).unwrap_err();
+        assert!(error.to_string().contains("armonly"), "{error}");
+        let mut strict = universe.required();
+        strict.insert("libssl3".into());
+        let mut universe_without_onig = universe;
+        universe_without_onig.by_name.remove("libonig5");
+        let error = resolve(&universe_without_onig, &want("jq"), &strict).unwrap_err();
+        assert_eq!(error.chain.len(), 3, "{error}");
+        assert!(
+            error.chain[2].starts_with("libjq1 1.6-2.1 needs libonig5"),
+            "{error}"
+        );
+    }
+}
