@@ -149,9 +149,6 @@ pub struct SelfInstallArgs {
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
-    /// The inventory the registry was installed with.
-    #[arg(short, long, value_name = "FILE")]
-    pub inventory: PathBuf,
     /// Keep what the last N installed bundles reference (from the history).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub keep: u32,
@@ -164,12 +161,8 @@ pub struct PruneArgs {
     pub registry_url: Option<String>,
     #[command(flatten)]
     pub registry: RegistryArgs,
-    /// Local state directory (as for install): the registry password and CA.
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// An SSH private key to log in with (repeatable), tried before the inventory's.
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
+    #[command(flatten)]
+    pub far_side: FarSideArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -186,9 +179,6 @@ pub struct NodeRemoveArgs {
     /// The nodes to remove, by their inventory (or cluster) name.
     #[arg(required = true, value_name = "NAME")]
     pub names: Vec<String>,
-    /// The inventory the cluster was installed with.
-    #[arg(short, long, value_name = "FILE")]
-    pub inventory: PathBuf,
     /// Show what would be done, after checking every host; change nothing.
     #[arg(long)]
     pub plan: bool,
@@ -208,12 +198,8 @@ pub struct NodeRemoveArgs {
     /// Remove the last server: the cluster and its data store end.
     #[arg(long)]
     pub remove_last_server: bool,
-    /// Local state directory (as for install), for the copy of the history.
-    #[arg(long, value_name = "DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// An SSH private key to log in with (repeatable), tried before the inventory's.
-    #[arg(long = "identity", value_name = "FILE")]
-    pub identities: Vec<PathBuf>,
+    #[command(flatten)]
+    pub far_side: FarSideArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -560,17 +546,26 @@ pub struct PartsStatusArgs {
     pub json: bool,
 }
 
+/// How the day-2 commands reach an installation: its inventory, the state directory install
+/// used, and extra SSH keys; new host keys are never accepted.
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
-    /// The inventory.
+pub struct FarSideArgs {
+    /// The inventory the installation was made with.
     #[arg(short, long, value_name = "FILE")]
     pub inventory: PathBuf,
-    /// Local state directory (as for install), for the copy of the ledger.
+    /// Local state directory (as for install): the history's copy, and for prune the registry
+    /// password and CA.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// An SSH private key to log in with (repeatable), tried before the inventory's.
     #[arg(long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub far_side: FarSideArgs,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -144,6 +144,20 @@ fn render(report: &InstallReport) -> String {
     text.trim_end().to_owned()
 }
 
+/// The inventory, read-only SSH options and the state root of a day-2 command.
+fn far_side(
+    args: &crate::args::FarSideArgs,
+) -> Result<(
+    installer::inventory::Inventory,
+    installer::ssh::SshOptions,
+    std::path::PathBuf,
+)> {
+    let inventory = load_inventory(&args.inventory)?;
+    let ssh = read_only_ssh(&inventory, &args.identities);
+    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
+    Ok((inventory, ssh, state_root))
+}
+
 /// Drift between the inventory and the cluster, one line per finding.
 fn drift_text(drift: &installer::cluster::drift::Drift) -> String {
     if !drift.checked {
@@ -179,9 +193,7 @@ fn read_only_ssh(
 }
 
 pub fn history(args: &crate::args::HistoryArgs) -> Result<ExitCode> {
-    let inventory = load_inventory(&args.inventory)?;
-    let ssh = read_only_ssh(&inventory, &args.identities);
-    let state_root = args.state_dir.clone().unwrap_or_else(default_state_root);
+    let (inventory, ssh, state_root) = far_side(&args.far_side)?;
     let report = installer::history::history(&inventory, &ssh, &state_root)?;
     if args.json {
         print_json(&report)?;
@@ -279,14 +291,13 @@ pub fn self_install(args: &crate::args::SelfInstallArgs) -> Result<ExitCode> {
 }
 
 pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
-    let inventory = load_inventory(&args.inventory)?;
-    let ssh = read_only_ssh(&inventory, &args.identities);
+    let (inventory, ssh, state_root) = far_side(&args.far_side)?;
     let options = installer::prune::PruneOptions {
         keep: args.keep as usize,
         plan_only: args.plan,
         registry_url: args.registry_url.clone(),
         registry_options: registry_options(&args.registry)?,
-        state_root: args.state_dir.clone().unwrap_or_else(default_state_root),
+        state_root,
     };
     let report = installer::prune::prune(&inventory, &ssh, &options)?;
     if args.json {
@@ -342,8 +353,7 @@ pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
 }
 
 pub fn node_remove(args: &crate::args::NodeRemoveArgs) -> Result<ExitCode> {
-    let inventory = load_inventory(&args.inventory)?;
-    let ssh = read_only_ssh(&inventory, &args.identities);
+    let (inventory, ssh, state_root) = far_side(&args.far_side)?;
     let options = installer::node_remove::RemoveOptions {
         plan_only: args.plan,
         drain: installer::cluster::kubectl::DrainOptions {
@@ -353,7 +363,7 @@ pub fn node_remove(args: &crate::args::NodeRemoveArgs) -> Result<ExitCode> {
         keep_node_config: args.keep_node_config,
         remove_first_server: args.remove_first_server,
         remove_last_server: args.remove_last_server,
-        state_root: args.state_dir.clone().unwrap_or_else(default_state_root),
+        state_root,
     };
     let report = installer::node_remove::remove_nodes(&inventory, &args.names, &ssh, &options)?;
     if args.json {
