@@ -21,8 +21,8 @@ pub struct RegistryAccess {
     _tunnel: Tunnel,
 }
 
-/// Which registry and with what.
-#[derive(Debug, Clone, Copy)]
+/// Which registry and with what. Its Debug leaves the push password out.
+#[derive(Clone, Copy)]
 pub enum Target<'a> {
     /// ferry's own: its push password from the state directory.
     Own { password: &'a str },
@@ -31,6 +31,15 @@ pub enum Target<'a> {
         url: &'a str,
         options: &'a RegistryOptions,
     },
+}
+
+impl std::fmt::Debug for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Own { .. } => f.write_str("Own { password: <hidden> }"),
+            Self::Existing { url, .. } => write!(f, "Existing {{ url: {url} }}"),
+        }
+    }
 }
 
 pub fn reach_registry(

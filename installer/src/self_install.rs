@@ -1,7 +1,7 @@
 //! `ferry self install BUNDLE`: replace a ferry binary with the one a bundle carries (file role
 //! `ferry`, `export --include-self`), verified like everything else: the bundle's signature and
 //! expiry when it is opened, the binary's digest as it streams out of the bundle. It is written
-//! to a new file next to the target (exclusive, never through a planted link), asked for its
+//! to a new file next to the target (created exclusively: a planted link makes it fail), asked for its
 //! version (an older ferry is refused unless `--allow-downgrade`), then renamed into place.
 
 use std::fs::OpenOptions;
@@ -122,11 +122,12 @@ fn write_new(bundle: &VerifiedBundle, digest: &Digest, path: &Path) -> Result<()
             "check the directory's permissions and free space; a stale file of that name must go first",
         )
     };
+    // create_new is O_CREAT|O_EXCL: it fails on anything already there, a planted symbolic
+    // link included, and never follows one.
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o700)
-        .custom_flags(libc_o_nofollow())
         .open(path)
         .map_err(failed)?;
     let mut blob = bundle.open_blob(digest)?;
@@ -140,12 +141,6 @@ fn write_new(bundle: &VerifiedBundle, digest: &Digest, path: &Path) -> Result<()
     out.flush().map_err(failed)?;
     out.sync_all().map_err(failed)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).map_err(failed)
-}
-
-/// O_NOFOLLOW, without a libc dependency: the value on Linux for every architecture ferry runs
-/// on (x86_64 and aarch64 share it).
-const fn libc_o_nofollow() -> i32 {
-    0o400_000
 }
 
 /// `ferry --version` of a binary: `ferry 0.1.0` gives `0.1.0`.
