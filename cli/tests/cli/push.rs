@@ -173,20 +173,7 @@ fn a_parts_directory_pushes_in_one_pass_and_a_damaged_bundle_writes_no_tag() {
     );
 
     // The parts directory of the intact bundle, one part lost, pushes in one pass.
-    let parts = ws.path("parts");
-    ok(run(ferry()
-        .arg("split")
-        .arg(&bundle)
-        .arg("-o")
-        .arg(&parts)
-        .args(["--part-size", "1M", "--repair", "10", "--key"])
-        .arg(ws.path("k.key"))));
-    let lost = std::fs::read_dir(&parts)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains(".2-of-"))
-        .unwrap();
-    std::fs::remove_file(lost).unwrap();
+    let parts = crate::support::split_losing_a_part(&ws, &bundle, "1M", "10");
     let pushed = report(&ok(push(&ws, &registry, &parts, &[])));
     let index = index_of(&bundle);
     assert_eq!(

@@ -354,20 +354,7 @@ fn a_tampered_blob_is_never_served_and_a_parts_directory_serves_in_place() {
     );
 
     // A parts directory with a part lost: served in place, rebuilt from repair parts.
-    let parts = ws.path("parts");
-    ok(run(ferry()
-        .arg("split")
-        .arg(&bundle)
-        .arg("-o")
-        .arg(&parts)
-        .args(["--part-size", "256K", "--repair", "20", "--key"])
-        .arg(ws.path("k.key"))));
-    let lost = std::fs::read_dir(&parts)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains(".2-of-"))
-        .unwrap();
-    std::fs::remove_file(&lost).unwrap();
+    let parts = crate::support::split_losing_a_part(&ws, &bundle, "256K", "20");
     let served = serve(&ws, &parts, &["--listen", "127.0.0.1:0"]);
     for image in &index.images {
         let tag = image.reference.rsplit(':').next().unwrap();

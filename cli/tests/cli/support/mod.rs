@@ -193,6 +193,31 @@ pub fn demo_bundle() -> Option<(Workspace, PathBuf)> {
     Some((ws, bundle))
 }
 
+/// `ferry split BUNDLE` into `ws/parts` (`part_size` parts, `repair` percent of repair), with the
+/// second data part then lost: a parts directory that needs its repair parts.
+pub fn split_losing_a_part(
+    ws: &Workspace,
+    bundle: &Path,
+    part_size: &str,
+    repair: &str,
+) -> PathBuf {
+    let parts = ws.path("parts");
+    ok(run(ferry()
+        .arg("split")
+        .arg(bundle)
+        .arg("-o")
+        .arg(&parts)
+        .args(["--part-size", part_size, "--repair", repair, "--key"])
+        .arg(ws.path("k.key"))));
+    let lost = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(".2-of-"))
+        .unwrap();
+    std::fs::remove_file(lost).unwrap();
+    parts
+}
+
 /// A bundle's index, read without checking its signature (tests check digests themselves).
 pub fn index_of(bundle: &Path) -> bundle_format::BundleIndex {
     let file = std::fs::File::open(bundle).unwrap();
