@@ -51,6 +51,12 @@ fn artifacts(index: &BundleIndex) -> BTreeMap<(&'static str, String), String> {
         };
         out.insert(("file", name), file.sha256.to_string());
     }
+    for package in index.package_list() {
+        out.insert(
+            ("package", package.name.clone()),
+            format!("{} ({})", package.version, package.sha256),
+        );
+    }
     out
 }
 

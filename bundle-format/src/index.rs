@@ -15,6 +15,9 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const DELTA_FORMAT_VERSION: u32 = 2;
 /// Bundle format version of an index with an `expires` time, full or delta (§4.2).
 pub const EXPIRING_FORMAT_VERSION: u32 = 3;
+/// Bundle format version of an index that carries OS packages, full or delta, expiring or not
+/// (§4.3).
+pub const PACKAGES_FORMAT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -36,6 +39,9 @@ pub struct BundleIndex {
     /// When readers stop accepting the bundle: RFC 3339, UTC, whole seconds (format v3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    /// OS packages for the nodes, resolved at export (format v4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<PackageSet>,
     /// Where each digest is in `blobs` and `base.assumed`, made on first use: a lookup per blob
     /// stays constant-time, so reading or pushing a bundle is linear in its blobs.
     #[serde(skip)]
@@ -146,6 +152,67 @@ pub struct FileArtifact {
     pub blobs: Vec<Digest>,
 }
 
+/// The OS packages a bundle carries: what was asked, from where, and the resolved closure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageSet {
+    pub format: PackageFormat,
+    /// The requests as the manifest wrote them (`socat`, `jq (>= 1.6)`).
+    pub requested: Vec<String>,
+    /// Packages assumed present on every node, left out of the closure.
+    pub baseline: Vec<String>,
+    /// The signed repositories the packages were resolved from.
+    pub repositories: Vec<PackageRepository>,
+    /// The closure, each package after everything it depends on (cycles broken as found).
+    pub packages: Vec<PackageArtifact>,
+}
+
+/// Only Debian packages for now; RPM (repomd) would be the next variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageFormat {
+    Deb,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageRepository {
+    pub url: String,
+    pub suite: String,
+    pub components: Vec<String>,
+    pub architecture: String,
+    /// Fingerprint of the key whose signature on the repository's Release was checked.
+    pub signed_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PackageArtifact {
+    pub name: String,
+    pub version: String,
+    pub architecture: String,
+    /// Digest of the package file (its single layer blob), as the repository's index gave it.
+    pub sha256: Digest,
+    pub size: u64,
+    /// Where it was fetched from.
+    pub source: String,
+    /// Packages of this set that must be configured before this one is unpacked (Pre-Depends).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_depends: Vec<String>,
+    /// Reference of the package artifact inside the OCI layout (`packages/<name>:<tag>`).
+    pub reference: String,
+    /// Digest of the package's OCI artifact manifest.
+    pub digest: Digest,
+    pub blobs: Vec<Digest>,
+}
+
+impl PackageArtifact {
+    /// `name=version`, as apt and dpkg write a package at a version.
+    pub fn pinned(&self) -> String {
+        format!("{}={}", self.name, self.version)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LayoutFiles {
@@ -175,7 +242,7 @@ pub enum IndexError {
     Json(#[from] serde_json::Error),
     #[error(
         "the bundle uses format version {found}, this ferry reads versions {FORMAT_VERSION} to \
-         {EXPIRING_FORMAT_VERSION}; use a ferry release that supports version {found}"
+         {PACKAGES_FORMAT_VERSION}; use a ferry release that supports version {found}"
     )]
     UnsupportedVersion { found: u32 },
     #[error("the bundle index lists blob {0} twice")]
@@ -210,6 +277,7 @@ impl BundleIndex {
             FORMAT_VERSION,
             DELTA_FORMAT_VERSION,
             EXPIRING_FORMAT_VERSION,
+            PACKAGES_FORMAT_VERSION,
         ]
         .contains(&probe.format_version)
         {
@@ -298,11 +366,21 @@ impl BundleIndex {
 
     /// The lowest format version that can express this index (§10): writers write exactly it.
     pub fn lowest_format_version(&self) -> u32 {
-        match (self.expires.is_some(), self.base.is_some()) {
-            (true, _) => EXPIRING_FORMAT_VERSION,
-            (false, true) => DELTA_FORMAT_VERSION,
-            (false, false) => FORMAT_VERSION,
+        match (
+            self.packages.is_some(),
+            self.expires.is_some(),
+            self.base.is_some(),
+        ) {
+            (true, _, _) => PACKAGES_FORMAT_VERSION,
+            (false, true, _) => EXPIRING_FORMAT_VERSION,
+            (false, false, true) => DELTA_FORMAT_VERSION,
+            (false, false, false) => FORMAT_VERSION,
         }
+    }
+
+    /// The packages the bundle carries, in install order; empty when it carries none.
+    pub fn package_list(&self) -> &[PackageArtifact] {
+        self.packages.as_ref().map_or(&[], |set| &set.packages)
     }
 
     /// When the bundle expires, if it does.
@@ -351,11 +429,12 @@ impl BundleIndex {
         if self.format_version != lowest {
             return Err(IndexError::DeltaMismatch {
                 version: self.format_version,
-                problem: match (self.expires.is_some(), self.base.is_some()) {
-                    (true, _) => "it has an expiry, which needs version 3",
-                    (false, true) => "it has a delta base and no expiry, which is version 2",
-                    (false, false) => {
-                        "it has neither a delta base nor an expiry, which is version 1"
+                problem: match lowest {
+                    PACKAGES_FORMAT_VERSION => "it carries OS packages, which needs version 4",
+                    EXPIRING_FORMAT_VERSION => "it has an expiry, which needs version 3",
+                    DELTA_FORMAT_VERSION => "it has a delta base and no expiry, which is version 2",
+                    _ => {
+                        "it has neither a delta base nor an expiry nor packages, which is version 1"
                     }
                 },
             });
@@ -408,6 +487,65 @@ impl BundleIndex {
                 value: file.mode.clone(),
                 why: "expected octal permission bits such as 0755",
             })?;
+        }
+        self.validate_packages(&check)
+    }
+
+    fn validate_packages(
+        &self,
+        check: &dyn Fn(&str, &[Digest]) -> Result<(), IndexError>,
+    ) -> Result<(), IndexError> {
+        use crate::vocabulary::debian_names::{is_architecture, is_package_name};
+        let mut names = HashSet::new();
+        for package in self.package_list() {
+            let bad = |field: &'static str, value: &str, why: &'static str| IndexError::BadField {
+                field,
+                value: value.to_owned(),
+                why,
+            };
+            if !is_package_name(&package.name) {
+                return Err(bad(
+                    "package name",
+                    &package.name,
+                    "expected a Debian package name",
+                ));
+            }
+            if crate::DebVersion::parse(&package.version).is_none() {
+                return Err(bad(
+                    "package version",
+                    &package.version,
+                    "expected a Debian version",
+                ));
+            }
+            if !is_architecture(&package.architecture) {
+                return Err(bad(
+                    "package architecture",
+                    &package.architecture,
+                    "expected a Debian architecture such as amd64 or all",
+                ));
+            }
+            if !names.insert(package.name.as_str()) {
+                return Err(bad(
+                    "package name",
+                    &package.name,
+                    "each package may appear once",
+                ));
+            }
+            check(&package.reference, &package.blobs)?;
+            check(&package.reference, &[package.digest, package.sha256])?;
+        }
+        for package in self.package_list() {
+            if let Some(missing) = package
+                .pre_depends
+                .iter()
+                .find(|n| !names.contains(n.as_str()))
+            {
+                return Err(IndexError::BadField {
+                    field: "package preDepends",
+                    value: missing.clone(),
+                    why: "names a package the bundle does not carry",
+                });
+            }
         }
         Ok(())
     }

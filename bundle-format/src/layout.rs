@@ -36,6 +36,9 @@ pub fn oci_index_json(index: &BundleIndex) -> Vec<u8> {
     for file in &index.files {
         push(&file.digest, &file.reference);
     }
+    for package in index.package_list() {
+        push(&package.digest, &package.reference);
+    }
     let document = json!({
         "schemaVersion": 2,
         "mediaType": crate::vocabulary::media_types::OCI_INDEX,

@@ -36,9 +36,10 @@ pub use error::{Category, Corruption, Error};
 pub use index::{
     BaseKind, BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, DELTA_FORMAT_VERSION,
     DeltaBase, EXPIRING_FORMAT_VERSION, FORMAT_VERSION, FileArtifact, ImageArtifact,
+    PACKAGES_FORMAT_VERSION, PackageArtifact, PackageFormat, PackageRepository, PackageSet,
 };
 pub use problem::Problem;
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};
 pub use signing::{KeyId, Password, SignatureCheck, SigningKey, TrustedKey, generate_key};
-pub use vocabulary::{FileRole, Platform};
+pub use vocabulary::{DebVersion, FileRole, Platform};
 pub use writer::{BundleWriter, WriteSummary, WriterOptions};

@@ -10,6 +10,10 @@ pub const HELM_CHART_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// The artifact type of a file carried in a bundle.
 pub const FERRY_FILE: &str = "application/vnd.ferry.file.v1";
+/// The artifact type of an OS package carried as an OCI artifact.
+pub const FERRY_PACKAGE: &str = "application/vnd.ferry.package.v1";
+/// A Debian binary package (`.deb`), the layer of a package artifact.
+pub const DEBIAN_PACKAGE: &str = "application/vnd.debian.binary-package";
 
 /// Manifest media types a registry stores under a tag or digest.
 pub const MANIFESTS: [&str; 4] = [

@@ -49,7 +49,7 @@ pub fn run(args: &DiffArgs) -> Result<ExitCode> {
                 (Some(old), None) => old.clone(),
                 (None, None) => String::new(),
             };
-            out.push_str(&format!("  {:<5} {}  {detail}\n", change.kind, change.name));
+            out.push_str(&format!("  {:<7} {}  {detail}\n", change.kind, change.name));
         }
     };
     section(&mut out, "ADDED", &changes.added);

@@ -82,8 +82,52 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
             ));
         }
     }
+    if let Some(set) = &index.packages {
+        packages_section(&mut out, set, index);
+    }
     line(out.trim_end());
     Ok(ExitCode::SUCCESS)
+}
+
+fn packages_section(out: &mut String, set: &bundle_format::PackageSet, index: &BundleIndex) {
+    out.push_str(&format!(
+        "\nPACKAGES  ({} asked: {})\n",
+        set.requested.len(),
+        set.requested.join(", ")
+    ));
+    for repository in &set.repositories {
+        out.push_str(&format!(
+            "  from {} {} [{}] {}  signed by {}\n",
+            repository.url,
+            repository.suite,
+            repository.components.join(" "),
+            repository.architecture,
+            repository.signed_by
+        ));
+    }
+    for package in &set.packages {
+        let carried = if index.blob(&package.sha256).is_some() {
+            ""
+        } else {
+            "  (in the base)"
+        };
+        out.push_str(&format!(
+            "  {} {} {}  {}  {}{carried}\n",
+            package.name,
+            package.version,
+            package.architecture,
+            human_bytes(package.size),
+            short_digest(&package.sha256),
+        ));
+    }
+    out.push_str(&format!(
+        "  baseline (assumed on the nodes, not carried): {}\n",
+        if set.baseline.is_empty() {
+            "none".to_owned()
+        } else {
+            set.baseline.join(", ")
+        }
+    ));
 }
 
 fn artifact_bytes(index: &BundleIndex, blobs: &[Digest]) -> u64 {

@@ -8,6 +8,7 @@ use bundle_format::index::parse_mode;
 use serde_saphyr::{Location, Spanned};
 use yaml_input::Checker;
 
+use super::packages::PackagesRequest;
 use super::reference::{Reference, parse_reference};
 use super::types::{API_VERSION, ChartSpec, DetailedImage, FileSpec, ImageSpec, KIND, Manifest};
 use bundle_format::Platform;
@@ -27,6 +28,7 @@ pub struct LoadedManifest {
     pub images: Vec<ImageRequest>,
     pub charts: Vec<ChartRequest>,
     pub files: Vec<FileRequest>,
+    pub packages: Option<PackagesRequest>,
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +178,12 @@ impl Check<'_> {
             .iter()
             .map(|file| self.file(file))
             .collect::<Result<Vec<_>, _>>()?;
+        let packages = manifest
+            .spec
+            .packages
+            .as_ref()
+            .map(|spec| super::packages::check(self, spec))
+            .transpose()?;
         self.no_duplicates(&manifest)?;
         Ok(LoadedManifest {
             path: path.to_path_buf(),
@@ -185,6 +193,7 @@ impl Check<'_> {
             images,
             charts,
             files,
+            packages,
         })
     }
 

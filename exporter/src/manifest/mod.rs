@@ -6,8 +6,11 @@ mod load;
 /// The JSON Schema of the manifest (`ferry schema manifest`).
 pub const SCHEMA: &str = include_str!("schema.json");
 
+mod packages;
 mod reference;
 mod types;
+
+pub use packages::{PackagesRequest, RepositoryRequest};
 
 pub use load::{
     At, ChartRequest, ChartSource, FileRequest, FileSource, ImageRequest, ImageSource,

@@ -32,6 +32,8 @@ pub struct Spec {
     pub charts: Vec<Spanned<ChartSpec>>,
     #[serde(default)]
     pub files: Vec<Spanned<FileSpec>>,
+    #[serde(default)]
+    pub packages: Option<Spanned<PackagesSpec>>,
 }
 
 /// `- docker.io/library/x:1` or `- {name, from, platforms}`.
@@ -114,4 +116,39 @@ pub struct FileSpec {
     pub platform: Option<Spanned<String>>,
     #[serde(default)]
     pub role: Option<Spanned<String>>,
+}
+
+/// OS packages from signed repositories.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesSpec {
+    pub repositories: Vec<Spanned<RepositorySpec>>,
+    /// Package names, each with an optional constraint: `jq`, `jq (>= 1.6)`.
+    pub install: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub baseline: Option<BaselineSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositorySpec {
+    /// Where `dists/` and `pool/` are: `http://deb.debian.org/debian`.
+    pub url: Spanned<String>,
+    pub suite: Spanned<String>,
+    pub components: Vec<Spanned<String>>,
+    /// Defaults to amd64.
+    #[serde(default)]
+    pub architecture: Option<Spanned<String>>,
+    /// The repository's signing key, an armored OpenPGP file relative to the manifest.
+    pub key: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BaselineSpec {
+    /// Leave out every package of `Priority: required` (default true).
+    #[serde(default)]
+    pub priority_required: Option<bool>,
+    #[serde(default)]
+    pub packages: Vec<Spanned<String>>,
 }

@@ -1,10 +1,12 @@
-//! OS packages from Debian-style repositories (issue: OS packages for node preparation). A first
-//! step, not yet wired to the manifest: reading the repository's control files (`control`),
-//! Debian version order (`version`), package relations (`relation`) and the dependency closure
-//! of what is asked minus a baseline the nodes already have (`resolve`). Signature checks of
-//! `InRelease` and the fetch come next; RPM repositories would plug in beside these modules.
+//! OS packages from signed Debian-style repositories: the repository's signature on its Release
+//! (`signature`, `release`), its package lists checked against it (`repository`), control files
+//! (`control`), package relations (`relation`) and the dependency closure of what is asked minus
+//! a baseline the nodes already have (`resolve`). RPM repositories (repomd.xml, GPG-signed)
+//! would plug in beside these modules as another `PackageFormat`.
 
 pub mod control;
 pub mod relation;
+pub mod release;
+pub mod repository;
 pub mod resolve;
-pub mod version;
+pub mod signature;

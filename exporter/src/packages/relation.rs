@@ -3,7 +3,7 @@
 //! optional architecture qualifier and version constraint. Architecture restriction lists
 //! (`[amd64]`) and build profiles (`<stage1>`) belong to source packages and are refused here.
 
-use super::version::DebVersion;
+use bundle_format::DebVersion;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

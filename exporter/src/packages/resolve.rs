@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use super::control::Stanza;
 use super::relation::{Alternatives, Wanted, relations};
-use super::version::DebVersion;
+use bundle_format::DebVersion;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
@@ -18,12 +18,17 @@ pub struct Candidate {
     pub version: DebVersion,
     pub version_text: String,
     pub architecture: String,
+    /// Pre-Depends, then Depends.
     pub depends: Vec<Alternatives>,
+    /// Pre-Depends alone: what must be configured before this is unpacked.
+    pub pre_depends: Vec<Alternatives>,
     pub provides: Vec<(String, Option<DebVersion>)>,
     pub required: bool,
     pub filename: String,
     pub sha256: String,
     pub size: u64,
+    /// Which of the manifest's repositories it came from.
+    pub repository: usize,
 }
 
 #[derive(Debug, Default)]
@@ -51,8 +56,23 @@ impl Universe {
     /// Every stanza of the repository's `Packages` indexes for `native` (and `all`).
     pub fn from_stanzas(stanzas: &[Stanza], native: &str) -> Result<Self, String> {
         let mut universe = Self::default();
+        universe.add(stanzas, native, 0)?;
+        Ok(universe)
+    }
+
+    /// Add the packages of one more repository (`repository` numbers it for [`Candidate`]).
+    pub fn add(
+        &mut self,
+        stanzas: &[Stanza],
+        native: &str,
+        repository: usize,
+    ) -> Result<(), String> {
+        let universe = self;
         for stanza in stanzas {
             let name = stanza.get("Package").ok_or("a stanza without Package")?;
+            if !bundle_format::vocabulary::debian_names::is_package_name(name) {
+                return Err(format!("`{name}` is not a Debian package name"));
+            }
             let architecture = field(stanza, "Architecture", name)?;
             if architecture != native && architecture != "all" {
                 continue;
@@ -61,11 +81,24 @@ impl Universe {
             let version = DebVersion::parse(version_text).ok_or_else(|| {
                 format!("package {name}: `{version_text}` is not a Debian version")
             })?;
-            let mut depends = Vec::new();
-            for key in ["Pre-Depends", "Depends"] {
-                if let Some(value) = stanza.get(key) {
-                    depends.extend(relations(value).map_err(|e| format!("package {name}: {e}"))?);
-                }
+            let parse = |key: &str| match stanza.get(key) {
+                Some(value) => relations(value).map_err(|e| format!("package {name}: {e}")),
+                None => Ok(Vec::new()),
+            };
+            let pre_depends = parse("Pre-Depends")?;
+            let mut depends = pre_depends.clone();
+            depends.extend(parse("Depends")?);
+            let filename = field(stanza, "Filename", name)?;
+            let safe_path = !filename.starts_with('/')
+                && filename
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != "..")
+                && !filename
+                    .contains(|c: char| c.is_whitespace() || c == '\\' || c == '?' || c == '#');
+            if !safe_path {
+                return Err(format!(
+                    "package {name}: Filename `{filename}` is not a path inside the repository"
+                ));
             }
             let mut provides = Vec::new();
             if let Some(value) = stanza.get("Provides") {
@@ -81,9 +114,11 @@ impl Universe {
                 version_text: version_text.to_owned(),
                 architecture: architecture.to_owned(),
                 depends,
+                pre_depends,
                 provides: provides.clone(),
                 required: stanza.get("Priority") == Some("required"),
-                filename: field(stanza, "Filename", name)?.to_owned(),
+                filename: filename.to_owned(),
+                repository,
                 sha256: field(stanza, "SHA256", name)?.to_owned(),
                 size: field(stanza, "Size", name)?
                     .parse()
@@ -105,7 +140,7 @@ impl Universe {
         for candidates in universe.by_name.values_mut() {
             candidates.sort_by(|a, b| b.version.cmp(&a.version));
         }
-        Ok(universe)
+        Ok(())
     }
 
     /// Every package of `Priority: required`: what any Debian system has.

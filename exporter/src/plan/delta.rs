@@ -55,4 +55,5 @@ fn is_artifact_manifest(plan: &ExportPlan, digest: &bundle_format::Digest) -> bo
     index.images.iter().any(|i| &i.digest == digest)
         || index.charts.iter().any(|c| &c.digest == digest)
         || index.files.iter().any(|f| &f.digest == digest)
+        || index.package_list().iter().any(|p| &p.digest == digest)
 }

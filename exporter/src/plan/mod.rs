@@ -8,6 +8,7 @@ pub mod delta;
 mod file;
 mod image;
 mod lint;
+mod packages;
 mod remote_image;
 
 use std::collections::HashMap;
@@ -157,6 +158,10 @@ pub async fn plan(
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
+    let fetched_packages = match &manifest.packages {
+        Some(request) => Some(packages::fetch_packages(request, &http, cache, concurrency).await?),
+        None => None,
+    };
     let _span = tracing::info_span!("plan", manifest = %manifest.path.display()).entered();
     let mut blobs = BlobList::default();
     let images = manifest
@@ -205,6 +210,9 @@ pub async fn plan(
         .zip(file_paths)
         .map(|(request, path)| file::plan_file(request, &path, &mut blobs))
         .collect::<Result<Vec<_>, _>>()?;
+    let packages = fetched_packages
+        .map(|fetched| packages::plan_packages(fetched, &mut blobs))
+        .transpose()?;
     let mut chart_refs = std::collections::HashSet::new();
     for chart in &charts {
         if !chart_refs.insert(chart.reference.clone()) {
@@ -227,6 +235,7 @@ pub async fn plan(
         blobs: blobs.blobs,
         base: None,
         expires: None,
+        packages,
         lookup: Default::default(),
     };
     Ok(ExportPlan {

@@ -147,8 +147,32 @@ pub async fn fetch_document(
     max: u64,
     artifact: &str,
 ) -> Result<Vec<u8>, ExportError> {
-    let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
     let response = get(client, url, artifact).await?;
+    read_bounded(response, url, max, artifact).await
+}
+
+/// Like [`fetch_document`], but a 404 is `None`: for documents a source may publish or not.
+pub async fn fetch_document_if_published(
+    client: &reqwest::Client,
+    url: &str,
+    max: u64,
+    artifact: &str,
+) -> Result<Option<Vec<u8>>, ExportError> {
+    let response = send(client, url, artifact).await?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let response = successful(response, url, artifact)?;
+    read_bounded(response, url, max, artifact).await.map(Some)
+}
+
+async fn read_bounded(
+    response: reqwest::Response,
+    url: &str,
+    max: u64,
+    artifact: &str,
+) -> Result<Vec<u8>, ExportError> {
+    let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
     let mut body = response.bytes_stream();
     let mut data = Vec::new();
     while let Some(chunk) = body.next().await {
@@ -175,13 +199,29 @@ async fn get(
     url: &str,
     artifact: &str,
 ) -> Result<reqwest::Response, ExportError> {
-    let response = client.get(url).send().await.map_err(|e| {
+    let response = send(client, url, artifact).await?;
+    successful(response, url, artifact)
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    artifact: &str,
+) -> Result<reqwest::Response, ExportError> {
+    client.get(url).send().await.map_err(|e| {
         ExportError::source(
             artifact,
             format!("cannot fetch {url}: {}", root_cause(&e)),
             "check the URL and the network",
         )
-    })?;
+    })
+}
+
+fn successful(
+    response: reqwest::Response,
+    url: &str,
+    artifact: &str,
+) -> Result<reqwest::Response, ExportError> {
     let status = response.status();
     if !status.is_success() {
         return Err(ExportError::source(
