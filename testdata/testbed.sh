@@ -163,6 +163,7 @@ reset() {
          /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests \
          /usr/local/share/ca-certificates/ferry-registry.crt /run/systemd/transient/k3s*.service
        update-ca-certificates >/dev/null 2>&1
+       dpkg --purge socat jq libjq1 libonig5 >/dev/null 2>&1
        systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true' ||
       { log "$host: reset failed"; exit 1; }
   done <"$dir/hosts"

@@ -102,6 +102,9 @@ fn render(report: &InstallReport) -> String {
             if !host.restarted.is_empty() {
                 said.push(format!("restarted {}", host.restarted.join(", ")));
             }
+            if !host.installed.is_empty() {
+                said.push(format!("installed {}", host.installed.join(" ")));
+            }
             match host.ready {
                 Some(true) => said.push("Ready".to_owned()),
                 Some(false) => said.push("NOT Ready".to_owned()),

@@ -34,6 +34,8 @@ pub const FERRY_STATE_DIR_ON_HOST: &str = "/var/lib/ferry";
 pub const HISTORY_LOG: &str = "/var/lib/ferry/history.jsonl";
 /// Per installed bundle, what it put into the registry (for `ferry prune`).
 pub const DELIVERED_CONTENT_DIR: &str = "/var/lib/ferry/deliveries";
+/// OS package files wait here (mode 0700, root) until dpkg has installed them.
+pub const PACKAGE_FILES_DIR: &str = "/var/lib/ferry/packages";
 /// Which bundle is installed, kept on the registry host.
 pub const INSTALL_RECORD: &str = "/var/lib/ferry/installed.json";
 /// What was delivered when, per bundle name and signer: rollback protection and history.

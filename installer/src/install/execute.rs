@@ -22,7 +22,7 @@ use crate::ssh::SshSession;
 /// Per host, what this stage changed so far.
 pub type Changes = BTreeMap<String, HostChanges>;
 
-fn entry<'c>(changes: &'c mut Changes, host: &str) -> &'c mut HostChanges {
+pub fn entry<'c>(changes: &'c mut Changes, host: &str) -> &'c mut HostChanges {
     changes
         .entry(host.to_owned())
         .or_insert_with(|| HostChanges {
@@ -221,6 +221,7 @@ async fn carry_out(
         | Action::Drain { .. }
         | Action::Uncordon { .. }
         | Action::WaitChart { .. }
+        | Action::InstallPackages { .. }
         | Action::RemoveChart { .. }
         | Action::KeepStaleChart { .. } => {
             return Err(InstallError::other(

@@ -105,6 +105,9 @@ pub enum Action {
     RemoveChart { name: String, manifest: String },
     /// A chart an earlier bundle deployed, left in place without `--prune`.
     KeepStaleChart { name: String },
+    /// Install OS packages offline with dpkg, batch after batch (a batch ends before a package
+    /// that pre-depends on one in it); each entry is `name=version` and its file on the host.
+    InstallPackages { batches: Vec<Vec<(String, String)>> },
     /// The install record, on the host and in the state directory.
     Record {
         path: String,
@@ -190,6 +193,16 @@ impl fmt::Display for Action {
                     f.write_str(" (servers one at a time)")
                 }
             }
+            Self::InstallPackages { batches } => {
+                let all: Vec<&str> = batches.iter().flatten().map(|(p, _)| p.as_str()).collect();
+                write!(
+                    f,
+                    "install {} package(s) offline with dpkg ({} run(s)): {}",
+                    all.len(),
+                    batches.len(),
+                    all.join(" ")
+                )
+            }
             Self::Drain { node, via } => {
                 write!(f, "cordon and drain node {node} (through {via})")
             }
@@ -244,6 +257,7 @@ pub struct StagePlan {
 pub enum StageName {
     Registry,
     Push,
+    Packages,
     Nodes,
     K3s,
     Charts,
@@ -255,6 +269,7 @@ impl fmt::Display for StageName {
         f.write_str(match self {
             Self::Registry => "registry",
             Self::Push => "push",
+            Self::Packages => "packages",
             Self::Nodes => "nodes",
             Self::K3s => "k3s",
             Self::Charts => "charts",
@@ -272,6 +287,9 @@ pub struct HostChanges {
     pub written: Vec<String>,
     /// Units (re)started.
     pub restarted: Vec<String>,
+    /// OS packages installed, as `name=version`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub installed: Vec<String>,
     /// For k3s nodes: Ready when the stage ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready: Option<bool>,
@@ -311,7 +329,7 @@ impl StageReport {
     pub fn changed(&self) -> bool {
         self.hosts
             .iter()
-            .any(|h| !h.written.is_empty() || !h.restarted.is_empty())
+            .any(|h| !h.written.is_empty() || !h.restarted.is_empty() || !h.installed.is_empty())
             || self.push.as_ref().is_some_and(|p| !p.changed_nothing())
             || !self.pruned_charts.is_empty()
     }

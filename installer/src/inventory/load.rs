@@ -8,10 +8,10 @@ use serde_saphyr::Spanned;
 use yaml_input::Checker;
 use yaml_input::rules::{Rule, is_chart_name};
 
-use super::types::{API_VERSION, HostSpec, InventoryFile, KIND, TlsSpec};
+use super::types::{API_VERSION, HostSpec, InventoryFile, KIND, PackagesSpec, TlsSpec};
 use super::{
-    ClusterSettings, Host, Inventory, RegistrySettings, Role, SshSettings, TlsSettings,
-    UpgradeSettings,
+    ClusterSettings, Host, Inventory, PackageTargets, RegistrySettings, Role, SshSettings,
+    TlsSettings, UpgradeSettings,
 };
 use crate::ssh::HostTrust;
 
@@ -206,6 +206,7 @@ impl Check<'_> {
             );
         }
 
+        let packages = self.package_targets(spec.packages.as_ref(), &hosts)?;
         let cluster = match spec.cluster {
             None => None,
             Some(cluster) => {
@@ -317,7 +318,57 @@ impl Check<'_> {
             },
             registry,
             cluster,
+            packages,
         })
+    }
+
+    fn package_targets(
+        &self,
+        spec: Option<&Spanned<PackagesSpec>>,
+        hosts: &[Host],
+    ) -> Result<PackageTargets, InventoryError> {
+        let Some(spec) = spec else {
+            return Ok(PackageTargets::default());
+        };
+        let mut targets = PackageTargets {
+            roles: Vec::new(),
+            hosts: Vec::new(),
+        };
+        match &spec.value.roles {
+            None => targets.roles = PackageTargets::default().roles,
+            Some(roles) => {
+                for role in roles {
+                    targets.roles.push(self.role(role)?);
+                }
+            }
+        }
+        for name in &spec.value.hosts {
+            if !hosts.iter().any(|h| h.name == name.value) {
+                return self.invalid(
+                    &name.referenced,
+                    format!(
+                        "packages.hosts names `{}`, which is not a host of this inventory",
+                        name.value
+                    ),
+                    "name a host of spec.hosts",
+                );
+            }
+            targets.hosts.push(name.value.clone());
+        }
+        Ok(targets)
+    }
+
+    fn role(&self, role: &Spanned<String>) -> Result<Role, InventoryError> {
+        match role.value.as_str() {
+            "registry" => Ok(Role::Registry),
+            "server" => Ok(Role::Server),
+            "agent" => Ok(Role::Agent),
+            other => self.invalid(
+                &role.referenced,
+                format!("unknown role `{other}`"),
+                "use registry, server or agent",
+            ),
+        }
     }
 
     fn host(
@@ -330,18 +381,7 @@ impl Check<'_> {
         let address = self.rule(&spec.address, "address", Rule::Address)?;
         let mut roles = Vec::new();
         for role in &spec.roles {
-            let parsed = match role.value.as_str() {
-                "registry" => Role::Registry,
-                "server" => Role::Server,
-                "agent" => Role::Agent,
-                other => {
-                    return self.invalid(
-                        &role.referenced,
-                        format!("unknown role `{other}`"),
-                        "use registry, server or agent",
-                    );
-                }
-            };
+            let parsed = self.role(role)?;
             if roles.contains(&parsed) {
                 return self.invalid(
                     &role.referenced,

@@ -23,6 +23,29 @@ pub struct Inventory {
     pub ssh: SshSettings,
     pub registry: RegistrySettings,
     pub cluster: Option<ClusterSettings>,
+    pub packages: PackageTargets,
+}
+
+/// `packages`: the hosts that get the bundle's OS packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageTargets {
+    pub roles: Vec<Role>,
+    pub hosts: Vec<String>,
+}
+
+impl Default for PackageTargets {
+    fn default() -> Self {
+        Self {
+            roles: vec![Role::Server, Role::Agent],
+            hosts: Vec::new(),
+        }
+    }
+}
+
+impl PackageTargets {
+    pub fn includes(&self, host: &Host) -> bool {
+        self.hosts.contains(&host.name) || host.roles.iter().any(|r| self.roles.contains(r))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -32,6 +32,19 @@ pub struct Spec {
     pub registry: Spanned<RegistrySpec>,
     #[serde(default)]
     pub cluster: Option<Spanned<ClusterSpec>>,
+    #[serde(default)]
+    pub packages: Option<Spanned<PackagesSpec>>,
+}
+
+/// Which hosts get the bundle's OS packages: those with any of `roles` and those named in
+/// `hosts` (default: every server and agent).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesSpec {
+    #[serde(default)]
+    pub roles: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

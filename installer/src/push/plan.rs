@@ -67,7 +67,11 @@ pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
         .files
         .iter()
         .map(|f| (&f.reference, f.digest, &f.blobs));
-    for (reference, digest, blobs) in charts.chain(files) {
+    let packages = index
+        .package_list()
+        .iter()
+        .map(|p| (&p.reference, p.digest, &p.blobs));
+    for (reference, digest, blobs) in charts.chain(files).chain(packages) {
         artifacts.push(Artifact {
             name: reference,
             placement: artifact_placement(reference),

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod connect_all;
 pub mod k3s;
 pub mod nodes;
+pub mod packages;
 pub mod push;
 pub mod record;
 pub mod registry;
@@ -42,6 +43,7 @@ pub fn all() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(registry::RegistryStage),
         Box::new(push::PushStage),
+        Box::new(packages::PackagesStage),
         Box::new(nodes::NodesStage),
         Box::new(k3s::K3sStage),
         Box::new(charts::ChartsStage),

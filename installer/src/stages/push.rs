@@ -35,10 +35,11 @@ impl Stage for PushStage {
                 registry: run.registry_address(),
                 through,
                 summary: format!(
-                    "{}, {}, {} ({}, {} bytes at most)",
+                    "{}, {}, {}, {} ({}, {} bytes at most)",
                     counted(index.images.len(), "image"),
                     counted(index.charts.len(), "chart"),
                     counted(index.files.len(), "file"),
+                    counted(index.package_list().len(), "package"),
                     counted(index.blobs.len(), "blob"),
                     index.total_blob_bytes()
                 ),
