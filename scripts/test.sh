@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 bash testdata/build-fixtures.sh
+bash testdata/apt-repo.sh target/fixtures/apt-repo
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

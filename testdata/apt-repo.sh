@@ -5,11 +5,12 @@
 #                 pool/main/*.deb (fetched with `apt-get download` from the machine's Debian mirror)
 # OUT/key.asc     the throwaway key that signs it; OUT/other-key.asc another throwaway key
 # libc6 is marked Priority: required through an override file, as the Debian archive marks it,
-# so the baseline leaves it out. Built once per OUT (OUT/ready).
+# so the baseline leaves it out. Built once per OUT (OUT/ready), again after a week (its Release
+# is valid for 30 days).
 set -euo pipefail
 
 out=$(realpath -m "$1")
-[[ -f $out/ready ]] && exit 0
+[[ -n $(find "$out/ready" -mtime -7 2>/dev/null) ]] && exit 0
 PACKAGES=(socat jq libjq1 libonig5 libwrap0 libssl3 libc6)
 
 rm -rf "$out"

@@ -67,6 +67,7 @@ fn run(count: u32, out: &str, key: &str) -> Result<(), Box<dyn std::error::Error
         blobs,
         base: None,
         expires: None,
+        packages: None,
         lookup: Default::default(),
     };
     let file = BufWriter::with_capacity(1 << 20, File::create(out)?);

@@ -264,6 +264,9 @@ pub enum IndexError {
     },
 }
 
+/// Checks that an artifact's digests are all listed (inside [`BundleIndex::validate`]).
+type DigestsCheck<'a> = dyn Fn(&str, &[Digest]) -> Result<(), IndexError> + 'a;
+
 impl BundleIndex {
     /// Parse and check an index. Callers must have verified the signature over `bytes` first.
     pub fn from_json(bytes: &[u8]) -> Result<Self, IndexError> {
@@ -491,10 +494,7 @@ impl BundleIndex {
         self.validate_packages(&check)
     }
 
-    fn validate_packages(
-        &self,
-        check: &dyn Fn(&str, &[Digest]) -> Result<(), IndexError>,
-    ) -> Result<(), IndexError> {
+    fn validate_packages(&self, check: &DigestsCheck<'_>) -> Result<(), IndexError> {
         use crate::vocabulary::debian_names::{is_architecture, is_package_name};
         let mut names = HashSet::new();
         for package in self.package_list() {

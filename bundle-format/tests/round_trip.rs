@@ -65,6 +65,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
         base: None,
         blobs: descriptors,
         expires: None,
+        packages: None,
         lookup: Default::default(),
     }
 }

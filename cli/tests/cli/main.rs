@@ -22,6 +22,7 @@ mod keys_and_signing;
 mod manifest_errors;
 mod memory;
 mod output;
+mod packages;
 mod parts;
 mod push;
 mod registry_export;

@@ -26,6 +26,9 @@ impl fmt::Debug for Content {
     }
 }
 
+/// Package runs of dpkg: each `(name=version, file on the host)`.
+pub type DpkgRuns = Vec<Vec<(String, String)>>;
+
 #[derive(Debug, Clone)]
 pub enum Action {
     /// A file of the bundle (by role) at `path`, streamed from the bundle, verified on the host.
@@ -107,7 +110,7 @@ pub enum Action {
     KeepStaleChart { name: String },
     /// Install OS packages offline with dpkg, batch after batch (a batch ends before a package
     /// that pre-depends on one in it); each entry is `name=version` and its file on the host.
-    InstallPackages { batches: Vec<Vec<(String, String)>> },
+    InstallPackages { batches: DpkgRuns },
     /// The install record, on the host and in the state directory.
     Record {
         path: String,

@@ -14,7 +14,7 @@ use crate::error::InstallError;
 use crate::host::paths::PACKAGE_FILES_DIR;
 use crate::install::execute::{Changes, entry, execute};
 use crate::install::run::Run;
-use crate::install::step::{Action, StageName, StageReport, Step};
+use crate::install::step::{Action, DpkgRuns, StageName, StageReport, Step};
 use crate::inventory::Host;
 
 #[derive(Debug)]
@@ -54,7 +54,7 @@ impl Stage for PackagesStage {
             .filter(|s| !matches!(s.action, Action::InstallPackages { .. }))
             .collect();
         execute(run, &common, &mut changes)?;
-        let installs: Vec<(&str, &Vec<Vec<(String, String)>>)> = steps
+        let installs: Vec<(&str, &DpkgRuns)> = steps
             .iter()
             .filter_map(|s| match &s.action {
                 Action::InstallPackages { batches } => Some((s.host.as_str(), batches)),
@@ -164,8 +164,8 @@ fn is_newer(held: &str, bundled: &str) -> bool {
 
 /// The packages in install order, cut into dpkg runs: a run ends before a package that
 /// pre-depends on one in it, since dpkg configures a run's packages only at its end.
-fn batches(wanted: &[&PackageArtifact]) -> Vec<Vec<(String, String)>> {
-    let mut all: Vec<Vec<(String, String)>> = Vec::new();
+fn batches(wanted: &[&PackageArtifact]) -> DpkgRuns {
+    let mut all: DpkgRuns = Vec::new();
     let mut names_in_current: Vec<&str> = Vec::new();
     for package in wanted {
         let needs_configured = package
