@@ -143,8 +143,10 @@ fn check_repository(
 ) -> Result<(RepositoryRequest, Spanned<String>), ManifestError> {
     let spec = &repository.value;
     let url = &spec.url.value;
-    let valid_url = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() > 8
+    let host_and_path = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let valid_url = host_and_path.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
         && !url.contains(|c: char| c.is_whitespace() || c.is_control() || c == '?' || c == '#');
     if !valid_url {
         return checker.invalid(
@@ -226,4 +228,72 @@ fn check_repository(
         },
         architecture,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::manifest::parse_manifest;
+
+    fn manifest(packages: &str) -> String {
+        format!(
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: t, version: '1'}}\nspec:\n  packages:\n{packages}"
+        )
+    }
+
+    const REPOSITORY: &str = "    repositories:\n      - {url: 'http://deb.example/debian/', suite: bookworm, components: [main], key: k.asc}\n";
+
+    #[test]
+    fn a_valid_section_is_read_with_defaults() {
+        let text = manifest(&format!(
+            "{REPOSITORY}    install: [socat, 'jq (>= 1.6)']\n    baseline: {{packages: [libwrap0]}}\n"
+        ));
+        let loaded = parse_manifest(&text, Path::new("/m/m.yaml")).unwrap();
+        let packages = loaded.packages.unwrap();
+        assert_eq!(packages.architecture, "amd64");
+        assert!(packages.priority_required);
+        assert_eq!(packages.baseline, ["libwrap0"]);
+        assert_eq!(packages.repositories[0].url, "http://deb.example/debian");
+        assert_eq!(packages.repositories[0].key, Path::new("/m/k.asc"));
+        assert_eq!(packages.install[1].1, "jq (>= 1.6)");
+        assert!(packages.install[1].0.constraint.is_some());
+    }
+
+    #[test]
+    fn bad_values_are_refused_at_their_line_and_column() {
+        let cases = [
+            (format!("{REPOSITORY}    install: ['socat; rm -rf /']\n"), "8:15", "is not a Debian package name"),
+            (format!("{REPOSITORY}    install: [socat, socat]\n"), "8:22", "listed twice"),
+            (format!("{REPOSITORY}    install: ['jq | socat']\n"), "8:15", "not one package"),
+            (format!("{REPOSITORY}    install: []\n"), "6:5", "install is empty"),
+            (
+                "    repositories:\n      - {url: 'ftp://x', suite: bookworm, components: [main], key: k.asc}\n    install: [jq]\n".to_owned(),
+                "7:15",
+                "not an http(s) repository URL",
+            ),
+            (
+                "    repositories:\n      - {url: 'http://x', suite: ../etc, components: [main], key: k.asc}\n    install: [jq]\n".to_owned(),
+                "7:34",
+                "not a suite name",
+            ),
+            (
+                "    repositories:\n      - {url: 'http://x', suite: s, components: [main], architecture: all, key: k.asc}\n    install: [jq]\n".to_owned(),
+                "7:71",
+                "not a Debian architecture",
+            ),
+            (
+                format!("{REPOSITORY}    install: [jq]\n    baseline: {{packages: [Bad]}}\n"),
+                "9:27",
+                "not a Debian package name",
+            ),
+        ];
+        for (section, at, message) in cases {
+            let error = parse_manifest(&manifest(&section), Path::new("m.yaml"))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(&format!("m.yaml:{at}")), "{at}: {error}");
+            assert!(error.contains(message), "{message}: {error}");
+        }
+    }
 }
