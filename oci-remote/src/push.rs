@@ -179,6 +179,25 @@ impl Connection {
         Ok((bytes.to_vec(), media_type))
     }
 
+    /// A blob's bytes as they arrive, for passing on: whoever receives them checks the digest.
+    pub async fn blob_stream(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<futures_util::stream::BoxStream<'static, std::io::Result<bytes::Bytes>>, RemoteError>
+    {
+        self.ready().await;
+        let what = format!("{repository}@{digest}");
+        let reference = self.at_digest(repository, digest);
+        let digest_text = digest.to_string();
+        Ok(self
+            .client
+            .pull_blob_stream(&reference, digest_text.as_str())
+            .await
+            .map_err(|e| self.fail(&e, &what))?
+            .stream)
+    }
+
     /// A small blob's bytes, at most `limit`, checked against its digest.
     pub async fn small_blob(
         &self,
@@ -187,16 +206,8 @@ impl Connection {
         limit: u64,
     ) -> Result<Vec<u8>, RemoteError> {
         use futures_util::TryStreamExt;
-        self.ready().await;
         let what = format!("{repository}@{digest}");
-        let reference = self.at_digest(repository, digest);
-        let digest_text = digest.to_string();
-        let mut stream = self
-            .client
-            .pull_blob_stream(&reference, digest_text.as_str())
-            .await
-            .map_err(|e| self.fail(&e, &what))?
-            .stream;
+        let mut stream = self.blob_stream(repository, digest).await?;
         let mut bytes = Vec::new();
         while let Some(chunk) = stream
             .try_next()

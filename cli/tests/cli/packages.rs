@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::install::{host_text, install_with_state, report, stage};
-use crate::support::testbed::{on_host, testbed};
+use crate::support::testbed::{Testbed, on_host, testbed};
 use crate::support::{
     HttpServer, Workspace, ferry, fixtures, index_of, ok, require, require_tools, run, stderr,
     stdout,
@@ -57,6 +57,46 @@ spec:
     install: [{install}]
 {extra}",
             key = key.display()
+        ),
+    )
+}
+
+/// The bed's h1 as the registry host and `agents` (h2, h3, …) as agents, with `packages`.
+fn inventory(
+    ws: &Workspace,
+    bed: &Testbed,
+    name: &str,
+    agents: &[&str],
+    packages: &str,
+) -> PathBuf {
+    let address = |host: &str| {
+        let index: usize = host[1..].parse().unwrap();
+        bed.hosts[index - 1].address.clone()
+    };
+    let agents: String = agents
+        .iter()
+        .map(|h| {
+            format!(
+                "    - {{name: {h}, address: {}, roles: [agent]}}\n",
+                address(h)
+            )
+        })
+        .collect();
+    ws.write(
+        &format!("{name}.yaml"),
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {{name: testbed}}
+spec:
+  ssh: {{identityFiles: [{identity}], knownHosts: {known_hosts}, agent: false, connectTimeoutSeconds: 5}}
+  hosts:
+    - {{name: h1, address: {a1}, roles: [registry]}}
+{agents}  registry: {{host: h1, dnsName: registry.ferry.test, port: 5000}}
+{packages}",
+            identity = bed.identity().display(),
+            known_hosts = bed.known_hosts().display(),
+            a1 = address("h1"),
         ),
     )
 }
@@ -305,27 +345,12 @@ fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_in
         "p.tar.zst",
     );
     let h = &bed.hosts;
-    let inventory = ws.write(
-        "inventory.yaml",
-        &format!(
-            "apiVersion: ferry/v1alpha1
-kind: Inventory
-metadata: {{name: testbed}}
-spec:
-  ssh: {{identityFiles: [{identity}], knownHosts: {known_hosts}, agent: false, connectTimeoutSeconds: 5}}
-  hosts:
-    - {{name: h1, address: {a1}, roles: [registry]}}
-    - {{name: h2, address: {a2}, roles: [agent]}}
-    - {{name: h3, address: {a3}, roles: [agent]}}
-  registry: {{host: h1, dnsName: registry.ferry.test, port: 5000}}
-  packages: {{roles: [], hosts: [h2]}}
-",
-            identity = bed.identity().display(),
-            known_hosts = bed.known_hosts().display(),
-            a1 = h[0].address,
-            a2 = h[1].address,
-            a3 = h[2].address,
-        ),
+    let inventory = inventory(
+        &ws,
+        &bed,
+        "inventory",
+        &["h2", "h3"],
+        "  packages: {roles: [], hosts: [h2]}\n",
     );
     let state = ws.path("state");
     let plan = stdout(&ok(install_with_state(
@@ -442,25 +467,7 @@ fn a_dpkg_failure_names_the_host_the_package_and_the_end_of_its_output() {
         "p.tar.zst",
     );
     let h = &bed.hosts;
-    let inventory = ws.write(
-        "inventory.yaml",
-        &format!(
-            "apiVersion: ferry/v1alpha1
-kind: Inventory
-metadata: {{name: testbed}}
-spec:
-  ssh: {{identityFiles: [{identity}], knownHosts: {known_hosts}, agent: false, connectTimeoutSeconds: 5}}
-  hosts:
-    - {{name: h1, address: {a1}, roles: [registry]}}
-    - {{name: h3, address: {a3}, roles: [agent]}}
-  registry: {{host: h1, dnsName: registry.ferry.test, port: 5000}}
-",
-            identity = bed.identity().display(),
-            known_hosts = bed.known_hosts().display(),
-            a1 = h[0].address,
-            a3 = h[2].address,
-        ),
-    );
+    let inventory = inventory(&ws, &bed, "inventory", &["h3"], "");
     let output = install_with_state(&ws, &bundle, &inventory, &ws.path("state"), &[]);
     assert!(!output.status.success());
     let error = stderr(&output);
@@ -472,5 +479,72 @@ spec:
     assert!(
         error.contains("libonig5"),
         "the end of dpkg's output: {error}"
+    );
+}
+
+#[test]
+fn a_node_added_later_gets_the_packages_a_delta_leaves_out_from_the_registry() {
+    let Some(repo) = apt_repo() else { return };
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    let ws = Workspace::new();
+    let server = HttpServer::serve(&repo.join("repo"));
+    let key = repo.join("key.asc");
+    let full = ws.export(
+        &manifest(&ws, "1", &server.base_url, &key, "jq", BASELINE),
+        "full.tar.zst",
+    );
+    let delta = ws.path("delta.tar.zst");
+    ok(run(ws
+        .export_command(
+            &manifest(&ws, "2", &server.base_url, &key, "jq", BASELINE),
+            &delta,
+        )
+        .arg("--base")
+        .arg(&full)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    let delta_index = index_of(&delta);
+    assert!(
+        delta_index
+            .package_list()
+            .iter()
+            .all(|p| delta_index.blob(&p.sha256).is_none()),
+        "the delta carries no .deb"
+    );
+    let state = ws.path("state");
+    let first = inventory(&ws, &bed, "first", &["h2"], "");
+    ok(install_with_state(&ws, &full, &first, &state, &[]));
+    // h3 joins; the next delivery is the delta.
+    let later = inventory(&ws, &bed, "later", &["h2", "h3"], "");
+    let plan = stdout(&ok(install_with_state(
+        &ws,
+        &delta,
+        &later,
+        &state,
+        &["--plan"],
+    )));
+    assert!(
+        plan.contains("[h3] install /var/lib/ferry/packages/"),
+        "{plan}"
+    );
+    assert!(plan.contains("from the registry (packages/jq"), "{plan}");
+    let done = report(&ok(install_with_state(
+        &ws,
+        &delta,
+        &later,
+        &state,
+        &["--json"],
+    )));
+    let packages = stage(&done, StageName::Packages);
+    assert!(
+        packages.host("h2").is_none_or(|h| h.installed.is_empty()),
+        "h2 had them"
+    );
+    let h3 = &packages.host("h3").unwrap().installed;
+    assert!(h3.iter().any(|p| p.starts_with("jq=")), "{h3:?}");
+    assert_eq!(
+        host_text(&bed, &bed.hosts[2].address, "echo '[1,2]' | jq length"),
+        "2"
     );
 }

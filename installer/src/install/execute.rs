@@ -222,6 +222,7 @@ async fn carry_out(
         | Action::Uncordon { .. }
         | Action::WaitChart { .. }
         | Action::InstallPackages { .. }
+        | Action::PackageFromRegistry { .. }
         | Action::RemoveChart { .. }
         | Action::KeepStaleChart { .. } => {
             return Err(InstallError::other(

@@ -167,6 +167,20 @@ impl Run<'_> {
             .filter(move |h| wanted(h) && self.session(&h.name).is_some())
     }
 
+    /// The registry this install delivers to: `--registry-url`, or ferry's own (push password).
+    pub fn registry_target(&self) -> Result<crate::registry_access::Target<'_>, InstallError> {
+        use crate::registry_access::Target;
+        Ok(match &self.options.registry_url {
+            Some(url) => Target::Existing {
+                url,
+                options: &self.options.registry_options,
+            },
+            None => Target::Own {
+                password: self.registry_password()?,
+            },
+        })
+    }
+
     /// The password of ferry's own registry.
     pub fn registry_password(&self) -> Result<&str, InstallError> {
         self.secrets

@@ -108,6 +108,14 @@ pub enum Action {
     RemoveChart { name: String, manifest: String },
     /// A chart an earlier bundle deployed, left in place without `--prune`.
     KeepStaleChart { name: String },
+    /// A package file the bundle (a delta) leaves out, copied from the registry install delivers
+    /// to, where its base put it; checked on the host like a blob.
+    PackageFromRegistry {
+        path: String,
+        digest: Digest,
+        repository: String,
+        name: String,
+    },
     /// Install OS packages offline with dpkg, batch after batch (a batch ends before a package
     /// that pre-depends on one in it); each entry is `name=version` and its file on the host.
     InstallPackages { batches: DpkgRuns },
@@ -196,6 +204,15 @@ impl fmt::Display for Action {
                     f.write_str(" (servers one at a time)")
                 }
             }
+            Self::PackageFromRegistry {
+                path,
+                digest,
+                repository,
+                name,
+            } => write!(
+                f,
+                "install {path} (0600) from the registry ({repository}, the delta leaves it out): {name} {digest}"
+            ),
             Self::InstallPackages { batches } => {
                 let all: Vec<&str> = batches.iter().flatten().map(|(p, _)| p.as_str()).collect();
                 write!(

@@ -9,7 +9,7 @@ use crate::error::InstallError;
 use crate::install::run::Run;
 use crate::install::step::{Action, StageName, StageReport, Step};
 use crate::push::{PushOptions, push_with};
-use crate::registry_access::{Target, reach_registry};
+use crate::registry_access::reach_registry;
 
 #[derive(Debug)]
 pub struct PushStage;
@@ -52,16 +52,13 @@ impl Stage for PushStage {
         let session = run
             .required_session(&settings.host, "registry host")?
             .clone();
-        let target = match &run.options.registry_url {
-            Some(url) => Target::Existing {
-                url,
-                options: &run.options.registry_options,
-            },
-            None => Target::Own {
-                password: run.registry_password()?,
-            },
-        };
-        let access = reach_registry(&run.runtime, session, run.inventory, &run.state, target)?;
+        let access = reach_registry(
+            &run.runtime,
+            session,
+            run.inventory,
+            &run.state,
+            run.registry_target()?,
+        )?;
         let options = PushOptions {
             registry: access.registry.clone(),
             registry_options: RegistryOptions::default(),

@@ -5,8 +5,10 @@
 //! version already installed is kept, never downgraded. Nothing reaches for a network.
 
 mod dpkg;
+mod from_registry;
 
 use bundle_format::{DebVersion, PackageArtifact};
+use oci_remote::layout::artifact_placement;
 use tracing::Instrument;
 
 use super::Stage;
@@ -51,9 +53,15 @@ impl Stage for PackagesStage {
         let mut changes = Changes::new();
         let common: Vec<&Step> = steps
             .iter()
-            .filter(|s| !matches!(s.action, Action::InstallPackages { .. }))
+            .filter(|s| {
+                !matches!(
+                    s.action,
+                    Action::InstallPackages { .. } | Action::PackageFromRegistry { .. }
+                )
+            })
             .collect();
         execute(run, &common, &mut changes)?;
+        from_registry::copy(run, steps)?;
         let installs: Vec<(&str, &DpkgRuns)> = steps
             .iter()
             .filter_map(|s| match &s.action {
@@ -129,21 +137,26 @@ async fn plan_host(
         return Ok(steps);
     }
     for package in &wanted {
-        if run.bundle.index().blob(&package.sha256).is_none() {
-            return Err(InstallError::other(
-                format!("host {}: package {}", host.name, package.pinned()),
-                "the host lacks it and this delta leaves it out (its base bundle carried it)",
-                "install the base bundle on this host first, or export a full bundle",
-            ));
-        }
-        steps.push(Step {
-            host: host.name.clone(),
-            action: Action::Blob {
+        let action = if run.bundle.index().blob(&package.sha256).is_some() {
+            Action::Blob {
                 path: package_file(package),
                 mode: 0o600,
                 digest: package.sha256,
                 name: format!("package {}", package.pinned()),
-            },
+            }
+        } else {
+            // A delta assumes the far side holds it: its base pushed it into the registry, and
+            // the push stage has checked it is still there.
+            Action::PackageFromRegistry {
+                path: package_file(package),
+                digest: package.sha256,
+                repository: artifact_placement(&package.reference).repository,
+                name: format!("package {}", package.pinned()),
+            }
+        };
+        steps.push(Step {
+            host: host.name.clone(),
+            action,
         });
     }
     steps.push(Step {
