@@ -7,7 +7,8 @@
 # install from the parts directory onto three test hosts (registry, k3s server, k3s agent; the
 # k3s binary is a stand-in), re-run it (nothing changes), refuse an older bundle and accept it as
 # a deliberate rollback, hand the state to a second operator; day 2: deliver a bundle that
-# upgrades k3s and an app, prune the registry to it, remove the agent, and show the history.
+# upgrades k3s and an app and carries OS packages from a signed Debian repository (installed on
+# the nodes offline), prune the registry to it, remove the agent, and show the history.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -161,18 +162,38 @@ printf 'demo passphrase, keep it apart from the file\n' >"$work/passphrase"
   --passphrase-file "$work/passphrase"
 "$ferry" install "$work/parts" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state-b"
 
-echo "== day 2: bundle 0.3.0 upgrades k3s (v1.30.2 -> v1.31.0) and an app (app1 1.0 -> 1.1)"
+echo "== a signed Debian repository on loopback: real packages (apt-get download), a throwaway key"
+bash testdata/apt-repo.sh "$work/apt-repo"
+apt_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$apt_port" --bind 127.0.0.1 --directory "$work/apt-repo/repo" >/dev/null 2>&1 &
+apt_server=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$apt_port") 2>/dev/null && break; sleep 0.1; done
+
+echo "== day 2: bundle 0.3.0 upgrades k3s (v1.30.2 -> v1.31.0) and an app (app1 1.0 -> 1.1),"
+echo "   and carries socat and jq for the nodes, with what they depend on"
 sed 's/^K3S_STANDIN_VERSION=.*/K3S_STANDIN_VERSION=v1.31.0+k3s1/' testdata/k3s-standin.sh >"$work/k3s-v1.31.0.sh"
 sed -e 's/version: 0.1.0/version: 0.3.0/' -e '/apps\/app1:1.0/{s#app1:1.0#app1:1.1#;n;s#shared:app1#shared:app2#}' \
   -e "s#\.\./testdata/k3s-standin.sh#$PWD/$work/k3s-v1.31.0.sh#" -e "s#\.\./#$PWD/#g" \
   manifests/demo.yaml >"$work/demo-0.3.0.yaml"
+cat >>"$work/demo-0.3.0.yaml" <<YAML
+  packages:
+    repositories:
+      - {url: 'http://127.0.0.1:$apt_port', suite: bookworm, components: [main], key: '$PWD/$work/apt-repo/key.asc'}
+    install: [socat, jq]
+    baseline: {packages: [libwrap0]}   # every Priority: required package, plus this one
+YAML
 "$ferry" export -m "$work/demo-0.3.0.yaml" -o "$work/demo-0.3.0.tar.zst" --key "$work/demo.key"
+kill "$apt_server"
+"$ferry" inspect "$work/demo-0.3.0.tar.zst" | sed -n '/^PACKAGES/,$p'
 "$ferry" diff "$work/demo.tar.zst" "$work/demo-0.3.0.tar.zst" --trusted-key "$work/demo.pub"
 day2=("$ferry" install "$work/demo-0.3.0.tar.zst" -i "$work/inventory.yaml" --trusted-key "$work/demo.pub" --state-dir "$work/state-b")
 echo "== ferry install --plan 0.3.0: the k3s versions, the order, drain and uncordon"
 "${day2[@]}" --plan | grep -E "upgrade k3s|drain|uncordon"
-echo "== ferry install 0.3.0: servers first, then agents, each drained and Ready again"
+echo "== ferry install 0.3.0: packages on every node (offline, dpkg), then k3s servers first,"
+echo "   then agents, each drained and Ready again"
 "${day2[@]}"
+ssh -i "$FERRY_TESTBED/id_ed25519" -o UserKnownHostsFile="$FERRY_TESTBED/known_hosts" -o BatchMode=yes \
+  "root@${hosts[1]}" "dpkg-query -W socat jq && echo '{\"installed by\": \"ferry\"}' | jq -c ."
 "$ferry" status -i "$work/inventory.yaml" --state-dir "$work/state-b" | grep -E "k3s:|DRIFT|drift"
 
 echo "== ferry prune --keep 1: only what 0.3.0 references stays; the registry collects its garbage"
