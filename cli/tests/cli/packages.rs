@@ -332,29 +332,51 @@ fn an_expired_or_foreign_suite_release_is_refused() {
         .status();
 }
 
+/// The test bed (reset), a workspace, and the repository served on loopback; None: skipped.
+struct OnTheBed {
+    bed: Testbed,
+    ws: Workspace,
+    server: HttpServer,
+    repo: PathBuf,
+}
+
+impl OnTheBed {
+    fn start() -> Option<Self> {
+        let repo = apt_repo()?;
+        let bed = testbed()?;
+        bed.reset();
+        Some(Self {
+            bed,
+            ws: Workspace::new(),
+            server: HttpServer::serve(&repo.join("repo")),
+            repo,
+        })
+    }
+
+    /// The manifest `name` for `install` (plus `extra` lines), signed and exported.
+    fn bundle(&self, name: &str, install: &str, extra: &str) -> PathBuf {
+        let key = self.repo.join("key.asc");
+        let manifest = manifest(&self.ws, name, &self.server.base_url, &key, install, extra);
+        self.ws.export(&manifest, &format!("{name}.tar.zst"))
+    }
+}
+
 #[test]
 fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_installs_nothing() {
-    let Some(repo) = apt_repo() else { return };
-    let Some(bed) = testbed() else { return };
-    bed.reset();
-    let ws = Workspace::new();
-    let server = HttpServer::serve(&repo.join("repo"));
-    let key = repo.join("key.asc");
-    let bundle = ws.export(
-        &manifest(&ws, "1", &server.base_url, &key, "socat, jq", BASELINE),
-        "p.tar.zst",
-    );
+    let Some(t) = OnTheBed::start() else { return };
+    let bundle = t.bundle("1", "socat, jq", BASELINE);
+    let (bed, ws) = (&t.bed, &t.ws);
     let h = &bed.hosts;
     let inventory = inventory(
-        &ws,
-        &bed,
+        ws,
+        bed,
         "inventory",
         &["h2", "h3"],
         "  packages: {roles: [], hosts: [h2]}\n",
     );
     let state = ws.path("state");
     let plan = stdout(&ok(install_with_state(
-        &ws,
+        ws,
         &bundle,
         &inventory,
         &state,
@@ -374,12 +396,12 @@ fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_in
     };
     assert_eq!((package_lines("h1"), package_lines("h3")), (0, 0), "{plan}");
     assert!(
-        on_host(&bed, &h[1].address, "dpkg -s socat").status.code() != Some(0),
+        on_host(bed, &h[1].address, "dpkg -s socat").status.code() != Some(0),
         "--plan installs nothing"
     );
 
     let first = report(&ok(install_with_state(
-        &ws,
+        ws,
         &bundle,
         &inventory,
         &state,
@@ -400,7 +422,7 @@ fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_in
         "the baseline is never sent"
     );
     let status = host_text(
-        &bed,
+        bed,
         &h[1].address,
         "dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' socat jq",
     );
@@ -413,23 +435,23 @@ fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_in
         "{status}"
     );
     assert_eq!(
-        host_text(&bed, &h[1].address, "echo '{\"a\": 7}' | jq .a"),
+        host_text(bed, &h[1].address, "echo '{\"a\": 7}' | jq .a"),
         "7"
     );
     assert_eq!(
-        host_text(&bed, &h[1].address, "ls /var/lib/ferry/packages | wc -l"),
+        host_text(bed, &h[1].address, "ls /var/lib/ferry/packages | wc -l"),
         "0",
         "package files are removed once installed"
     );
     for other in [&h[0].address, &h[2].address] {
         assert!(
-            on_host(&bed, other, "dpkg -s socat").status.code() != Some(0),
+            on_host(bed, other, "dpkg -s socat").status.code() != Some(0),
             "only the chosen host"
         );
     }
 
     let again = report(&ok(install_with_state(
-        &ws,
+        ws,
         &bundle,
         &inventory,
         &state,
@@ -449,26 +471,17 @@ fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_in
 
 #[test]
 fn a_dpkg_failure_names_the_host_the_package_and_the_end_of_its_output() {
-    let Some(repo) = apt_repo() else { return };
-    let Some(bed) = testbed() else { return };
-    bed.reset();
-    let ws = Workspace::new();
-    let server = HttpServer::serve(&repo.join("repo"));
+    let Some(t) = OnTheBed::start() else { return };
     // libonig5 declared present on the nodes, which the bed's hosts do not have.
-    let bundle = ws.export(
-        &manifest(
-            &ws,
-            "1",
-            &server.base_url,
-            &repo.join("key.asc"),
-            "jq",
-            "    baseline: {packages: [libwrap0, libonig5]}\n",
-        ),
-        "p.tar.zst",
+    let bundle = t.bundle(
+        "1",
+        "jq",
+        "    baseline: {packages: [libwrap0, libonig5]}\n",
     );
+    let (bed, ws) = (&t.bed, &t.ws);
     let h = &bed.hosts;
-    let inventory = inventory(&ws, &bed, "inventory", &["h3"], "");
-    let output = install_with_state(&ws, &bundle, &inventory, &ws.path("state"), &[]);
+    let inventory = inventory(ws, bed, "inventory", &["h3"], "");
+    let output = install_with_state(ws, &bundle, &inventory, &ws.path("state"), &[]);
     assert!(!output.status.success());
     let error = stderr(&output);
     assert!(
@@ -484,20 +497,13 @@ fn a_dpkg_failure_names_the_host_the_package_and_the_end_of_its_output() {
 
 #[test]
 fn a_node_added_later_gets_the_packages_a_delta_leaves_out_from_the_registry() {
-    let Some(repo) = apt_repo() else { return };
-    let Some(bed) = testbed() else { return };
-    bed.reset();
-    let ws = Workspace::new();
-    let server = HttpServer::serve(&repo.join("repo"));
-    let key = repo.join("key.asc");
-    let full = ws.export(
-        &manifest(&ws, "1", &server.base_url, &key, "jq", BASELINE),
-        "full.tar.zst",
-    );
+    let Some(t) = OnTheBed::start() else { return };
+    let full = t.bundle("1", "jq", BASELINE);
+    let (bed, ws, server, key) = (&t.bed, &t.ws, &t.server, t.repo.join("key.asc"));
     let delta = ws.path("delta.tar.zst");
     ok(run(ws
         .export_command(
-            &manifest(&ws, "2", &server.base_url, &key, "jq", BASELINE),
+            &manifest(ws, "2", &server.base_url, &key, "jq", BASELINE),
             &delta,
         )
         .arg("--base")
@@ -513,12 +519,12 @@ fn a_node_added_later_gets_the_packages_a_delta_leaves_out_from_the_registry() {
         "the delta carries no .deb"
     );
     let state = ws.path("state");
-    let first = inventory(&ws, &bed, "first", &["h2"], "");
-    ok(install_with_state(&ws, &full, &first, &state, &[]));
+    let first = inventory(ws, bed, "first", &["h2"], "");
+    ok(install_with_state(ws, &full, &first, &state, &[]));
     // h3 joins; the next delivery is the delta.
-    let later = inventory(&ws, &bed, "later", &["h2", "h3"], "");
+    let later = inventory(ws, bed, "later", &["h2", "h3"], "");
     let plan = stdout(&ok(install_with_state(
-        &ws,
+        ws,
         &delta,
         &later,
         &state,
@@ -530,7 +536,7 @@ fn a_node_added_later_gets_the_packages_a_delta_leaves_out_from_the_registry() {
     );
     assert!(plan.contains("from the registry (packages/jq"), "{plan}");
     let done = report(&ok(install_with_state(
-        &ws,
+        ws,
         &delta,
         &later,
         &state,
@@ -544,7 +550,7 @@ fn a_node_added_later_gets_the_packages_a_delta_leaves_out_from_the_registry() {
     let h3 = &packages.host("h3").unwrap().installed;
     assert!(h3.iter().any(|p| p.starts_with("jq=")), "{h3:?}");
     assert_eq!(
-        host_text(&bed, &bed.hosts[2].address, "echo '[1,2]' | jq length"),
+        host_text(bed, &bed.hosts[2].address, "echo '[1,2]' | jq length"),
         "2"
     );
 }

@@ -181,6 +181,20 @@ impl Run<'_> {
         })
     }
 
+    /// A connection to that registry, through the registry host (closed when dropped).
+    pub fn reach_registry(&self) -> Result<crate::registry_access::RegistryAccess, InstallError> {
+        let session = self
+            .required_session(&self.inventory.registry.host, "registry host")?
+            .clone();
+        crate::registry_access::reach_registry(
+            &self.runtime,
+            session,
+            self.inventory,
+            &self.state,
+            self.registry_target()?,
+        )
+    }
+
     /// The password of ferry's own registry.
     pub fn registry_password(&self) -> Result<&str, InstallError> {
         self.secrets

@@ -9,7 +9,6 @@ use crate::error::InstallError;
 use crate::install::run::Run;
 use crate::install::step::{Action, StageName, StageReport, Step};
 use crate::push::{PushOptions, push_with};
-use crate::registry_access::reach_registry;
 
 #[derive(Debug)]
 pub struct PushStage;
@@ -48,17 +47,7 @@ impl Stage for PushStage {
     }
 
     fn apply(&self, run: &Run, _steps: &[Step]) -> Result<StageReport, InstallError> {
-        let settings = &run.inventory.registry;
-        let session = run
-            .required_session(&settings.host, "registry host")?
-            .clone();
-        let access = reach_registry(
-            &run.runtime,
-            session,
-            run.inventory,
-            &run.state,
-            run.registry_target()?,
-        )?;
+        let access = run.reach_registry()?;
         let options = PushOptions {
             registry: access.registry.clone(),
             registry_options: RegistryOptions::default(),

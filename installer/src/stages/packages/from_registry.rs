@@ -9,7 +9,6 @@ use crate::error::InstallError;
 use crate::host::files::{remote_sha256, write_stream};
 use crate::install::run::Run;
 use crate::install::step::{Action, Step};
-use crate::registry_access::reach_registry;
 
 /// Bytes buffered between the registry's stream and the host's stdin.
 const PIPE_BYTES: usize = 256 << 10;
@@ -23,17 +22,7 @@ pub fn copy(run: &Run, steps: &[Step]) -> Result<(), InstallError> {
     if wanted.is_empty() {
         return Ok(());
     }
-    let registry_host = &run.inventory.registry.host;
-    let session = run
-        .required_session(registry_host, "registry host")?
-        .clone();
-    let access = reach_registry(
-        &run.runtime,
-        session,
-        run.inventory,
-        &run.state,
-        run.registry_target()?,
-    )?;
+    let access = run.reach_registry()?;
     run.runtime.block_on(async {
         for (host, action) in wanted {
             let Action::PackageFromRegistry {
