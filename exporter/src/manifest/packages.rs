@@ -215,7 +215,7 @@ fn check_repository(
         return checker.invalid(
             &spec.key.referenced,
             "the repository's key is empty",
-            "give the armored OpenPGP key file that signs the repository's Release",
+            "give the OpenPGP keyring that signs the repository's Release",
         );
     }
     Ok((

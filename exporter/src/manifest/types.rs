@@ -139,7 +139,7 @@ pub struct RepositorySpec {
     /// Defaults to amd64.
     #[serde(default)]
     pub architecture: Option<Spanned<String>>,
-    /// The repository's signing key, an armored OpenPGP file relative to the manifest.
+    /// The repository's signing keyring (armored or binary OpenPGP), relative to the manifest.
     pub key: Spanned<String>,
 }
 

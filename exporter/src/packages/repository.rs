@@ -73,7 +73,6 @@ pub async fn fetch_repository(
                     &artifact,
                 )
                 .await?;
-                let signature = utf8(signature).map_err(|why| refused("Release.gpg", why))?;
                 let signer = keyring
                     .verify_detached(&release, &signature)
                     .map_err(|why| refused("Release.gpg", why))?;
@@ -146,9 +145,9 @@ pub async fn fetch_repository(
 }
 
 fn read_keyring(repository: &RepositoryRequest) -> Result<Keyring, String> {
-    let text = bundle_format::bounded::read_regular_text(&repository.key, MAX_KEY_FILE_BYTES)
+    let bytes = bundle_format::bounded::read_regular(&repository.key, MAX_KEY_FILE_BYTES)
         .map_err(|e| format!("cannot read key {}: {e}", repository.key.display()))?;
-    Keyring::from_armored(&text).map_err(|e| format!("key {}: {e}", repository.key.display()))
+    Keyring::from_key_file(&bytes).map_err(|e| format!("key {}: {e}", repository.key.display()))
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String, String> {
