@@ -27,17 +27,53 @@ pub struct ControlError {
 /// Every stanza of `text`, in order.
 pub fn stanzas(text: &str) -> Result<Vec<Stanza>, ControlError> {
     let mut all = Vec::new();
-    let mut current = Stanza::default();
+    let mut reader = StanzaReader::default();
     for (number, line) in text.lines().enumerate() {
-        let line_number = number + 1;
+        all.extend(reader.line(number + 1, line)?);
+    }
+    all.extend(reader.finish());
+    Ok(all)
+}
+
+/// Hand each stanza of `input` to `each` as it is read: a repository's `Packages` index (50 MiB
+/// for Debian's main archive) is never held whole.
+pub fn each_stanza<R: std::io::BufRead, E: From<ControlError> + From<std::io::Error>>(
+    mut input: R,
+    mut each: impl FnMut(Stanza) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut reader = StanzaReader::default();
+    let mut line = String::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        if let Some(stanza) = reader.line(number, line.trim_end_matches(['\n', '\r']))? {
+            each(stanza)?;
+        }
+    }
+    if let Some(stanza) = reader.finish() {
+        each(stanza)?;
+    }
+    Ok(())
+}
+
+/// Lines in, stanzas out.
+#[derive(Debug, Default)]
+struct StanzaReader {
+    current: Stanza,
+}
+
+impl StanzaReader {
+    /// Take one line; a stanza when this line ended it.
+    fn line(&mut self, line_number: usize, line: &str) -> Result<Option<Stanza>, ControlError> {
         if line.trim().is_empty() {
-            if !current.fields.is_empty() {
-                all.push(std::mem::take(&mut current));
-            }
-            continue;
+            return Ok(self.finish());
         }
         if line.starts_with(' ') || line.starts_with('\t') {
-            let Some((_, value)) = current.fields.last_mut() else {
+            let Some((_, value)) = self.current.fields.last_mut() else {
                 return Err(ControlError {
                     line: line_number,
                     problem: "a continuation line without a field before it",
@@ -45,10 +81,10 @@ pub fn stanzas(text: &str) -> Result<Vec<Stanza>, ControlError> {
             };
             value.push('\n');
             value.push_str(line.trim());
-            continue;
+            return Ok(None);
         }
         if line.starts_with('#') {
-            continue;
+            return Ok(None);
         }
         let Some((name, value)) = line.split_once(':') else {
             return Err(ControlError {
@@ -62,14 +98,15 @@ pub fn stanzas(text: &str) -> Result<Vec<Stanza>, ControlError> {
                 problem: "a field name with spaces or control characters",
             });
         }
-        current
+        self.current
             .fields
             .push((name.to_owned(), value.trim().to_owned()));
+        Ok(None)
     }
-    if !current.fields.is_empty() {
-        all.push(current);
+
+    fn finish(&mut self) -> Option<Stanza> {
+        (!self.current.fields.is_empty()).then(|| std::mem::take(&mut self.current))
     }
-    Ok(all)
 }
 
 #[cfg(test)]
@@ -86,5 +123,27 @@ mod tests {
         assert_eq!(all[1].get("Depends"), Some("libjq1 (= 1.6-2.1)"));
         assert_eq!(stanzas(" orphan\n").unwrap_err().line, 1);
         assert_eq!(stanzas("Package: a\nno colon here\n").unwrap_err().line, 2);
+        let mut streamed = Vec::new();
+        each_stanza::<_, StreamError>(text.as_bytes(), |stanza| {
+            streamed.push(stanza);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(streamed, all);
+    }
+
+    #[derive(Debug)]
+    struct StreamError;
+
+    impl From<ControlError> for StreamError {
+        fn from(_: ControlError) -> Self {
+            Self
+        }
+    }
+
+    impl From<std::io::Error> for StreamError {
+        fn from(_: std::io::Error) -> Self {
+            Self
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use super::control::{Stanza, stanzas};
+use super::control::{Stanza, each_stanza};
 use super::release::Release;
 use super::signature::{Keyring, MAX_KEY_FILE_BYTES};
 use crate::error::ExportError;
@@ -14,14 +14,55 @@ use crate::remote::download::{Bound, download, fetch_document, fetch_document_if
 
 /// The most a Release file may be (Debian's main archive: ~100 KiB).
 const MAX_RELEASE_BYTES: u64 = 16 << 20;
-/// The most an uncompressed `Packages` index may be (Debian main, amd64: ~50 MiB).
+/// The most an uncompressed `Packages` index may be (Debian main, amd64: ~50 MiB); a longer
+/// one ends there, mid-stanza, and fails to parse or to resolve.
 const MAX_PACKAGES_BYTES: u64 = 512 << 20;
 
 #[derive(Debug)]
 pub struct FetchedRepository {
-    pub stanzas: Vec<Stanza>,
+    /// Each component's `Packages` index, checked, in the cache.
+    pub indexes: Vec<PackagesIndex>,
     /// Fingerprint of the key that signed the Release.
     pub signed_by: String,
+}
+
+#[derive(Debug)]
+pub struct PackagesIndex {
+    pub url: String,
+    pub path: std::path::PathBuf,
+    pub gzip: bool,
+}
+
+impl PackagesIndex {
+    /// Hand each package stanza to `each`, reading through a bound and never holding the index.
+    pub fn each_stanza(
+        &self,
+        mut each: impl FnMut(Stanza) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let file = bundle_format::bounded::open_regular(&self.path)
+            .map_err(|e| format!("{}: {e}", self.url))?;
+        let file = std::io::BufReader::new(file);
+        let reader: Box<dyn Read> = if self.gzip {
+            Box::new(flate2::read::GzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        let bounded = std::io::BufReader::new(reader.take(MAX_PACKAGES_BYTES));
+        let read =
+            each_stanza::<_, IndexError>(bounded, |stanza| each(stanza).map_err(IndexError::Entry));
+        read.map_err(|e| format!("{}: {e}", self.url))
+    }
+}
+
+/// Why a `Packages` index could not be read.
+#[derive(Debug, thiserror::Error)]
+enum IndexError {
+    #[error("{0}")]
+    Control(#[from] super::control::ControlError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Entry(String),
 }
 
 pub async fn fetch_repository(
@@ -86,7 +127,7 @@ pub async fn fetch_repository(
     release
         .check(&repository.suite, time::OffsetDateTime::now_utc())
         .map_err(|why| refused("Release", why))?;
-    let mut all = Vec::new();
+    let mut indexes = Vec::new();
     for component in &repository.components {
         let directory = format!("{component}/binary-{architecture}");
         let listed = ["Packages.gz", "Packages"].into_iter().find_map(|name| {
@@ -132,16 +173,13 @@ pub async fn fetch_repository(
                  wait for it to finish syncing",
             ));
         }
-        let text = read_index(&file, path.ends_with(".gz"))
-            .map_err(|e| fail(format!("{url}: {e}"), "check the repository"))?;
-        all.extend(
-            stanzas(&text).map_err(|e| fail(format!("{url}: {e}"), "check the repository"))?,
-        );
+        indexes.push(PackagesIndex {
+            url,
+            path: file,
+            gzip: path.ends_with(".gz"),
+        });
     }
-    Ok(FetchedRepository {
-        stanzas: all,
-        signed_by,
-    })
+    Ok(FetchedRepository { indexes, signed_by })
 }
 
 fn read_keyring(repository: &RepositoryRequest) -> Result<Keyring, String> {
@@ -152,23 +190,4 @@ fn read_keyring(repository: &RepositoryRequest) -> Result<Keyring, String> {
 
 fn utf8(bytes: Vec<u8>) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "it is not UTF-8 text".to_owned())
-}
-
-fn read_index(path: &std::path::Path, gzip: bool) -> std::io::Result<String> {
-    let file = std::io::BufReader::new(bundle_format::bounded::open_regular(path)?);
-    let reader: Box<dyn Read> = if gzip {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    let mut text = String::new();
-    reader
-        .take(MAX_PACKAGES_BYTES + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_PACKAGES_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_PACKAGES_BYTES} bytes uncompressed"
-        )));
-    }
-    Ok(text)
 }

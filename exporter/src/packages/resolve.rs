@@ -18,10 +18,11 @@ pub struct Candidate {
     pub version: DebVersion,
     pub version_text: String,
     pub architecture: String,
-    /// Pre-Depends, then Depends.
-    pub depends: Vec<Alternatives>,
-    /// Pre-Depends alone: what must be configured before this is unpacked.
-    pub pre_depends: Vec<Alternatives>,
+    /// The `Pre-Depends` and `Depends` fields as written: parsed only for packages the closure
+    /// reaches, so a whole archive's index costs little memory and a malformed relation of a
+    /// package nobody asks for stops nothing.
+    pub pre_depends_field: Option<String>,
+    pub depends_field: Option<String>,
     pub provides: Vec<(String, Option<DebVersion>)>,
     pub required: bool,
     pub filename: String,
@@ -29,6 +30,26 @@ pub struct Candidate {
     pub size: u64,
     /// Which of the manifest's repositories it came from.
     pub repository: usize,
+}
+
+impl Candidate {
+    /// What must be configured before this package is unpacked.
+    pub fn pre_depends(&self) -> Result<Vec<Alternatives>, String> {
+        self.parsed(self.pre_depends_field.as_deref())
+    }
+
+    /// Pre-Depends, then Depends.
+    pub fn depends(&self) -> Result<Vec<Alternatives>, String> {
+        let mut all = self.pre_depends()?;
+        all.extend(self.parsed(self.depends_field.as_deref())?);
+        Ok(all)
+    }
+
+    fn parsed(&self, field: Option<&str>) -> Result<Vec<Alternatives>, String> {
+        field.map_or(Ok(Vec::new()), |text| {
+            relations(text).map_err(|e| format!("package {} {}: {e}", self.name, self.version_text))
+        })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -67,80 +88,87 @@ impl Universe {
         native: &str,
         repository: usize,
     ) -> Result<(), String> {
-        let universe = self;
         for stanza in stanzas {
-            let name = stanza.get("Package").ok_or("a stanza without Package")?;
-            if !bundle_format::vocabulary::debian_names::is_package_name(name) {
-                return Err(format!("`{name}` is not a Debian package name"));
-            }
-            let architecture = field(stanza, "Architecture", name)?;
-            if architecture != native && architecture != "all" {
-                continue;
-            }
-            let version_text = field(stanza, "Version", name)?;
-            let version = DebVersion::parse(version_text).ok_or_else(|| {
-                format!("package {name}: `{version_text}` is not a Debian version")
-            })?;
-            let parse = |key: &str| match stanza.get(key) {
-                Some(value) => relations(value).map_err(|e| format!("package {name}: {e}")),
-                None => Ok(Vec::new()),
-            };
-            let pre_depends = parse("Pre-Depends")?;
-            let mut depends = pre_depends.clone();
-            depends.extend(parse("Depends")?);
-            let filename = field(stanza, "Filename", name)?;
-            let safe_path = !filename.starts_with('/')
-                && filename
-                    .split('/')
-                    .all(|part| !part.is_empty() && part != "." && part != "..")
-                && !filename
-                    .contains(|c: char| c.is_whitespace() || c == '\\' || c == '?' || c == '#');
-            if !safe_path {
-                return Err(format!(
-                    "package {name}: Filename `{filename}` is not a path inside the repository"
-                ));
-            }
-            let mut provides = Vec::new();
-            if let Some(value) = stanza.get("Provides") {
-                for alternatives in relations(value).map_err(|e| format!("package {name}: {e}"))? {
-                    for provided in alternatives {
-                        provides.push((provided.name, provided.constraint.map(|c| c.version)));
-                    }
+            self.add_stanza(stanza, native, repository)?;
+        }
+        self.finish();
+        Ok(())
+    }
+
+    /// Add one package stanza; call [`Self::finish`] once all are in.
+    pub fn add_stanza(
+        &mut self,
+        stanza: &Stanza,
+        native: &str,
+        repository: usize,
+    ) -> Result<(), String> {
+        let universe = self;
+        let name = stanza.get("Package").ok_or("a stanza without Package")?;
+        if !bundle_format::vocabulary::debian_names::is_package_name(name) {
+            return Err(format!("`{name}` is not a Debian package name"));
+        }
+        let architecture = field(stanza, "Architecture", name)?;
+        if architecture != native && architecture != "all" {
+            return Ok(());
+        }
+        let version_text = field(stanza, "Version", name)?;
+        let version = DebVersion::parse(version_text)
+            .ok_or_else(|| format!("package {name}: `{version_text}` is not a Debian version"))?;
+        let filename = field(stanza, "Filename", name)?;
+        let safe_path = !filename.starts_with('/')
+            && filename
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..")
+            && !filename.contains(|c: char| c.is_whitespace() || c == '\\' || c == '?' || c == '#');
+        if !safe_path {
+            return Err(format!(
+                "package {name}: Filename `{filename}` is not a path inside the repository"
+            ));
+        }
+        let mut provides = Vec::new();
+        if let Some(value) = stanza.get("Provides") {
+            for alternatives in relations(value).map_err(|e| format!("package {name}: {e}"))? {
+                for provided in alternatives {
+                    provides.push((provided.name, provided.constraint.map(|c| c.version)));
                 }
             }
-            let candidate = Candidate {
-                name: name.to_owned(),
-                version,
-                version_text: version_text.to_owned(),
-                architecture: architecture.to_owned(),
-                depends,
-                pre_depends,
-                provides: provides.clone(),
-                required: stanza.get("Priority") == Some("required"),
-                filename: filename.to_owned(),
-                repository,
-                sha256: field(stanza, "SHA256", name)?.to_owned(),
-                size: field(stanza, "Size", name)?
-                    .parse()
-                    .map_err(|_| format!("package {name}: Size is not a number"))?,
-            };
-            for (provided, version) in provides {
-                universe
-                    .providers
-                    .entry(provided)
-                    .or_default()
-                    .push((name.to_owned(), version));
-            }
-            universe
-                .by_name
-                .entry(name.to_owned())
-                .or_default()
-                .push(candidate);
         }
-        for candidates in universe.by_name.values_mut() {
+        let candidate = Candidate {
+            name: name.to_owned(),
+            version,
+            version_text: version_text.to_owned(),
+            architecture: architecture.to_owned(),
+            pre_depends_field: stanza.get("Pre-Depends").map(str::to_owned),
+            depends_field: stanza.get("Depends").map(str::to_owned),
+            provides: provides.clone(),
+            required: stanza.get("Priority") == Some("required"),
+            filename: filename.to_owned(),
+            repository,
+            sha256: field(stanza, "SHA256", name)?.to_owned(),
+            size: field(stanza, "Size", name)?
+                .parse()
+                .map_err(|_| format!("package {name}: Size is not a number"))?,
+        };
+        for (provided, version) in provides {
+            universe
+                .providers
+                .entry(provided)
+                .or_default()
+                .push((name.to_owned(), version));
+        }
+        universe
+            .by_name
+            .entry(name.to_owned())
+            .or_default()
+            .push(candidate);
+        Ok(())
+    }
+
+    /// Order each name's candidates newest first, as resolving expects.
+    pub fn finish(&mut self) {
+        for candidates in self.by_name.values_mut() {
             candidates.sort_by(|a, b| b.version.cmp(&a.version));
         }
-        Ok(())
     }
 
     /// Every package of `Priority: required`: what any Debian system has.
@@ -231,7 +259,11 @@ fn visit<'u>(
         });
     };
     seen.insert(candidate.name.as_str());
-    for relation in &candidate.depends {
+    let depends = candidate.depends().map_err(|why| Unsatisfiable {
+        chain: chain.to_vec(),
+        why,
+    })?;
+    for relation in &depends {
         let mut deeper = chain.to_vec();
         deeper.push(format!(
             "{} {} needs {}",
@@ -352,6 +384,18 @@ SHA256: 22
             names,
             ["libssl3", "nano", "socat", "libonig5", "libjq1", "jq"]
         );
+    }
+
+    #[test]
+    fn a_malformed_relation_matters_only_when_the_closure_reaches_it() {
+        let text = format!(
+            "{PACKAGES}\nPackage: odd\nVersion: 1.0\nArchitecture: amd64\nDepends: libc6 [amd64]\nFilename: pool/odd_1.0_amd64.deb\nSize: 1\nSHA256: 33\n"
+        );
+        let universe = Universe::from_stanzas(&stanzas(&text).unwrap(), "amd64").unwrap();
+        let baseline = universe.required();
+        assert!(resolve(&universe, &want("jq"), &baseline).is_ok());
+        let error = resolve(&universe, &want("odd"), &baseline).unwrap_err();
+        assert!(error.why.contains("package odd 1.0"), "{error}");
     }
 
     #[test]

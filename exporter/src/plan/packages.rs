@@ -40,15 +40,17 @@ pub(super) async fn fetch_packages(
     let mut repositories = Vec::new();
     for (number, repository) in request.repositories.iter().enumerate() {
         let fetched = fetch_repository(http, repository, &request.architecture, cache).await?;
-        universe
-            .add(&fetched.stanzas, &request.architecture, number)
-            .map_err(|e| {
-                ExportError::source(
-                    format!("repository {} ({})", repository.describe(), repository.at),
-                    e,
-                    "check the repository: its package list does not parse",
-                )
-            })?;
+        for index in &fetched.indexes {
+            index
+                .each_stanza(|stanza| universe.add_stanza(&stanza, &request.architecture, number))
+                .map_err(|e| {
+                    ExportError::source(
+                        format!("repository {} ({})", repository.describe(), repository.at),
+                        e,
+                        "check the repository: its package list does not parse",
+                    )
+                })?;
+        }
         repositories.push(PackageRepository {
             url: repository.url.clone(),
             suite: repository.suite.clone(),
@@ -57,6 +59,7 @@ pub(super) async fn fetch_packages(
             signed_by: fetched.signed_by,
         });
     }
+    universe.finish();
     let requests: Vec<Wanted> = request.install.iter().map(|(w, _)| w.clone()).collect();
     let mut baseline: BTreeSet<String> = request.baseline.iter().cloned().collect();
     if request.priority_required {
@@ -77,7 +80,12 @@ pub(super) async fn fetch_packages(
     let chosen: Vec<Candidate> = chosen.into_iter().cloned().collect();
     let with_order: Vec<(Candidate, Vec<String>)> = chosen
         .iter()
-        .map(|candidate| (candidate.clone(), pre_depends_within(candidate, &chosen)))
+        .map(|candidate| {
+            // Every chosen package's relations were parsed while resolving.
+            let pre_depends = candidate.pre_depends().unwrap_or_default();
+            let within = pre_depends_within(candidate, &pre_depends, &chosen);
+            (candidate.clone(), within)
+        })
         .collect();
     let files: Vec<(Candidate, Vec<String>, PathBuf)> =
         futures_util::stream::iter(with_order.into_iter().map(|(candidate, pre)| {
@@ -107,9 +115,13 @@ pub(super) async fn fetch_packages(
 }
 
 /// The chosen packages that satisfy `candidate`'s Pre-Depends.
-fn pre_depends_within(candidate: &Candidate, chosen: &[Candidate]) -> Vec<String> {
+fn pre_depends_within(
+    candidate: &Candidate,
+    pre_depends: &[crate::packages::relation::Alternatives],
+    chosen: &[Candidate],
+) -> Vec<String> {
     let mut names = Vec::new();
-    for alternatives in &candidate.pre_depends {
+    for alternatives in pre_depends {
         for wanted in alternatives {
             let satisfier = chosen.iter().find(|c| {
                 (c.name == wanted.name
