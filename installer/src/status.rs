@@ -48,6 +48,10 @@ pub struct HostStatus {
     /// What the installed k3s says it is, on cluster hosts where it is installed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub k3s_version: Option<String>,
+    /// On hosts that get OS packages: those of the installed bundle that dpkg does not list as
+    /// installed at that version (or newer), as `name=version`; empty when all are in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packages_missing: Option<Vec<String>>,
 }
 
 /// Deliveries `ferry status` shows.
@@ -134,6 +138,21 @@ async fn probe(
     Ok(())
 }
 
+/// Of `pinned` (`name=version`), what the host's dpkg does not have at that version or newer.
+async fn packages_missing(
+    session: &SshSession,
+    pinned: &[String],
+) -> Result<Vec<String>, InstallError> {
+    let wanted: Vec<(&str, &str)> = pinned.iter().filter_map(|p| p.split_once('=')).collect();
+    let names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
+    let held = crate::stages::packages::dpkg::installed(session, &names).await?;
+    Ok(wanted
+        .iter()
+        .filter(|(name, version)| !held.get(*name).is_some_and(|h| h.at_least(version)))
+        .map(|(name, version)| format!("{name}={version}"))
+        .collect())
+}
+
 pub fn status(
     inventory: &Inventory,
     ssh: &SshOptions,
@@ -165,6 +184,20 @@ pub fn status(
         hosts.push(status);
     }
     let local_record = InstallRecord::read_local(&StateDir::open_dry(state_root, &inventory.name))?;
+    let installed = hosts
+        .iter()
+        .find_map(|h| h.installed.clone())
+        .or_else(|| local_record.clone());
+    if let Some(record) = installed.filter(|r| !r.packages.is_empty()) {
+        for (host, status) in inventory.hosts.iter().zip(hosts.iter_mut()) {
+            if let Some(session) = connected.sessions.get(&host.name)
+                && inventory.packages.includes(host)
+            {
+                status.packages_missing =
+                    Some(runtime.block_on(packages_missing(session, &record.packages))?);
+            }
+        }
+    }
     let first = crate::stages::k3s::node_places(&inventory.hosts)
         .first()
         .and_then(|first| connected.sessions.get(&first.host.name).cloned());

@@ -466,6 +466,16 @@ pub fn status(args: &crate::args::StatusArgs, inventory: &std::path::Path) -> Re
                 "  registry CA trusted: {}, hosts entry: {}, containerd mirrors: {}, k3s registries.yaml: {}\n",
                 host.registry_ca_trusted, host.hosts_entry, host.containerd_mirrors, host.k3s_registries
             ));
+            match &host.packages_missing {
+                Some(missing) if missing.is_empty() => {
+                    text.push_str("  OS packages of the installed bundle: all in place\n");
+                }
+                Some(missing) => text.push_str(&format!(
+                    "  OS packages of the installed bundle MISSING: {} (ferry install puts them back)\n",
+                    missing.join(" ")
+                )),
+                None => {}
+            }
             if let Some(service) = &host.k3s_service {
                 text.push_str(&format!(
                     "  k3s: {service}{}\n",

@@ -467,6 +467,52 @@ fn install_puts_only_missing_packages_on_the_chosen_hosts_offline_and_a_rerun_in
             .all(|h| h.installed.is_empty() && h.written.is_empty()),
         "{packages:?}"
     );
+
+    // Day 2: status says whether each package host still has the installed bundle's packages.
+    let missing = |hosts: &[serde_json::Value], name: &str| {
+        hosts
+            .iter()
+            .find(|h| h["name"] == name)
+            .and_then(|h| h.get("packagesMissing").cloned())
+    };
+    let status = || -> Vec<serde_json::Value> {
+        let output = ok(run(ferry()
+            .args(["status", "--json", "-i"])
+            .arg(&inventory)
+            .arg("--state-dir")
+            .arg(&state)));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["hosts"].as_array().unwrap().clone()
+    };
+    let hosts = status();
+    assert_eq!(missing(&hosts, "h2"), Some(serde_json::json!([])));
+    assert_eq!(missing(&hosts, "h3"), None, "h3 gets no packages");
+    host_text(
+        bed,
+        &h[1].address,
+        "dpkg --purge jq >/dev/null && echo gone",
+    );
+    let gone = missing(&status(), "h2").unwrap();
+    assert_eq!(gone.as_array().unwrap().len(), 1, "{gone}");
+    assert!(gone[0].as_str().unwrap().starts_with("jq=1.6"), "{gone}");
+    let text = stdout(&ok(run(ferry()
+        .args(["status", "-i"])
+        .arg(&inventory)
+        .arg("--state-dir")
+        .arg(&state))));
+    assert!(text.contains("MISSING: jq="), "{text}");
+    let back = report(&ok(install_with_state(
+        ws,
+        &bundle,
+        &inventory,
+        &state,
+        &["--json"],
+    )));
+    let reinstalled = &stage(&back, StageName::Packages)
+        .host("h2")
+        .unwrap()
+        .installed;
+    assert_eq!(reinstalled.len(), 1, "only jq goes back: {reinstalled:?}");
 }
 
 #[test]

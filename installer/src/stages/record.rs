@@ -37,6 +37,9 @@ pub struct InstallRecord {
     pub images: Vec<String>,
     pub charts: Vec<String>,
     pub files: Vec<String>,
+    /// OS packages, `name=version` (absent in records of bundles without them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
 }
 
 impl InstallRecord {
@@ -70,6 +73,7 @@ impl InstallRecord {
                 .map(|c| format!("{} {}", c.name, c.version))
                 .collect(),
             files: index.files.iter().map(|f| f.name.clone()).collect(),
+            packages: index.package_list().iter().map(|p| p.pinned()).collect(),
         }
     }
 

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use bundle_format::DebVersion;
+
 use crate::error::InstallError;
 use crate::host::files::quote;
 use crate::ssh::SshSession;
@@ -17,6 +19,17 @@ pub struct Installed {
     pub version: String,
     /// `ii`: installed and configured; anything else needs another run of dpkg.
     pub configured: bool,
+}
+
+impl Installed {
+    /// Configured at `version` or a newer one (Debian version order): nothing to install.
+    pub fn at_least(&self, version: &str) -> bool {
+        self.configured
+            && match (DebVersion::parse(&self.version), DebVersion::parse(version)) {
+                (Some(held), Some(wanted)) => held >= wanted,
+                _ => self.version == version,
+            }
+    }
 }
 
 /// The host's dpkg architecture, or an error when the host has no dpkg.
@@ -141,6 +154,23 @@ mod tests {
         assert!(map["socat"].configured);
         assert_eq!(map["libssl3"].version, "3.0.11-1");
         assert!(!map["libssl3"].configured);
+    }
+
+    #[test]
+    fn at_least_follows_debian_version_order() {
+        let held = |version: &str, configured| Installed {
+            version: version.to_owned(),
+            configured,
+        };
+        assert!(held("1:1.0", true).at_least("2.0"));
+        assert!(held("3.0.22-1~deb12u2", true).at_least("3.0.11-1"));
+        assert!(held("3.0.11-1", true).at_least("3.0.11-1"));
+        assert!(!held("3.0.11-1", true).at_least("3.0.22-1~deb12u2"));
+        assert!(!held("1.0~rc1", true).at_least("1.0"));
+        assert!(
+            !held("2.0", false).at_least("1.0"),
+            "half-installed counts as missing"
+        );
     }
 
     #[test]
