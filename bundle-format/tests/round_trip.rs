@@ -236,3 +236,56 @@ fn blobs_are_found_by_digest_even_after_the_list_changed() {
     assert_eq!(copy, index);
     assert!(copy.blob(&absent).is_some());
 }
+
+#[test]
+fn package_entries_are_checked_before_anything_uses_them() {
+    use bundle_format::{PackageArtifact, PackageFormat, PackageSet};
+    let blobs = blobs();
+    let mut index = index_for(&blobs);
+    let digests: Vec<Digest> = index.blobs.iter().map(|b| b.digest).collect();
+    let package = |name: &str, version: &str, pre: &[&str]| PackageArtifact {
+        name: name.into(),
+        version: version.into(),
+        architecture: "amd64".into(),
+        sha256: digests[0],
+        size: 1,
+        source: "http://x/pool/a.deb".into(),
+        pre_depends: pre.iter().map(|s| (*s).to_owned()).collect(),
+        reference: format!("packages/{name}:1"),
+        digest: digests[1],
+        blobs: digests.clone(),
+    };
+    let set = |packages: Vec<PackageArtifact>| PackageSet {
+        format: PackageFormat::Deb,
+        requested: vec!["jq".into()],
+        baseline: vec![],
+        repositories: vec![],
+        packages,
+    };
+    index.packages = Some(set(vec![
+        package("libjq1", "1.6-2", &[]),
+        package("jq", "1.6-2", &["libjq1"]),
+    ]));
+    // The lowest version that can express it is 4, and only 4 is accepted.
+    assert!(index.validate().is_err(), "version 1 with packages");
+    index.format_version = index.lowest_format_version();
+    assert_eq!(index.format_version, bundle_format::PACKAGES_FORMAT_VERSION);
+    index.validate().unwrap();
+    let round = BundleIndex::from_json(&index.to_json()).unwrap();
+    assert_eq!(round.package_list().len(), 2);
+    let refused = |packages: Vec<PackageArtifact>| {
+        let mut bad = index.clone();
+        bad.packages = Some(set(packages));
+        bad.validate().unwrap_err().to_string()
+    };
+    assert!(refused(vec![package("jq;reboot", "1", &[])]).contains("package name"));
+    assert!(refused(vec![package("jq", "1 && x", &[])]).contains("package version"));
+    assert!(refused(vec![package("jq", "1", &[]), package("jq", "2", &[])]).contains("once"));
+    assert!(refused(vec![package("jq", "1", &["libjq1"])]).contains("preDepends"));
+    let mut dangling = package("jq", "1", &[]);
+    dangling.sha256 = Digest::of(b"not in the bundle");
+    assert!(refused(vec![dangling]).contains("does not list"));
+    let mut arch = package("jq", "1", &[]);
+    arch.architecture = "amd64 x".into();
+    assert!(refused(vec![arch]).contains("architecture"));
+}

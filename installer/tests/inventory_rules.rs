@@ -261,3 +261,42 @@ fn registry_ports_users_and_chart_switches_are_checked() {
         .to_string();
     assert!(unknown.contains("surge"), "{unknown}");
 }
+
+#[test]
+fn package_hosts_default_to_the_cluster_nodes_and_are_checked() {
+    use installer::inventory::Role;
+    let base = inventory("", "");
+    let with = |section: &str| {
+        let text = base.replace("  cluster:\n", &format!("{section}  cluster:\n"));
+        parse_inventory(&text, Path::new("site.yaml"))
+    };
+    let defaults = parse_inventory(&base, Path::new("site.yaml")).unwrap();
+    assert_eq!(defaults.packages.roles, [Role::Server, Role::Agent]);
+    let chosen = with("  packages: {roles: [], hosts: [node-10]}\n").unwrap();
+    let includes = |name: &str| {
+        let host = chosen.hosts.iter().find(|h| h.name == name).unwrap();
+        chosen.packages.includes(host)
+    };
+    assert!(includes("node-10") && !includes("node-1"));
+    let unknown = with("  packages: {hosts: [node-99]}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.contains("site.yaml:20:") && unknown.contains("node-99"),
+        "{unknown}"
+    );
+    let role = with("  packages: {roles: [worker]}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        role.contains("site.yaml:20:") && role.contains("unknown role `worker`"),
+        "{role}"
+    );
+    let field = with("  packages: {nodes: [node-1]}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        field.contains("site.yaml:20:") && field.contains("nodes"),
+        "{field}"
+    );
+}

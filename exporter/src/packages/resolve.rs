@@ -387,6 +387,29 @@ SHA256: 22
     }
 
     #[test]
+    fn a_filename_outside_the_repository_or_a_bad_name_is_refused() {
+        for filename in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "pool//x.deb",
+            "pool/x.deb?y",
+            "pool/./x",
+        ] {
+            let text = format!(
+                "Package: evil\nVersion: 1\nArchitecture: amd64\nFilename: {filename}\nSize: 1\nSHA256: 00\n"
+            );
+            let error = Universe::from_stanzas(&stanzas(&text).unwrap(), "amd64").unwrap_err();
+            assert!(
+                error.contains("not a path inside the repository"),
+                "{filename}: {error}"
+            );
+        }
+        let text = "Package: Evil;x\nVersion: 1\nArchitecture: amd64\nFilename: pool/a.deb\nSize: 1\nSHA256: 00\n";
+        let error = Universe::from_stanzas(&stanzas(text).unwrap(), "amd64").unwrap_err();
+        assert!(error.contains("not a Debian package name"), "{error}");
+    }
+
+    #[test]
     fn a_malformed_relation_matters_only_when_the_closure_reaches_it() {
         let text = format!(
             "{PACKAGES}\nPackage: odd\nVersion: 1.0\nArchitecture: amd64\nDepends: libc6 [amd64]\nFilename: pool/odd_1.0_amd64.deb\nSize: 1\nSHA256: 33\n"
