@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # A signed Debian repository of real packages, for the OS-package tests and the demo:
 #   testdata/apt-repo.sh OUT
-# OUT/repo        dists/bookworm/{InRelease,Release,Release.gpg}, main/binary-amd64/Packages(.gz),
+# OUT/repo        dists/bookworm/{InRelease,Release,Release.gpg}, main/binary-amd64/Packages(.gz, .xz),
 #                 pool/main/*.deb (fetched with `apt-get download` from the machine's Debian mirror)
 # OUT/key.asc     the throwaway key that signs it; OUT/other-key.asc another throwaway key
 # libc6 is marked Priority: required through an override file, as the Debian archive marks it,
 # so the baseline leaves it out. Built once per OUT (OUT/ready), again after a week (its Release
-# is valid for 30 days).
+# is valid for 30 days; OUT/ready-2 marks this layout).
 set -euo pipefail
 
 out=$(realpath -m "$1")
-[[ -n $(find "$out/ready" -mtime -7 2>/dev/null) ]] && exit 0
+[[ -n $(find "$out/ready-2" -mtime -7 2>/dev/null) ]] && exit 0
 PACKAGES=(socat jq libjq1 libonig5 libwrap0 libssl3 libc6)
 
 rm -rf "$out"
@@ -27,6 +27,7 @@ cd "$out/repo"
 printf 'libc6 required libs\n' > "$out/override"
 dpkg-scanpackages --multiversion pool "$out/override" > dists/bookworm/main/binary-amd64/Packages 2>/dev/null
 gzip -9 -k -n dists/bookworm/main/binary-amd64/Packages
+xz -9 -k dists/bookworm/main/binary-amd64/Packages
 {
   echo "Origin: ferry-test"
   echo "Label: ferry-test"
@@ -37,7 +38,7 @@ gzip -9 -k -n dists/bookworm/main/binary-amd64/Packages
   echo "Architectures: amd64"
   echo "Components: main"
   echo "SHA256:"
-  for index in main/binary-amd64/Packages main/binary-amd64/Packages.gz; do
+  for index in main/binary-amd64/Packages main/binary-amd64/Packages.gz main/binary-amd64/Packages.xz; do
     file=dists/bookworm/$index
     printf ' %s %s %s\n' "$(sha256sum "$file" | cut -d' ' -f1)" "$(stat -c %s "$file")" "$index"
   done
@@ -55,4 +56,4 @@ GNUPGHOME=$out/gnupg gpg --batch --armor --export > "$out/key.asc"
 GNUPGHOME=$out/gnupg-other gpg --batch --armor --export > "$out/other-key.asc"
 gpgconf --homedir "$out/gnupg" --kill all 2>/dev/null || true
 gpgconf --homedir "$out/gnupg-other" --kill all 2>/dev/null || true
-touch "$out/ready"
+touch "$out/ready" "$out/ready-2"

@@ -180,13 +180,16 @@ fn export_carries_the_signed_closure_minus_the_baseline_and_deltas_leave_out_wha
     assert!(inspect.contains("PACKAGES"), "{inspect}");
     assert!(inspect.contains("socat 1.7.4.4-2 amd64"), "{inspect}");
     assert!(
-        inspect.contains("baseline (assumed on the nodes, not carried): libc6, libwrap0"),
+        inspect
+            .contains("baseline (assumed on the nodes, not carried): libc6, libgcc-s1, libwrap0"),
         "{inspect}"
     );
 
-    // Release + Release.gpg when the repository publishes no InRelease.
+    // Release + Release.gpg when the repository publishes no InRelease; Packages.xz when the
+    // Packages.gz the Release lists is not served (Debian's security archive serves only xz).
     let detached = copy_repo(&ws, &repo);
     std::fs::remove_file(detached.join("dists/bookworm/InRelease")).unwrap();
+    std::fs::remove_file(detached.join("dists/bookworm/main/binary-amd64/Packages.gz")).unwrap();
     let detached_server = HttpServer::serve(&detached);
     let only_jq = manifest(&ws, "2", &detached_server.base_url, &key, "jq", BASELINE);
     let delta = ws.path("delta.tar.zst");
@@ -197,6 +200,7 @@ fn export_carries_the_signed_closure_minus_the_baseline_and_deltas_leave_out_wha
         .arg("--trusted-key")
         .arg(ws.path("k.pub"))));
     assert!(detached_server.gets("/dists/bookworm/Release.gpg") >= 1);
+    assert!(detached_server.gets("/dists/bookworm/main/binary-amd64/Packages.xz") >= 1);
     let delta_index = index_of(&delta);
     let jq = &delta_index
         .package_list()

@@ -2,15 +2,17 @@
 //! checked against the manifest's key, then each component's `Packages` index checked against
 //! the SHA256 the signed Release lists for it. Nothing unsigned is read past this point.
 
-use std::io::Read;
+use std::io::{Read, Seek, Write};
 
 use super::control::{Stanza, each_stanza};
-use super::release::Release;
+use super::release::{IndexEntry, Release};
 use super::signature::{Keyring, MAX_KEY_FILE_BYTES};
 use crate::error::ExportError;
 use crate::manifest::RepositoryRequest;
 use crate::remote::BlobCache;
-use crate::remote::download::{Bound, download, fetch_document, fetch_document_if_published};
+use crate::remote::download::{
+    Bound, download_if_published, fetch_document, fetch_document_if_published,
+};
 
 /// The most a Release file may be (Debian's main archive: ~100 KiB).
 const MAX_RELEASE_BYTES: u64 = 16 << 20;
@@ -30,7 +32,29 @@ pub struct FetchedRepository {
 pub struct PackagesIndex {
     pub url: String,
     pub path: std::path::PathBuf,
-    pub gzip: bool,
+    pub compression: Compression,
+}
+
+/// How a `Packages` index is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Gzip,
+    Xz,
+    None,
+}
+
+impl Compression {
+    /// The order tried: smallest to read first where streaming is cheap, then xz (Debian's
+    /// security archive publishes only that), then uncompressed.
+    const PREFERRED: [Self; 3] = [Self::Gzip, Self::Xz, Self::None];
+
+    fn file_name(self) -> &'static str {
+        match self {
+            Self::Gzip => "Packages.gz",
+            Self::Xz => "Packages.xz",
+            Self::None => "Packages",
+        }
+    }
 }
 
 impl PackagesIndex {
@@ -42,15 +66,58 @@ impl PackagesIndex {
         let file = bundle_format::bounded::open_regular(&self.path)
             .map_err(|e| format!("{}: {e}", self.url))?;
         let file = std::io::BufReader::new(file);
-        let reader: Box<dyn Read> = if self.gzip {
-            Box::new(flate2::read::GzDecoder::new(file))
-        } else {
-            Box::new(file)
+        let reader: Box<dyn Read> = match self.compression {
+            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
+            Compression::None => Box::new(file),
+            Compression::Xz => Box::new(
+                self.unxz(file)
+                    .map_err(|e| format!("{}: cannot decompress it: {e}", self.url))?,
+            ),
         };
         let bounded = std::io::BufReader::new(reader.take(MAX_PACKAGES_BYTES));
         let read =
             each_stanza::<_, IndexError>(bounded, |stanza| each(stanza).map_err(IndexError::Entry));
         read.map_err(|e| format!("{}: {e}", self.url))
+    }
+}
+
+impl PackagesIndex {
+    /// The xz decoder writes, it does not read: decompress next to the cache entry into an
+    /// anonymous temporary file, within the bound, and read that.
+    fn unxz(&self, mut file: impl std::io::BufRead) -> std::io::Result<std::fs::File> {
+        let directory = self.path.parent().unwrap_or(std::path::Path::new("."));
+        let mut plain = tempfile::tempfile_in(directory)?;
+        let mut bounded = BoundedWriter {
+            inner: &mut plain,
+            left: MAX_PACKAGES_BYTES,
+        };
+        lzma_rs::xz_decompress(&mut file, &mut bounded)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        plain.seek(std::io::SeekFrom::Start(0))?;
+        Ok(plain)
+    }
+}
+
+/// A writer that fails past `left` bytes: a decompression bomb stops there.
+struct BoundedWriter<'w, W: Write> {
+    inner: &'w mut W,
+    left: u64,
+}
+
+impl<W: Write> Write for BoundedWriter<'_, W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.len() as u64 > self.left {
+            return Err(std::io::Error::other(format!(
+                "larger than {MAX_PACKAGES_BYTES} bytes uncompressed"
+            )));
+        }
+        let written = self.inner.write(data)?;
+        self.left -= written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -130,54 +197,59 @@ pub async fn fetch_repository(
     let mut indexes = Vec::new();
     for component in &repository.components {
         let directory = format!("{component}/binary-{architecture}");
-        let listed = ["Packages.gz", "Packages"].into_iter().find_map(|name| {
-            let path = format!("{directory}/{name}");
-            release.sha256.get(&path).map(|entry| (path, entry.clone()))
-        });
-        let Some((path, entry)) = listed else {
-            let others: Vec<&String> = release
-                .sha256
-                .keys()
-                .filter(|k| k.starts_with(&format!("{directory}/Packages")))
-                .collect();
+        let listed: Vec<(String, IndexEntry, Compression)> = Compression::PREFERRED
+            .into_iter()
+            .filter_map(|compression| {
+                let path = format!("{directory}/{}", compression.file_name());
+                let entry = release.sha256.get(&path)?.clone();
+                Some((path, entry, compression))
+            })
+            .collect();
+        if listed.is_empty() {
             return Err(fail(
-                format!(
-                    "the signed Release lists no {directory}/Packages or Packages.gz{}",
-                    if others.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" (only {others:?}, which ferry does not read yet)")
-                    }
-                ),
+                format!("the signed Release lists no {directory}/Packages(.gz, .xz)"),
                 "check `components:` and `architecture:` against the repository",
             ));
-        };
-        let url = format!("{dists}/{path}");
-        let (file, actual) = download(
-            http,
-            &url,
-            None,
-            Bound::AtMost(entry.size),
-            cache,
-            &artifact,
-        )
-        .await?;
-        if actual != entry.sha256 {
+        }
+        let mut fetched = None;
+        for (path, entry, compression) in &listed {
+            let url = format!("{dists}/{path}");
+            let bound = Bound::AtMost(entry.size);
+            // A variant the Release lists may not be served; the next one is tried.
+            let Some((file, actual)) =
+                download_if_published(http, &url, bound, cache, &artifact).await?
+            else {
+                continue;
+            };
+            if actual != entry.sha256 {
+                return Err(fail(
+                    format!(
+                        "{url} has sha256 {}, the signed Release lists {}",
+                        actual.hex(),
+                        entry.sha256.hex()
+                    ),
+                    "the mirror serves an index the repository did not sign: use another mirror \
+                     or wait for it to finish syncing",
+                ));
+            }
+            fetched = Some(PackagesIndex {
+                url,
+                path: file,
+                compression: *compression,
+            });
+            break;
+        }
+        let Some(index) = fetched else {
+            let names: Vec<&str> = listed.iter().map(|(p, _, _)| p.as_str()).collect();
             return Err(fail(
                 format!(
-                    "{url} has sha256 {}, the signed Release lists {}",
-                    actual.hex(),
-                    entry.sha256.hex()
+                    "{dists}: none of {} is served (404), though the signed Release lists them",
+                    names.join(", ")
                 ),
-                "the mirror serves an index the repository did not sign: use another mirror or \
-                 wait for it to finish syncing",
+                "check the URL, or use another mirror",
             ));
-        }
-        indexes.push(PackagesIndex {
-            url,
-            path: file,
-            gzip: path.ends_with(".gz"),
-        });
+        };
+        indexes.push(index);
     }
     Ok(FetchedRepository { indexes, signed_by })
 }

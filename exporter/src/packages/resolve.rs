@@ -171,13 +171,44 @@ impl Universe {
         }
     }
 
-    /// Every package of `Priority: required`: what any Debian system has.
+    /// Every package of `Priority: required`.
     pub fn required(&self) -> BTreeSet<String> {
         self.by_name
             .iter()
             .filter(|(_, c)| c.iter().any(|c| c.required))
             .map(|(name, _)| name.clone())
             .collect()
+    }
+
+    /// What any system of this distribution has: the `Priority: required` packages and what
+    /// they depend on (Debian marks libc6 optional, yet bash needs it). Of alternatives, the
+    /// first this repository has; a name it lacks is still assumed present.
+    pub fn required_closure(&self) -> BTreeSet<String> {
+        let mut closure = BTreeSet::new();
+        let mut queue: Vec<String> = self.required().into_iter().collect();
+        while let Some(name) = queue.pop() {
+            if !closure.insert(name.clone()) {
+                continue;
+            }
+            let Some(candidate) = self.by_name.get(&name).and_then(|c| c.first()) else {
+                continue;
+            };
+            for alternatives in candidate.depends().unwrap_or_default() {
+                let chosen = alternatives
+                    .iter()
+                    .find(|w| self.best(w).is_some())
+                    .or_else(|| alternatives.first());
+                if let Some(wanted) = chosen {
+                    let name = self
+                        .best(wanted)
+                        .map_or_else(|| wanted.name.clone(), |c| c.name.clone());
+                    if !closure.contains(&name) {
+                        queue.push(name);
+                    }
+                }
+            }
+        }
+        closure
     }
 
     /// The newest real package satisfying `wanted`, else the newest provider of it.
@@ -407,6 +438,24 @@ SHA256: 22
         let text = "Package: Evil;x\nVersion: 1\nArchitecture: amd64\nFilename: pool/a.deb\nSize: 1\nSHA256: 00\n";
         let error = Universe::from_stanzas(&stanzas(text).unwrap(), "amd64").unwrap_err();
         assert!(error.contains("not a Debian package name"), "{error}");
+    }
+
+    #[test]
+    fn the_required_baseline_includes_what_required_packages_depend_on() {
+        let text = format!(
+            "{PACKAGES}\nPackage: bash\nVersion: 5.2\nArchitecture: amd64\nPriority: required\nDepends: libtinfo6 (>= 6), libc6 | libc6.1\nFilename: pool/bash.deb\nSize: 1\nSHA256: 44\n\nPackage: libtinfo6\nVersion: 6.4\nArchitecture: amd64\nPriority: optional\nDepends: libc6\nFilename: pool/libtinfo6.deb\nSize: 1\nSHA256: 55\n"
+        );
+        let universe = Universe::from_stanzas(&stanzas(&text).unwrap(), "amd64").unwrap();
+        let closure = universe.required_closure();
+        assert!(
+            closure.contains("bash") && closure.contains("libtinfo6"),
+            "{closure:?}"
+        );
+        assert!(
+            closure.contains("libc6") && !closure.contains("libc6.1"),
+            "{closure:?}"
+        );
+        assert!(!closure.contains("jq"));
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub(super) async fn fetch_packages(
     let requests: Vec<Wanted> = request.install.iter().map(|(w, _)| w.clone()).collect();
     let mut baseline: BTreeSet<String> = request.baseline.iter().cloned().collect();
     if request.priority_required {
-        baseline.extend(universe.required());
+        baseline.extend(universe.required_closure());
     }
     // What is asked for explicitly is carried even when the baseline names it.
     for wanted in &requests {

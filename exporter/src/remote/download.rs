@@ -66,8 +66,39 @@ pub async fn download(
     cache: &BlobCache,
     artifact: &str,
 ) -> Result<(PathBuf, Digest), ExportError> {
-    let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
     let response = get(client, url, artifact).await?;
+    store(response, url, expected, bound, cache, artifact).await
+}
+
+/// Like [`download`], but a 404 is `None`: for files a source may list and not serve (Debian's
+/// security archive lists an uncompressed `Packages` it never publishes).
+pub async fn download_if_published(
+    client: &reqwest::Client,
+    url: &str,
+    bound: Bound,
+    cache: &BlobCache,
+    artifact: &str,
+) -> Result<Option<(PathBuf, Digest)>, ExportError> {
+    let response = send(client, url, artifact).await?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    let response = successful(response, url, artifact)?;
+    store(response, url, None, bound, cache, artifact)
+        .await
+        .map(Some)
+}
+
+/// Stream a response body into the cache, hashing it, within `bound`.
+async fn store(
+    response: reqwest::Response,
+    url: &str,
+    expected: Option<&Digest>,
+    bound: Bound,
+    cache: &BlobCache,
+    artifact: &str,
+) -> Result<(PathBuf, Digest), ExportError> {
+    let fail = |cause: String, hint: &str| ExportError::source(artifact, cause, hint.to_owned());
     let limit = bound.limit();
     let too_large = |got: String| {
         fail(
