@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
     name = "ferry",
     version,
     about = "Air-gapped artifact bundler and installer",
-    long_about = "ferry exports container images, Helm charts and files into one signed, \
+    long_about = "ferry exports container images, Helm charts, files and OS packages into one signed, \
                   content-addressed bundle, carries it across a one-way link, and installs it \
                   into a private cloud.",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 corrupt bundle, 4 bad signature, \
