@@ -79,11 +79,9 @@ pub async fn download_if_published(
     cache: &BlobCache,
     artifact: &str,
 ) -> Result<Option<(PathBuf, Digest)>, ExportError> {
-    let response = send(client, url, artifact).await?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
+    let Some(response) = get_if_published(client, url, artifact).await? else {
         return Ok(None);
-    }
-    let response = successful(response, url, artifact)?;
+    };
     store(response, url, None, bound, cache, artifact)
         .await
         .map(Some)
@@ -189,11 +187,9 @@ pub async fn fetch_document_if_published(
     max: u64,
     artifact: &str,
 ) -> Result<Option<Vec<u8>>, ExportError> {
-    let response = send(client, url, artifact).await?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
+    let Some(response) = get_if_published(client, url, artifact).await? else {
         return Ok(None);
-    }
-    let response = successful(response, url, artifact)?;
+    };
     read_bounded(response, url, max, artifact).await.map(Some)
 }
 
@@ -232,6 +228,19 @@ async fn get(
 ) -> Result<reqwest::Response, ExportError> {
     let response = send(client, url, artifact).await?;
     successful(response, url, artifact)
+}
+
+/// GET `url`; a 404 is `None`, any other status but success an error.
+async fn get_if_published(
+    client: &reqwest::Client,
+    url: &str,
+    artifact: &str,
+) -> Result<Option<reqwest::Response>, ExportError> {
+    let response = send(client, url, artifact).await?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(None);
+    }
+    successful(response, url, artifact).map(Some)
 }
 
 async fn send(
