@@ -16,8 +16,8 @@ use crate::remote::download::{
 
 /// The most a Release file may be (Debian's main archive: ~100 KiB).
 const MAX_RELEASE_BYTES: u64 = 16 << 20;
-/// The most an uncompressed `Packages` index may be (Debian main, amd64: ~50 MiB); a longer
-/// one ends there, mid-stanza, and fails to parse or to resolve.
+/// The most an uncompressed `Packages` index may be (Debian main, amd64: ~50 MiB); a longer one
+/// is refused, never read in part.
 const MAX_PACKAGES_BYTES: u64 = 512 << 20;
 
 #[derive(Debug)]
@@ -74,10 +74,19 @@ impl PackagesIndex {
                     .map_err(|e| format!("{}: cannot decompress it: {e}", self.url))?,
             ),
         };
-        let bounded = std::io::BufReader::new(reader.take(MAX_PACKAGES_BYTES));
-        let read =
-            each_stanza::<_, IndexError>(bounded, |stanza| each(stanza).map_err(IndexError::Entry));
-        read.map_err(|e| format!("{}: {e}", self.url))
+        // One byte past the bound tells a cut-off index from one that ends exactly there.
+        let mut bounded = std::io::BufReader::new(reader.take(MAX_PACKAGES_BYTES + 1));
+        let read = each_stanza::<_, IndexError>(&mut bounded, |stanza| {
+            each(stanza).map_err(IndexError::Entry)
+        });
+        read.map_err(|e| format!("{}: {e}", self.url))?;
+        if bounded.get_ref().limit() == 0 {
+            return Err(format!(
+                "{}: larger than {MAX_PACKAGES_BYTES} bytes uncompressed",
+                self.url
+            ));
+        }
+        Ok(())
     }
 }
 
