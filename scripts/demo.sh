@@ -106,10 +106,14 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 if [[ -z "${FERRY_TESTBED:-}" ]]; then
   echo "== the test bed: three Debian hosts with systemd and OpenSSH (testdata/testbed.sh)"
-  bash testdata/testbed.sh up "$PWD/$work/testbed" 3
+  # bed number 9: its own bridge and subnet, apart from the beds scripts/test.sh brings up
+  bash testdata/testbed.sh up "$PWD/$work/testbed" 3 9
   trap 'bash testdata/registry.sh stop "$work/registry"; bash testdata/testbed.sh down "$PWD/$work/testbed"' EXIT
   FERRY_TESTBED=$PWD/$work/testbed
 else
+  # A bed the suite's tests also use: wait for a turn on it, as they do (its lock file).
+  exec 9>"$FERRY_TESTBED/lock"
+  flock 9
   bash testdata/testbed.sh reset "$FERRY_TESTBED" # hosts as before a first install
 fi
 mapfile -t hosts < <(awk '{print $2}' "$FERRY_TESTBED/hosts")

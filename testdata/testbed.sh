@@ -2,14 +2,20 @@
 # The multi-host test bed: N real Debian hosts, each booted by systemd-nspawn with systemd as
 # PID 1 and OpenSSH, in its own network namespace, joined by a bridge to this machine.
 #
-#   testdata/testbed.sh up DIR [N]    # N hosts (default 3); prints nothing else on success
+#   testdata/testbed.sh base               # build (or find cached) the hosts' base image only
+#   testdata/testbed.sh up DIR [N] [BED]   # N hosts (default 3) on bed number BED (default 0)
+#   testdata/testbed.sh reset DIR          # remove every trace of an installation from its hosts
 #   testdata/testbed.sh down DIR
 #
-# Host i is ferry-h<i> at 198.18.0.1<i> (198.18.0.0/15 is reserved for testing); this machine is
-# 198.18.0.1 on the bridge ferrybr0. DIR receives:
+# Several beds run side by side, each on its own bridge and subnet (scripts/test.sh brings up
+# one per concurrent bed test, docs/testing.md). On bed B, host i is ferry-h<i> (bed 0) or
+# ferry-b<B>h<i> at 198.18.B.1<i> (198.18.0.0/15 is reserved for testing); this machine is
+# 198.18.B.1 on the bridge ferrybr<B>. DIR receives:
 #   id_ed25519            the client key every host authorises for root
 #   known_hosts           every host's real host keys (strict checking is exercised, not disabled)
 #   hosts                 one line per host: name address root-directory
+#   gateway               this machine's address on the bed's bridge (hosts reach it there)
+#   bed                   the bed number
 #   <name>/root           the host's root file system (an overlay over the cached base, or a copy)
 #   <name>/nspawn.log     what systemd-nspawn printed
 # The base root file system (debootstrap, ~1 min once) is cached in $FERRY_TESTBED_BASE
@@ -17,10 +23,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-command=${1:?usage: testbed.sh up DIR [N] | reset DIR | down DIR}
-dir=${2:?test bed directory}
+usage="usage: testbed.sh base | up DIR [N] [BED] | reset DIR | down DIR"
+command=${1:?$usage}
 base=${FERRY_TESTBED_BASE:-$here/../target/testbed-base}
-bridge=ferrybr0
+if [[ "$command" != base ]]; then
+  dir=${2:?$usage}
+fi
 BASE_PACKAGES=systemd,systemd-sysv,openssh-server,dbus,iproute2,ca-certificates,containerd,runc,curl,procps
 
 log() { echo "testbed: $*" >&2; }
@@ -90,24 +98,33 @@ wait_for_ssh() {
   return 1
 }
 
+# host_name BED I: unique across beds; the host's link on this machine is veth-NAME (at most
+# 15 bytes: beds 0 to 9)
+host_name() { if (($1 == 0)); then echo "ferry-h$2"; else echo "ferry-b$1h$2"; fi; }
+
 up() {
-  local count=${3:-3}
+  local count=${3:-3} bed=${4:-0}
   [[ $(id -u) -eq 0 ]] || { log "needs root (network namespaces, systemd-nspawn)"; exit 1; }
+  [[ "$bed" =~ ^[0-9]$ ]] || { log "bed number $bed: give 0 to 9"; exit 2; }
   for tool in debootstrap systemd-nspawn ip ssh-keygen ssh-keyscan; do
     command -v "$tool" >/dev/null || { log "missing $tool (scripts/install-deps.sh installs it)"; exit 1; }
   done
-  down_quietly
+  down_quietly "$bed"
   build_base
+  local bridge=ferrybr$bed gateway=198.18.$bed.1
   mkdir -p "$dir"
+  echo "$bed" >"$dir/bed"
+  echo "$gateway" >"$dir/gateway"
   ssh-keygen -q -t ed25519 -N '' -C ferry-testbed -f "$dir/id_ed25519" <<<y >/dev/null
   : >"$dir/hosts"
   : >"$dir/known_hosts"
   ip link add "$bridge" type bridge
-  ip addr add 198.18.0.1/24 dev "$bridge"
+  ip addr add "$gateway/24" dev "$bridge"
   ip link set "$bridge" up
   local pids=()
   for i in $(seq "$count"); do
-    local host=ferry-h$i address=198.18.0.1$i
+    local host address=198.18.$bed.1$i
+    host=$(host_name "$bed" "$i")
     mount_root "$host"
     local root=$dir/$host/root
     install -D -m 600 "$dir/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
@@ -123,7 +140,7 @@ up() {
     ip -n "$host" addr add "$address/24" dev eth0
     ip -n "$host" link set eth0 up
     ip -n "$host" link set lo up
-    ip -n "$host" route add default via 198.18.0.1
+    ip -n "$host" route add default via "$gateway"
     setsid systemd-nspawn --boot --quiet -D "$root" -M "$host" --register=no --keep-unit \
       --network-namespace-path="/run/netns/$host" --capability=all \
       >"$dir/$host/nspawn.log" 2>&1 </dev/null &
@@ -132,7 +149,8 @@ up() {
     echo "$host $address $root" >>"$dir/hosts"
   done
   for i in $(seq "$count"); do
-    local host=ferry-h$i address=198.18.0.1$i
+    local host address=198.18.$bed.1$i
+    host=$(host_name "$bed" "$i")
     wait_for_ssh "$host" "$address" "${pids[$((i - 1))]}" || exit 1
     # sshd is listening once keys exist: read them from the host's own files, not from the wire.
     for key in "$dir/$host/root"/etc/ssh/ssh_host_*_key.pub; do
@@ -140,7 +158,8 @@ up() {
     done
   done
   for i in $(seq "$count"); do
-    local host=ferry-h$i address=198.18.0.1$i
+    local host address=198.18.$bed.1$i
+    host=$(host_name "$bed" "$i")
     if ! ssh -q -i "$dir/id_ed25519" -o UserKnownHostsFile="$dir/known_hosts" -o StrictHostKeyChecking=yes \
       -o BatchMode=yes -o ConnectTimeout=20 "root@$address" \
       'for _ in $(seq 120); do s=$(systemctl is-system-running 2>/dev/null); case $s in running|degraded) exit 0;; esac; sleep 0.5; done; exit 1'; then
@@ -169,7 +188,12 @@ reset() {
   done <"$dir/hosts"
 }
 
+# Takes down the bed in DIR, and whatever of bed DIR/bed (or of the bed number being brought up)
+# an interrupted run left behind; other beds are left alone.
 down_quietly() {
+  local bed=${1:-}
+  [[ -z "$bed" && -f "$dir/bed" ]] && bed=$(cat "$dir/bed")
+  bed=${bed:-0}
   if [[ -d "$dir" ]]; then
     for pid_file in "$dir"/*/pid; do
       [[ -f "$pid_file" ]] || continue
@@ -185,19 +209,22 @@ down_quietly() {
       umount "$root" 2>/dev/null || true
     done
   fi
-  for netns in $(ip netns list 2>/dev/null | awk '/^ferry-h[0-9]+/ {print $1}'); do
+  local prefix
+  prefix=$(host_name "$bed" "")
+  for netns in $(ip netns list 2>/dev/null | awk -v p="$prefix" 'index($1, p) == 1 && substr($1, length(p) + 1) ~ /^[0-9]+$/ {print $1}'); do
     ip netns del "$netns" 2>/dev/null || true
   done
-  ip link del "$bridge" 2>/dev/null || true
+  ip link del "ferrybr$bed" 2>/dev/null || true
   rm -rf "$dir"
 }
 
 case "$command" in
+base) build_base ;;
 up) up "$@" ;;
 reset) reset ;;
 down) down_quietly ;;
 *)
-  echo "usage: testbed.sh up DIR [N] | reset DIR | down DIR" >&2
+  echo "$usage" >&2
   exit 2
   ;;
 esac

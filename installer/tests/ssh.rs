@@ -7,6 +7,7 @@
     clippy::print_stderr
 )]
 
+#[allow(dead_code)] // shared with the cli tests, which read every field
 #[path = "../../cli/tests/cli/support/testbed.rs"]
 mod testbed;
 

@@ -399,17 +399,19 @@ fn a_node_pulls_through_certs_d_mirrors_pointing_at_ferry_serve_over_tls() {
             "-nodes",
         ])
         .args(["-days", "2", "-subj", "/CN=ferry serve test"])
-        .args(["-addext", "subjectAltName=IP:198.18.0.1"])
+        .arg("-addext")
+        .arg(format!("subjectAltName=IP:{}", bed.gateway))
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
         .arg(&cert)));
+    let listen = format!("{}:0", bed.gateway);
     let served = serve(
         &ws,
         &bundle,
         &[
             "--listen",
-            "198.18.0.1:0",
+            &listen,
             "--tls-cert",
             cert.to_str().unwrap(),
             "--tls-key",
@@ -454,11 +456,7 @@ fn a_node_pulls_through_certs_d_mirrors_pointing_at_ferry_serve_over_tls() {
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.contains("docker.io/library/hello:1.0"), "{listed}");
     // Plain HTTP off loopback only when asked for.
-    let plain = serve(
-        &ws,
-        &bundle,
-        &["--listen", "198.18.0.1:0", "--insecure-http"],
-    );
+    let plain = serve(&ws, &bundle, &["--listen", &listen, "--insecure-http"]);
     let answer = on_host(
         &bed,
         &host.address,
