@@ -5,23 +5,29 @@
 # `dist` profile (fat LTO, one codegen unit, debug info stripped, symbols kept).
 #
 #   scripts/release.sh --key KEY.key [--password-file FILE]
+#   scripts/release.sh --tools-only      # install zig and cargo-zigbuild, build nothing
 #
-# Writes dist/ferry-VERSION-x86_64-linux, dist/SHA256SUMS and dist/SHA256SUMS.minisig (signed
-# with KEY by the minisign CLI; an encrypted key asks for its password unless --password-file).
+# Builds in $CARGO_TARGET_DIR (default target/). Writes dist/ferry-VERSION-x86_64-linux,
+# dist/SHA256SUMS and dist/SHA256SUMS.minisig (signed with KEY by the minisign CLI; an
+# encrypted key asks for its password unless --password-file).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 key=
 password_file=
+tools_only=false
 while (($#)); do
   case "$1" in
+  --tools-only) tools_only=true; shift ;;
   --key) key=${2:?--key needs a file}; shift 2 ;;
   --password-file) password_file=${2:?--password-file needs a file}; shift 2 ;;
   *) echo "usage: scripts/release.sh --key KEY.key [--password-file FILE]" >&2; exit 2 ;;
   esac
 done
-[[ -n "$key" ]] || { echo "usage: scripts/release.sh --key KEY.key [--password-file FILE]" >&2; exit 2; }
-[[ -f "$key" ]] || { echo "release: no key at $key (make one with: ferry key generate -o NAME)" >&2; exit 2; }
+if [[ $tools_only == false ]]; then
+  [[ -n "$key" ]] || { echo "usage: scripts/release.sh --key KEY.key [--password-file FILE]" >&2; exit 2; }
+  [[ -f "$key" ]] || { echo "release: no key at $key (make one with: ferry key generate -o NAME)" >&2; exit 2; }
+fi
 
 # zig and cargo-zigbuild from their PyPI packages, pinned, in a virtual environment of their own.
 tools=target/release-tools
@@ -31,6 +37,7 @@ if [[ ! -x "$tools/bin/cargo-zigbuild" ]]; then
   "$tools/bin/pip" install -q ziglang==0.15.2 cargo-zigbuild==0.24.1
 fi
 export PATH="$PWD/$tools/bin:$PATH"
+[[ $tools_only == false ]] || exit 0
 
 target=x86_64-unknown-linux-gnu
 cargo zigbuild --locked --profile dist --target "$target.2.17" -p ferry
@@ -38,7 +45,7 @@ version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name="ferry-$version-x86_64-linux"
 mkdir -p dist
 rm -f "dist/$name" dist/SHA256SUMS dist/SHA256SUMS.minisig
-install -m 0755 "target/$target/dist/ferry" "dist/$name"
+install -m 0755 "${CARGO_TARGET_DIR:-target}/$target/dist/ferry" "dist/$name"
 (cd dist && sha256sum "$name" >SHA256SUMS)
 if [[ -n "$password_file" ]]; then
   minisign -S -s "$key" -m dist/SHA256SUMS -t "ferry $version release" <"$password_file" >/dev/null

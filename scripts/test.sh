@@ -1,67 +1,169 @@
 #!/usr/bin/env bash
-# Install the test dependencies, build the fixtures, and run the whole suite (with lints).
-# Under CI=true, tests that need the test bed fail instead of skipping.
+# Install the test dependencies, build the fixtures, bring up the test beds, and run the whole
+# suite (lints, every test, the demo), timing each phase; docs/testing.md explains the groups.
+#
+#   scripts/test.sh                  everything (CI runs this through .ci/run)
+#   scripts/test.sh --quick          the inner loop: every test that needs no test bed, no root
+#                                    and no release build (unit tests included); no lints, no demo
+#   scripts/test.sh [--quick] -- ARG...  ARGs go to cargo nextest run: a test name, or a filter
+#                                    such as -E 'test(/^parts::/)'
+#
+# Under CI=true, tests that need the test bed fail instead of skipping. At the end it prints the
+# wall time of each phase and the slowest tests, and warns when the suite took over 20 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
-bash testdata/build-fixtures.sh
-bash testdata/apt-repo.sh target/fixtures/apt-repo
+usage="usage: scripts/test.sh [--quick] [-- NEXTEST_ARGS...]"
+quick=false
+nextest_args=()
+while (($#)); do
+  case "$1" in
+  --quick) quick=true; shift ;;
+  --) shift; nextest_args=("$@"); break ;;
+  -h | --help) sed -n '2,13p' "$0" | cut -c3-; exit 0 ;;
+  *) echo "$usage" >&2; exit 2 ;;
+  esac
+done
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo build (fuzz targets compile as part of the workspace check)"
-bash scripts/check-fuzz.sh
-log=$(mktemp)
+ci=false
+[[ "${CI:-}" == true ]] && ci=true
+root=false
+[[ $(id -u) -eq 0 ]] && root=true
+if [[ $quick == false && $ci == true && $root == false ]]; then
+  echo "the test beds need root (network namespaces, systemd-nspawn); run as root under CI=true" >&2
+  exit 1
+fi
+
+# As many beds as tests on beds may run at once: the bed group's max-threads in
+# .config/nextest.toml.
+beds=$(sed -n 's/^bed = { max-threads = \([0-9]*\) }.*/\1/p' .config/nextest.toml)
+[[ -n "$beds" ]] || { echo "no bed group in .config/nextest.toml" >&2; exit 1; }
 testbed_dir="$PWD/target/testbed"
+# A run longer than this prints a loud warning naming the slowest tests.
+budget_seconds=1200
+
+source scripts/lib/phases.sh
+source scripts/lib/linted-cargo.sh
 cleanup() {
-  rm -f "$log"
-  [[ -n "${FERRY_TESTBED:-}" ]] && bash testdata/testbed.sh down "$testbed_dir" || true
+  phase_stop_all
+  if [[ -d "$testbed_dir" ]]; then
+    for bed in "$testbed_dir"/bed*; do
+      [[ -d "$bed" ]] && bash testdata/testbed.sh down "$bed" || true
+    done
+  fi
 }
 trap cleanup EXIT
 
-# The multi-host test bed: four systemd-nspawn Debian hosts with OpenSSH (testdata/testbed.sh).
-if [[ $(id -u) -eq 0 ]]; then
-  echo "== test bed: 4 hosts (testdata/testbed.sh)"
-  if bash testdata/testbed.sh up "$testbed_dir" 4; then
+bring_up_beds() {
+  bash testdata/testbed.sh base
+  local pids=() i status=0
+  for ((i = 0; i < beds; i++)); do
+    bash testdata/testbed.sh up "$testbed_dir/bed$i" 4 "$i" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  return "$status"
+}
+
+release_build() {
+  bash scripts/release.sh --tools-only
+  rm -f target/release-test.key target/release-test.pub
+  minisign -G -W -p target/release-test.pub -s target/release-test.key >/dev/null
+  # a target directory of its own: cargo locks one for each build, and the tests build meanwhile
+  CARGO_TARGET_DIR=target/release-build bash scripts/release.sh --key target/release-test.key
+}
+export -f release_build
+
+# Apt and pip fetch while cargo compiles: the first phases need nothing they install.
+phase_start "test dependencies" bash scripts/install-deps.sh
+phase "cargo fmt --check" cargo fmt --all -- --check
+phase_wait "test dependencies"
+# The portable release builds from here on, beside the test build and then beside the tests
+# (which mostly wait on the beds' hosts); the release tests run once it is there. At a lower
+# priority it only moved to the end of the run: the two builds share the cores best as equals.
+release_phase="release build (scripts/release.sh, signed with a throwaway key)"
+[[ $quick == true ]] || phase_start "$release_phase" bash -c release_build
+phase_start "fixtures" bash -c 'bash testdata/build-fixtures.sh && bash testdata/apt-repo.sh target/fixtures/apt-repo'
+if [[ $quick == false && $root == true ]]; then
+  phase_start "test beds ($beds x 4 hosts)" bring_up_beds
+  phase_start "old-glibc root file system" bash testdata/old-glibc-root.sh "$PWD/target/old-glibc-root"
+elif [[ $quick == false ]]; then
+  echo "not root: the test beds are not brought up, and the tests that need them will skip" >&2
+fi
+# clippy as the compiler of the workspace's crates: lints and the test build in one pass
+phase "lint and build (clippy -D warnings; tests, fuzz targets, examples)" \
+  linted_build --workspace --all-targets --locked --timings
+phase_wait "fixtures"
+if [[ $quick == false && $root == true ]]; then
+  phase_wait "old-glibc root file system"
+  if phase_wait "test beds ($beds x 4 hosts)"; then
     export FERRY_TESTBED="$testbed_dir"
-  elif [[ "${CI:-}" == true ]]; then
-    echo "the test bed did not come up (its reason is above); under CI=true that fails the run" >&2
+  elif [[ $ci == true ]]; then
+    echo "the test beds did not come up (the reason is above); under CI=true that fails the run" >&2
     exit 1
   else
-    echo "the test bed did not come up (its reason is above); tests that need it will skip" >&2
+    echo "the test beds did not come up (the reason is above); tests that need them will skip" >&2
   fi
-elif [[ "${CI:-}" == true ]]; then
-  echo "the test bed needs root (network namespaces, systemd-nspawn); run as root under CI=true" >&2
-  exit 1
-else
-  echo "not root: the multi-host test bed is skipped, and so are the tests that need it" >&2
 fi
 
-echo "== scripts/release.sh (the portable release the tests check), signed with a throwaway key"
-rm -f target/release-test.key target/release-test.pub
-minisign -G -W -p target/release-test.pub -s target/release-test.key >/dev/null
-bash scripts/release.sh --key target/release-test.key
-export FERRY_RELEASE_PUB="$PWD/target/release-test.pub"
-echo "== an old-glibc root file system for the release binary (testdata/old-glibc-root.sh)"
-if [[ $(id -u) -eq 0 ]]; then
-  bash testdata/old-glibc-root.sh "$PWD/target/old-glibc-root"
-fi
-
-echo "== cargo test"
+release_tests='test(/^release::/)'
+junit=target/nextest/ci/junit.xml
+junits=()
+# nextest ARGS within SCOPE: each filterset given after `--` is narrowed to SCOPE (nextest runs
+# the union of several -E), and SCOPE alone without one.
+scoped() {
+  local scope=$1 narrowed=false
+  shift
+  local args=()
+  while (($#)); do
+    case "$1" in
+    -E | --filterset) args+=("$1" "($2) & ($scope)"); narrowed=true; shift 2 ;;
+    *) args+=("$1"); shift ;;
+    esac
+  done
+  [[ $narrowed == true ]] || args+=(-E "$scope")
+  printf '%s\0' "${args[@]}"
+}
+nextest_in() { # SCOPE: run the suite's tests within SCOPE
+  local args
+  mapfile -d '' args < <(scoped "$1" "${nextest_args[@]}")
+  linted_cargo nextest run --workspace --locked --profile ci --no-fail-fast --no-tests=warn "${args[@]}"
+}
+main_tests="not ($release_tests)"
+[[ $quick == false ]] || main_tests="not ($release_tests | group(bed))"
 status=0
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log" || status=$?
-echo "== scripts/demo.sh (the whole pipeline, on the test bed when it is up)"
-if FERRY_BIN=target/debug/ferry bash scripts/demo.sh; then
-  echo "demo: ok" | tee -a "$log"
-else
-  echo "demo: FAILED" | tee -a "$log"
-  status=1
+phase "tests (cargo nextest), all but the release's" nextest_in "$main_tests" || status=1
+[[ ! -f "$junit" ]] || { cp "$junit" "$PHASES_DIR/junit-main.xml"; junits+=("$PHASES_DIR/junit-main.xml"); }
+if [[ $quick == false ]]; then
+  demo_bed=()
+  [[ -n "${FERRY_TESTBED:-}" ]] && demo_bed=(FERRY_TESTBED="$testbed_dir/bed0")
+  if phase "demo (scripts/demo.sh)" env "${demo_bed[@]}" FERRY_BIN=target/debug/ferry bash scripts/demo.sh; then
+    echo "demo: ok"
+  else
+    echo "demo: FAILED"
+    status=1
+  fi
+  if phase_wait "$release_phase"; then
+    export FERRY_RELEASE_PUB="$PWD/target/release-test.pub"
+    rm -f "$junit"
+    phase "release tests (cargo nextest)" nextest_in "$release_tests" || status=1
+    [[ ! -f "$junit" ]] || { cp "$junit" "$PHASES_DIR/junit-release.xml"; junits+=("$PHASES_DIR/junit-release.xml"); }
+  else
+    status=1
+  fi
 fi
-# One closing line for the whole suite (cargo prints one per test binary, the last often empty).
-awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1); if ($i ~ /^ignored;?$/) s += $(i-1) } }
-     /^demo: FAILED/ { f += 1 } /^demo: ok/ { p += 1 }
-     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+
+phase_report
+total=$(cat "$PHASES_DIR/total")
+python3 scripts/lib/slowest-tests.py 15 "${junits[@]}" | tee "$PHASES_DIR/slowest.txt"
+if ((total > budget_seconds)); then
+  {
+    echo
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!! WARNING: the suite took ${total} s, over its budget of ${budget_seconds} s (CI allows 90 minutes)."
+    echo "!! Make these faster first (docs/testing.md says how):"
+    sed -n '2,6p' "$PHASES_DIR/slowest.txt" | sed 's/^/!!   /'
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  } >&2
+fi
 exit "$status"

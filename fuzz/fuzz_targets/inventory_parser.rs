@@ -8,5 +8,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = installer::inventory::parse_inventory(text, std::path::Path::new("fuzz/inventory.yaml"));
+    let _ =
+        installer::inventory::parse_inventory(text, std::path::Path::new("fuzz/inventory.yaml"));
 });
