@@ -2,7 +2,8 @@
 # The portable release of ferry: x86_64 Linux, running on glibc 2.17 and later (RHEL 7 and 8,
 # their rebuilds, Kylin V10, openEuler 20.03, ...). Built with cargo-zigbuild, which links
 # against glibc 2.17's symbol versions through zig's linker (docs/dependencies.md), with the
-# `dist` profile (fat LTO, one codegen unit, debug info stripped, symbols kept).
+# `dist` profile (no cross-crate LTO, 16 codegen units, debug info stripped, symbols kept;
+# docs/testing.md says why).
 #
 #   scripts/release.sh --key KEY.key [--password-file FILE]
 #   scripts/release.sh --tools-only      # install zig and cargo-zigbuild, build nothing
