@@ -6,7 +6,8 @@
 #   k3s --version                 "k3s version VERSION", VERSION from the line below (tests make
 #                                 other versions of this file with sed: a new binary)
 #   k3s server|agent ARGS...      records ARGS, the config and environment it was started with,
-#                                 tells systemd it is ready, waits
+#                                 tells systemd it is ready, waits; while ./start.fail holds a
+#                                 number above 0, a start counts it down and fails instead
 #   k3s kubectl get node NAME --no-headers
 #                                 "NAME Ready ..." ("NotReady" if NAME is in ./notready); the
 #                                 node joins ./nodes, the cluster's node list, when first asked
@@ -36,6 +37,12 @@ case "${1:-}" in
 server | agent)
   role=$1
   shift
+  left=$(cat "$state/start.fail" 2>/dev/null || echo 0)
+  if [ "$left" -gt 0 ]; then
+    echo $((left - 1)) >"$state/start.fail"
+    echo "k3s stand-in: this start fails, as ./start.fail asked" >&2
+    exit 1
+  fi
   printf '%s\n' "$@" >"$state/$role.args"
   cp /etc/rancher/k3s/config.yaml "$state/$role.config.yaml"
   env | sort >"$state/$role.env"

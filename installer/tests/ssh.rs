@@ -348,3 +348,86 @@ fn a_k3s_process_whose_binary_was_replaced_on_disk_is_told_apart() {
         "systemctl stop k3s-agent; systemctl reset-failed k3s-agent 2>/dev/null; rm -f /usr/local/bin/k3s",
     );
 }
+
+/// A unit whose start fails is started again (a cgroup v1 host may fail one start right after a
+/// stop), and after the last try the error names the unit and systemd's account of it.
+#[test]
+fn a_unit_whose_start_fails_is_tried_again_then_named_with_systemds_account() {
+    use installer::host::files::{START_ATTEMPTS, ensure_unit};
+    use installer::host::unit::UnitFile;
+    let Some(bed) = testbed::testbed() else {
+        return;
+    };
+    const COUNTER: &str = "/run/ferry-test-flaky-starts";
+    // Fails while the counter is above 0, counting it down; then tells systemd it is ready.
+    let unit = UnitFile::new("ferry-test-flaky.service")
+        .section("Unit")
+        .text("Description", "ferry test: fails its first starts")
+        .section("Service")
+        .word("Type", "notify")
+        .word("NotifyAccess", "all")
+        .command(
+            "ExecStart",
+            "/bin/sh",
+            [
+                "-c",
+                "n=$(cat /run/ferry-test-flaky-starts 2>/dev/null || echo 0); \
+                 if [ \"$n\" -gt 0 ]; then echo $((n - 1)) >/run/ferry-test-flaky-starts; exit 1; fi; \
+                 systemd-notify --ready; exec sleep infinity",
+            ],
+        )
+        .section("Install")
+        .word("WantedBy", "multi-user.target");
+    let rt = runtime();
+    rt.block_on(async {
+        let host = &bed.hosts[0];
+        let session = connect(
+            &target(host, HostTrust::KnownHosts(bed.known_hosts())),
+            &options(&bed),
+            None,
+        )
+        .await
+        .unwrap();
+        let counter = |n: u32| format!("echo {n} >{COUNTER}");
+
+        // Fails on every try: refused after the last, with the unit, the count and the status.
+        session.run(&counter(START_ATTEMPTS)).await.unwrap();
+        let refused = ensure_unit(&session, &unit, true).await.unwrap_err();
+        let said = refused.to_string();
+        assert!(
+            said.contains(&format!(
+                "starting ferry-test-flaky.service failed {START_ATTEMPTS} times, the last with \
+                 result exit-code, main process status 1"
+            )) && said.contains("journalctl -u ferry-test-flaky.service"),
+            "{said}"
+        );
+        assert_eq!(
+            session
+                .run(&format!("cat {COUNTER}"))
+                .await
+                .unwrap()
+                .stdout_text(),
+            "0",
+            "every try started it"
+        );
+
+        // Fails all but the last try: started in the same call.
+        session.run(&counter(START_ATTEMPTS - 1)).await.unwrap();
+        let started = ensure_unit(&session, &unit, true).await.unwrap();
+        assert!(started.restarted);
+        let active = session
+            .run("systemctl is-active ferry-test-flaky.service")
+            .await
+            .unwrap();
+        assert_eq!(active.stdout_text(), "active");
+
+        session
+            .run(
+                "systemctl disable --now ferry-test-flaky.service; \
+                 rm -f /etc/systemd/system/ferry-test-flaky.service /run/ferry-test-flaky-starts; \
+                 systemctl daemon-reload; systemctl reset-failed",
+            )
+            .await
+            .unwrap();
+    });
+}

@@ -141,14 +141,72 @@ pub async fn ensure_unit(
     let active = is_active(session, unit.name).await?;
     let restarted = written.yes() || inputs_changed || !active;
     if restarted {
-        session
-            .check(
-                &format!("starting {}", unit.name),
-                &format!("systemctl restart {name}"),
-            )
-            .await?;
+        restart(session, unit.name).await?;
     }
     Ok(UnitOutcome { written, restarted })
+}
+
+/// How often a unit is (re)started before ferry gives up, and the pause between tries. A start
+/// can fail once for a reason that passes: on cgroup v1 hosts (RHEL 7 and 8 among them) systemd
+/// may fail to set up the cgroup of a delegated unit restarted right after its previous
+/// instance stopped (status 219/CGROUP), which its own `Restart=` retries a few seconds later.
+pub const START_ATTEMPTS: u32 = 3;
+const START_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `systemctl restart UNIT`, tried up to [`START_ATTEMPTS`] times; each failed try is a warning
+/// naming systemd's account of it, and the last one an error.
+async fn restart(session: &SshSession, unit: &str) -> Result<(), SshError> {
+    let command = format!("systemctl restart {}", quote(unit));
+    let mut attempt = 1;
+    loop {
+        let output = session.run(&command).await?;
+        if output.status == 0 {
+            return Ok(());
+        }
+        let why = start_failure(session, unit).await;
+        if attempt == START_ATTEMPTS {
+            return Err(SshError::other(
+                &session.host.describe(),
+                format!(
+                    "starting {unit} failed {START_ATTEMPTS} times, the last with {why}: {}",
+                    output.stderr_text()
+                ),
+                format!("read `journalctl -u {unit}` on the host, fix the cause and re-run"),
+            ));
+        }
+        tracing::warn!(
+            host = %session.host.name,
+            "starting {unit} failed ({why}); trying again ({} of {START_ATTEMPTS})",
+            attempt + 1
+        );
+        tokio::time::sleep(START_PAUSE).await;
+        attempt += 1;
+    }
+}
+
+/// systemd's result and main process status for a unit that failed to start, as words.
+async fn start_failure(session: &SshSession, unit: &str) -> String {
+    let shown = session
+        .run(&format!(
+            "systemctl show -p Result -p ExecMainStatus {}",
+            quote(unit)
+        ))
+        .await;
+    let Ok(shown) = shown else {
+        return "no account from systemd".to_owned();
+    };
+    let text = shown.stdout_text();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix('='))
+            .map(bundle_format::printable::printable)
+            .unwrap_or_else(|| "?".to_owned())
+    };
+    format!(
+        "result {}, main process status {}",
+        field("Result"),
+        field("ExecMainStatus")
+    )
 }
 
 /// Restart a unit ferry does not own (containerd, k3s) after its configuration changed, if it
@@ -157,12 +215,7 @@ pub async fn restart_if_active(session: &SshSession, unit: &str) -> Result<bool,
     if !is_active(session, unit).await? {
         return Ok(false);
     }
-    session
-        .check(
-            &format!("restarting {unit}"),
-            &format!("systemctl restart {}", quote(unit)),
-        )
-        .await?;
+    restart(session, unit).await?;
     Ok(true)
 }
 

@@ -54,6 +54,31 @@ impl Testbed {
     }
 }
 
+/// A failed test prints what the services ferry runs on each host said last, since the hosts
+/// are reset before the next test can be looked at.
+impl Drop for Testbed {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for host in &self.hosts {
+            let journal = on_host(
+                self,
+                &host.address,
+                "systemctl --no-pager --failed; journalctl --no-pager -n 40 -o short-precise \
+                 -u k3s -u k3s-agent -u ferry-registry -u ferry-registry-pull -u containerd",
+            );
+            eprintln!(
+                "--- {} ({}): failed units and the journal of ferry's services ---\n{}{}",
+                host.name,
+                host.address,
+                String::from_utf8_lossy(&journal.stdout),
+                String::from_utf8_lossy(&journal.stderr)
+            );
+        }
+    }
+}
+
 /// The bed directories under FERRY_TESTBED: itself when it is one bed, else its `bed*`
 /// subdirectories in order.
 fn bed_dirs(root: &Path) -> Result<Vec<PathBuf>, String> {
