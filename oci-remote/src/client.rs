@@ -55,6 +55,7 @@ pub fn connect(
     registry: &str,
     purpose: Purpose,
 ) -> Result<Connection, RemoteError> {
+    crate::tls::install_crypto_provider();
     let plain_http = options.plain_http.contains(registry);
     let mut config = ClientConfig {
         protocol: if plain_http {

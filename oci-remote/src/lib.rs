@@ -9,6 +9,7 @@ pub mod delete;
 pub mod error;
 pub mod layout;
 pub mod push;
+pub mod tls;
 
 pub use auth::{AuthSources, Credentials, Secret};
 pub use client::{Connection, Purpose, RegistryOptions, connect};

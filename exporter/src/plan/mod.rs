@@ -112,6 +112,7 @@ pub async fn plan(
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
+    oci_remote::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(20))
         .build()

@@ -78,7 +78,7 @@ fn tls_acceptor(cert: &PathBuf, key: &PathBuf) -> Result<TlsAcceptor, InstallErr
         )
     })?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
+        rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .and_then(|builder| {
