@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
 bash testdata/build-fixtures.sh
 if [[ -n "${FERRY_BIN:-}" ]]; then
-  ferry=$(realpath "$FERRY_BIN") # scripts/test.sh reuses the binary its tests built
+  ferry=$(realpath "$FERRY_BIN") # scripts/test.sh gives the portable release its tests run
 else
   cargo build --release --locked -q
   ferry=$PWD/target/release/ferry

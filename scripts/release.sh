@@ -41,7 +41,7 @@ export PATH="$PWD/$tools/bin:$PATH"
 [[ $tools_only == false ]] || exit 0
 
 target=x86_64-unknown-linux-gnu
-cargo zigbuild --locked --profile dist --target "$target.2.17" -p ferry
+cargo zigbuild --locked --profile dist --target "$target.2.17" -p ferry --timings
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name="ferry-$version-x86_64-linux"
 mkdir -p dist

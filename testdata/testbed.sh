@@ -27,7 +27,7 @@ usage="usage: testbed.sh base | up DIR [N] [BED] | reset DIR | down DIR"
 command=${1:?$usage}
 base=${FERRY_TESTBED_BASE:-$here/../target/testbed-base}
 if [[ "$command" != base ]]; then
-  dir=${2:?$usage}
+  dir=$(realpath -m "${2:?$usage}")
 fi
 BASE_PACKAGES=systemd,systemd-sysv,openssh-server,dbus,iproute2,ca-certificates,containerd,runc,curl,procps
 
@@ -179,9 +179,10 @@ reset() {
       'systemctl stop ferry-registry ferry-registry-pull k3s k3s-agent 2>/dev/null
        rm -rf /etc/ferry /var/lib/ferry /usr/local/lib/ferry /etc/rancher /var/lib/k3s-standin /usr/local/bin/k3s \
          /etc/systemd/system/ferry-registry*.service /etc/systemd/system/k3s*.service \
-         /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests \
-         /usr/local/share/ca-certificates/ferry-registry.crt /run/systemd/transient/k3s*.service
-       update-ca-certificates >/dev/null 2>&1
+         /etc/containerd/certs.d /var/lib/rancher/k3s/server/manifests /run/systemd/transient/k3s*.service
+       # the trust store is rebuilt only when a test left the registry CA in it (costly on 2 cores)
+       ca=/usr/local/share/ca-certificates/ferry-registry.crt
+       if [ -e $ca ]; then rm -f $ca; update-ca-certificates >/dev/null 2>&1; fi
        dpkg --purge socat jq libjq1 libonig5 >/dev/null 2>&1
        systemctl daemon-reload; systemctl reset-failed 2>/dev/null; true' ||
       { log "$host: reset failed"; exit 1; }

@@ -8,8 +8,17 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The ferry binary under test: `FERRY_BIN` when set (scripts/test.sh runs the suite against
+/// the portable release it built), else the one cargo built beside these tests.
+pub fn ferry_binary() -> std::path::PathBuf {
+    std::env::var_os("FERRY_BIN")
+        .filter(|path| !path.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_ferry").into())
+}
+
 pub fn ferry() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut command = Command::new(ferry_binary());
     // never pick up a developer's own trusted keys
     command.env("FERRY_TRUSTED_KEYS_DIR", "/nonexistent-ferry-test-keys");
     command.env_remove("FERRY_KEY_PASSWORD");
