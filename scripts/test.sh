@@ -4,7 +4,7 @@
 #
 #   scripts/test.sh                  everything (CI runs this through .ci/run)
 #   scripts/test.sh --quick          the inner loop: every test that needs no test bed, no root
-#                                    and no release build (unit tests included); no lints, no demo
+#                                    and no release build (unit tests included); no demo
 #   scripts/test.sh [--quick] -- ARG...  ARGs go to cargo nextest run: a test name, or a filter
 #                                    such as -E 'test(/^parts::/)'
 #
@@ -78,9 +78,8 @@ export -f release_build
 phase_start "test dependencies" bash scripts/install-deps.sh
 phase "cargo fmt --check" cargo fmt --all -- --check
 phase_wait "test dependencies"
-# The portable release builds from here on, beside the test build and then beside the tests
-# (which mostly wait on the beds' hosts); the release tests run once it is there. At a lower
-# priority it only moved to the end of the run: the two builds share the cores best as equals.
+# The portable release builds from here on, beside the test build; the command-line tests run
+# against it once it is there.
 release_phase="release build (scripts/release.sh, signed with a throwaway key)"
 [[ $quick == true ]] || phase_start "$release_phase" bash -c release_build
 phase_start "fixtures" bash -c 'bash testdata/build-fixtures.sh && bash testdata/apt-repo.sh target/fixtures/apt-repo'
@@ -90,9 +89,14 @@ if [[ $quick == false && $root == true ]]; then
 elif [[ $quick == false ]]; then
   echo "not root: the test beds are not brought up, and the tests that need them will skip" >&2
 fi
-# clippy as the compiler of the workspace's crates: lints and the test build in one pass
-phase "lint and build (clippy -D warnings; tests, fuzz targets, examples)" \
+# clippy as the compiler of the workspace's crates: lints and the test build in one pass. Below
+# the release build's priority when both run: the command-line tests wait for the release, and
+# the test build fills the cores whenever the release's own build leaves one idle.
+test_build() (
+  [[ $quick == true ]] || renice -n 10 -p "$BASHPID" >/dev/null
   linted_build --workspace --all-targets --locked --timings
+)
+phase "lint and build (clippy -D warnings; tests, fuzz targets, examples)" test_build
 phase_wait "fixtures"
 if [[ $quick == false && $root == true ]]; then
   phase_wait "old-glibc root file system"
@@ -109,6 +113,7 @@ fi
 release_tests='test(/^release::/)'
 junit=target/nextest/ci/junit.xml
 junits=()
+rm -f "$junit"
 # nextest ARGS within SCOPE: each filterset given after `--` is narrowed to SCOPE (nextest runs
 # the union of several -E), and SCOPE alone without one.
 scoped() {
@@ -129,26 +134,45 @@ nextest_in() { # SCOPE: run the suite's tests within SCOPE
   mapfile -d '' args < <(scoped "$1" "${nextest_args[@]}")
   linted_cargo nextest run --workspace --locked --profile ci --no-fail-fast --no-tests=warn "${args[@]}"
 }
-main_tests="not ($release_tests)"
-[[ $quick == false ]] || main_tests="not ($release_tests | group(bed))"
 status=0
-phase "tests (cargo nextest), all but the release's" nextest_in "$main_tests" || status=1
-[[ ! -f "$junit" ]] || { cp "$junit" "$PHASES_DIR/junit-main.xml"; junits+=("$PHASES_DIR/junit-main.xml"); }
-if [[ $quick == false ]]; then
-  demo_bed=()
-  [[ -n "${FERRY_TESTBED:-}" ]] && demo_bed=(FERRY_TESTBED="$testbed_dir/bed0")
-  if phase "demo (scripts/demo.sh)" env "${demo_bed[@]}" FERRY_BIN=target/debug/ferry bash scripts/demo.sh; then
+keep_junit() { # NAME: keep the JUnit report of the nextest run that just ended
+  [[ ! -f "$junit" ]] || { cp "$junit" "$PHASES_DIR/junit-$1.xml"; junits+=("$PHASES_DIR/junit-$1.xml"); }
+  rm -f "$junit"
+}
+if [[ $quick == true ]]; then
+  phase "tests (cargo nextest), none on a bed or of the release" \
+    nextest_in "not ($release_tests | group(bed))" || status=1
+  keep_junit main
+else
+  # The libraries' own tests need no ferry binary: they run while the release still builds.
+  phase "library tests (cargo nextest)" nextest_in "not binary_id(ferry::cli)" || status=1
+  keep_junit libraries
+  # The command line is tested against the portable release itself: what CI tests is what
+  # ships, and an optimised binary makes the bed tests, CPU-bound on 2 cores, faster.
+  if phase_wait "$release_phase"; then
+    export FERRY_BIN="$PWD/dist/ferry-$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)-x86_64-linux"
+    export FERRY_RELEASE_PUB="$PWD/target/release-test.pub"
+  else
+    echo "the release build failed (its output is above): the command line is tested with target/debug/ferry" >&2
+    export FERRY_BIN="$PWD/target/debug/ferry"
+    status=1
+  fi
+  # The demo beside the tests, on bed 0: it takes the bed's lock as a test does, so no test
+  # uses those hosts meanwhile.
+  demo_phase="demo (scripts/demo.sh)"
+  if [[ -n "${FERRY_TESTBED:-}" ]]; then
+    phase_start "$demo_phase" env FERRY_TESTBED="$testbed_dir/bed0" bash scripts/demo.sh
+  else
+    phase_start "$demo_phase" bash scripts/demo.sh
+  fi
+  phase "command-line tests (cargo nextest) against the release, the release's own included" \
+    nextest_in "binary_id(ferry::cli)" || status=1
+  keep_junit cli
+  if phase_wait "$demo_phase"; then
+    cat "$(phase_log "$demo_phase")"
     echo "demo: ok"
   else
     echo "demo: FAILED"
-    status=1
-  fi
-  if phase_wait "$release_phase"; then
-    export FERRY_RELEASE_PUB="$PWD/target/release-test.pub"
-    rm -f "$junit"
-    phase "release tests (cargo nextest)" nextest_in "$release_tests" || status=1
-    [[ ! -f "$junit" ]] || { cp "$junit" "$PHASES_DIR/junit-release.xml"; junits+=("$PHASES_DIR/junit-release.xml"); }
-  else
     status=1
   fi
 fi
