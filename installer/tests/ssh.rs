@@ -62,6 +62,17 @@ fn options(bed: &testbed::Testbed) -> SshOptions {
     }
 }
 
+/// A session to `host` as root, its key checked against the bed's known_hosts.
+async fn logged_in(bed: &testbed::Testbed, host: &testbed::Host) -> installer::ssh::SshSession {
+    connect(
+        &target(host, HostTrust::KnownHosts(bed.known_hosts())),
+        &options(bed),
+        None,
+    )
+    .await
+    .unwrap()
+}
+
 fn host_key_fingerprint(host: &testbed::Host, kind: &str) -> String {
     let text = std::fs::read_to_string(host.root.join(format!("etc/ssh/ssh_host_{kind}_key.pub")))
         .unwrap();
@@ -78,13 +89,7 @@ fn logs_in_with_strict_host_keys_runs_commands_and_streams_stdin() {
     let rt = runtime();
     rt.block_on(async {
         let host = &bed.hosts[0];
-        let session = connect(
-            &target(host, HostTrust::KnownHosts(bed.known_hosts())),
-            &options(&bed),
-            None,
-        )
-        .await
-        .unwrap();
+        let session = logged_in(&bed, host).await;
         let output = session
             .run("cat /etc/hostname; echo oops >&2; exit 3")
             .await
@@ -327,13 +332,7 @@ fn a_k3s_process_whose_binary_was_replaced_on_disk_is_told_apart() {
     let rt = runtime();
     let replaced = || {
         rt.block_on(async {
-            let session = connect(
-                &target(host, HostTrust::KnownHosts(bed.known_hosts())),
-                &options(&bed),
-                None,
-            )
-            .await
-            .unwrap();
+            let session = logged_in(&bed, host).await;
             installer::cluster::version::runs_a_replaced_binary(&session)
                 .await
                 .unwrap()
@@ -381,13 +380,7 @@ fn a_unit_whose_start_fails_is_tried_again_then_named_with_systemds_account() {
     let rt = runtime();
     rt.block_on(async {
         let host = &bed.hosts[0];
-        let session = connect(
-            &target(host, HostTrust::KnownHosts(bed.known_hosts())),
-            &options(&bed),
-            None,
-        )
-        .await
-        .unwrap();
+        let session = logged_in(&bed, host).await;
         let counter = |n: u32| format!("echo {n} >{COUNTER}");
 
         // Fails on every try: refused after the last, with the unit, the count and the status.
