@@ -215,6 +215,8 @@ pub fn on_host(testbed: &Testbed, address: &str, command: &str) -> std::process:
             testbed.known_hosts().display()
         ))
         .args(["-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"])
+        // a host cut off by a test (or down after a failure) answers within this, not minutes
+        .args(["-o", "ConnectTimeout=15"])
         .arg(format!("root@{address}"))
         .arg(command)
         .output()
