@@ -44,3 +44,25 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest (crates.io)"
   cargo install cargo-nextest --locked
 fi
+
+# cosign and oras, which bookworm lacks: Debian's packages of the next release (trixie), fetched
+# into a private apt state and unpacked into a cache; nothing is installed into the system and
+# the machine's own sources stay as they are (../shared/TESTBED.md). The tests look for them
+# there (cli/tests/cli/support/tools.rs).
+trixie=${FERRY_TEST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-test-tools}/trixie
+if [[ ! -x "$trixie/root/usr/bin/cosign" || ! -x "$trixie/root/usr/bin/oras" ]]; then
+  echo "fetching cosign and oras (Debian trixie packages) into $trixie"
+  mkdir -p "$trixie/lists/partial" "$trixie/cache/archives/partial"
+  archive=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  archive=${archive:-http://deb.debian.org/debian}
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $archive trixie main" \
+    >"$trixie/sources.list"
+  apt_private=(-o "Dir::Etc::sourcelist=$trixie/sources.list" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$trixie/lists" -o "Dir::Cache=$trixie/cache"
+    -o "Debug::NoLocking=1" -o "APT::Sandbox::User=root")
+  apt-get "${apt_private[@]}" update -q >/dev/null
+  (cd "$trixie" && rm -f ./*.deb && apt-get "${apt_private[@]}" download cosign oras >/dev/null)
+  rm -rf "$trixie/root"
+  for deb in "$trixie"/*.deb; do dpkg-deb -x "$deb" "$trixie/root"; done
+fi
+for deb in "$trixie"/*.deb; do dpkg-deb -f "$deb" Package Version | paste -sd' '; done

@@ -60,6 +60,7 @@ fn run(count: u32, out: &str, key: &str) -> Result<(), Box<dyn std::error::Error
             source: "many_blobs".into(),
             source_digest: None,
             blobs: blobs.iter().map(|b| b.digest).collect(),
+            related: Vec::new(),
         }],
         charts: vec![],
         files: vec![],

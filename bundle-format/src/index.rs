@@ -18,6 +18,11 @@ pub const EXPIRING_FORMAT_VERSION: u32 = 3;
 /// Bundle format version of an index that carries OS packages, full or delta, expiring or not
 /// (§4.3).
 pub const PACKAGES_FORMAT_VERSION: u32 = 4;
+/// Bundle format version of an index whose images carry related artifacts: signatures,
+/// attestations, SBOMs, referrers (§4.4).
+pub const RELATED_FORMAT_VERSION: u32 = 5;
+/// Related artifacts one image may carry (signatures, attestations, SBOMs, referrers).
+pub const MAX_RELATED_PER_IMAGE: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -116,6 +121,84 @@ pub struct ImageArtifact {
     pub source_digest: Option<Digest>,
     /// Every blob this image needs, shared ones included.
     pub blobs: Vec<Digest>,
+    /// What is attached to the image or one of its manifests, carried byte for byte (format v5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<RelatedArtifact>,
+}
+
+/// A manifest attached to an image: found by cosign's tag (`sha256-<hex>.sig|.att|.sbom` in the
+/// image's repository) or as an OCI 1.1 referrer (its `subject` names the image), and delivered
+/// the same way on the far side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RelatedArtifact {
+    pub kind: RelatedKind,
+    /// The manifest it is about: the image's index or manifest, or one platform manifest of it;
+    /// for a platform-filtered index, the source's digest.
+    pub subject: Digest,
+    /// cosign's tag for it; absent for a referrer, which is found by its subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Digest of its manifest (stored byte for byte as a blob).
+    pub digest: Digest,
+    pub media_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Its layers, config and manifest.
+    pub blobs: Vec<Digest>,
+    /// Per signature or attestation layer, the configured keys that verified it at export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<LayerSigners>,
+    /// in-toto predicate types of an attestation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicate_types: Vec<String>,
+    /// SBOM formats it holds (`spdx-json`, `cyclonedx-json`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sbom_formats: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelatedKind {
+    Signature,
+    Attestation,
+    Sbom,
+    /// Any other referrer (a Notation signature, a scan report, ...): carried, not interpreted.
+    Artifact,
+}
+
+impl RelatedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signature => "signature",
+            Self::Attestation => "attestation",
+            Self::Sbom => "sbom",
+            Self::Artifact => "artifact",
+        }
+    }
+}
+
+impl std::fmt::Display for RelatedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One signature (or attestation) layer and the keys that verified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayerSigners {
+    pub layer: Digest,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verified_by: Vec<KeyName>,
+}
+
+/// A configured verification key: the name it was given and its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyName {
+    pub name: String,
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -242,7 +325,7 @@ pub enum IndexError {
     Json(#[from] serde_json::Error),
     #[error(
         "the bundle uses format version {found}, this ferry reads versions {FORMAT_VERSION} to \
-         {PACKAGES_FORMAT_VERSION}; use a ferry release that supports version {found}"
+         {RELATED_FORMAT_VERSION}; use a ferry release that supports version {found}"
     )]
     UnsupportedVersion { found: u32 },
     #[error("the bundle index lists blob {0} twice")]
@@ -281,6 +364,7 @@ impl BundleIndex {
             DELTA_FORMAT_VERSION,
             EXPIRING_FORMAT_VERSION,
             PACKAGES_FORMAT_VERSION,
+            RELATED_FORMAT_VERSION,
         ]
         .contains(&probe.format_version)
         {
@@ -369,6 +453,9 @@ impl BundleIndex {
 
     /// The lowest format version that can express this index (§10): writers write exactly it.
     pub fn lowest_format_version(&self) -> u32 {
+        if self.images.iter().any(|image| !image.related.is_empty()) {
+            return RELATED_FORMAT_VERSION;
+        }
         match (
             self.packages.is_some(),
             self.expires.is_some(),
@@ -433,6 +520,10 @@ impl BundleIndex {
             return Err(IndexError::DeltaMismatch {
                 version: self.format_version,
                 problem: match lowest {
+                    RELATED_FORMAT_VERSION => {
+                        "its images carry signatures or other related artifacts, which needs \
+                         version 5"
+                    }
                     PACKAGES_FORMAT_VERSION => "it carries OS packages, which needs version 4",
                     EXPIRING_FORMAT_VERSION => "it has an expiry, which needs version 3",
                     DELTA_FORMAT_VERSION => "it has a delta base and no expiry, which is version 2",
@@ -477,6 +568,7 @@ impl BundleIndex {
         for image in &self.images {
             check(&image.reference, &image.blobs)?;
             check(&image.reference, &[image.digest])?;
+            validate_related(image, &check)?;
         }
         for chart in &self.charts {
             check(&chart.reference, &chart.blobs)?;
@@ -549,6 +641,53 @@ impl BundleIndex {
         }
         Ok(())
     }
+}
+
+/// What an image carries beside it: bounded, about the image itself (its digest, its source's,
+/// or one of its manifests), every blob listed, and a cosign tag that names its own subject.
+fn validate_related(image: &ImageArtifact, check: &DigestsCheck<'_>) -> Result<(), IndexError> {
+    if image.related.len() > MAX_RELATED_PER_IMAGE {
+        return Err(IndexError::BadField {
+            field: "image related",
+            value: format!("{} ({} entries)", image.reference, image.related.len()),
+            why: "more related artifacts than a reader accepts (1024 per image)",
+        });
+    }
+    let mut seen = HashSet::new();
+    for related in &image.related {
+        let label = format!("{} {} of {}", related.kind, related.digest, image.reference);
+        check(&label, &related.blobs)?;
+        check(&label, &[related.digest])?;
+        let about_image = related.subject == image.digest
+            || image.source_digest == Some(related.subject)
+            || image.blobs.contains(&related.subject);
+        if !about_image {
+            return Err(IndexError::BadField {
+                field: "related subject",
+                value: format!("{} ({label})", related.subject),
+                why: "names neither the image nor one of its manifests",
+            });
+        }
+        if let Some(tag) = &related.tag {
+            let expected = format!("sha256-{}.", related.subject.hex());
+            let suffix = tag.strip_prefix(&expected);
+            if !matches!(suffix, Some("sig" | "att" | "sbom")) {
+                return Err(IndexError::BadField {
+                    field: "related tag",
+                    value: tag.clone(),
+                    why: "expected cosign's sha256-<subject hex>.sig, .att or .sbom",
+                });
+            }
+        }
+        if !seen.insert((related.digest, related.tag.clone())) {
+            return Err(IndexError::BadField {
+                field: "related digest",
+                value: format!("{} ({label})", related.digest),
+                why: "listed twice for one image",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parse octal permission bits (`0755`, `644`). Only the permission bits are allowed.

@@ -58,6 +58,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
             source: "test".into(),
             source_digest: None,
             blobs: descriptors.iter().map(|d| d.digest).collect(),
+            related: Vec::new(),
         }],
         charts: vec![],
         files: vec![],

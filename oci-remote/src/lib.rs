@@ -3,6 +3,7 @@
 //! push and listing operations. Built on oci-client; no printing.
 
 pub mod auth;
+pub mod bounded_get;
 pub mod chart_images;
 pub mod client;
 pub mod delete;

@@ -4,6 +4,7 @@
 //! the value with the rule and a hint; [`rules`] holds the checks both files share.
 
 pub mod rules;
+pub mod signing_policy;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -22,3 +22,17 @@ pub const MANIFESTS: [&str; 4] = [
     DOCKER_MANIFEST_LIST,
     DOCKER_MANIFEST,
 ];
+
+/// The layer of a cosign signature manifest: one simple-signing payload per signature.
+pub const COSIGN_SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// A DSSE envelope: the layer of a cosign attestation manifest.
+pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The payload type of an in-toto statement inside a DSSE envelope.
+pub const IN_TOTO: &str = "application/vnd.in-toto+json";
+/// SBOM document types, as layers (cosign attach sbom) or artifact types (oras attach).
+pub const SPDX_JSON: &str = "application/spdx+json";
+pub const SPDX_JSON_TEXT: &str = "text/spdx+json";
+pub const SPDX_TAG_VALUE: &str = "text/spdx";
+pub const CYCLONEDX_JSON: &str = "application/vnd.cyclonedx+json";
+pub const CYCLONEDX_XML: &str = "application/vnd.cyclonedx+xml";
+pub const SYFT_JSON: &str = "application/vnd.syft+json";

@@ -4,6 +4,7 @@
 pub mod debian_names;
 pub mod debian_version;
 pub mod media_types;
+pub mod oci;
 mod platform;
 mod role;
 

@@ -29,6 +29,7 @@ pub struct LoadedManifest {
     pub charts: Vec<ChartRequest>,
     pub files: Vec<FileRequest>,
     pub packages: Option<PackagesRequest>,
+    pub provenance: super::ProvenanceRequest,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct ImageRequest {
     pub source: ImageSource,
     /// Overrides `spec.platforms` for this image.
     pub platforms: Vec<Platform>,
+    /// Carry what is attached to the image (signatures, attestations, SBOMs, referrers).
+    pub carry_related: bool,
     pub at: At,
 }
 
@@ -160,11 +163,12 @@ impl Check<'_> {
             }
             Some(list) => self.platforms(&list.value)?,
         };
+        let provenance = super::provenance::check(self, manifest.spec.provenance.as_ref())?;
         let images = manifest
             .spec
             .images
             .iter()
-            .map(|image| self.image(image, &platforms))
+            .map(|image| self.image(image, &platforms, provenance.carry))
             .collect::<Result<Vec<_>, _>>()?;
         let charts = manifest
             .spec
@@ -194,6 +198,7 @@ impl Check<'_> {
             charts,
             files,
             packages,
+            provenance,
         })
     }
 
@@ -246,19 +251,27 @@ impl Check<'_> {
         &self,
         image: &Spanned<ImageSpec>,
         spec_platforms: &[Platform],
+        carry_related: bool,
     ) -> Result<ImageRequest, ManifestError> {
-        let (name, name_at, from, platforms) = match &image.value {
-            ImageSpec::Reference(text) => (text.clone(), &image.referenced, None, None),
-            ImageSpec::Detailed(DetailedImage {
-                name,
-                from,
-                platforms,
-            }) => (
-                name.value.clone(),
-                &name.referenced,
-                from.as_ref(),
-                platforms.as_ref(),
-            ),
+        let (name, name_at, from, platforms, carry_related) = match &image.value {
+            ImageSpec::Reference(text) => {
+                (text.clone(), &image.referenced, None, None, carry_related)
+            }
+            ImageSpec::Detailed(detailed) => {
+                let DetailedImage {
+                    name,
+                    from,
+                    platforms,
+                    provenance,
+                } = detailed.as_ref();
+                (
+                    name.value.clone(),
+                    &name.referenced,
+                    from.as_ref(),
+                    platforms.as_ref(),
+                    provenance.as_ref().map_or(carry_related, |p| p.value),
+                )
+            }
         };
         let reference = match parse_reference(&name) {
             Ok(reference) => reference,
@@ -292,6 +305,7 @@ impl Check<'_> {
             reference,
             source,
             platforms,
+            carry_related,
             at: self.at(&image.referenced),
         })
     }

@@ -7,10 +7,12 @@ mod load;
 pub const SCHEMA: &str = include_str!("schema.json");
 
 mod packages;
+mod provenance;
 mod reference;
 mod types;
 
 pub use packages::{PackagesRequest, RepositoryRequest};
+pub use provenance::ProvenanceRequest;
 
 pub use load::{
     At, ChartRequest, ChartSource, FileRequest, FileSource, ImageRequest, ImageSource,

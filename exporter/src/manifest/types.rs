@@ -34,13 +34,36 @@ pub struct Spec {
     pub files: Vec<Spanned<FileSpec>>,
     #[serde(default)]
     pub packages: Option<Spanned<PackagesSpec>>,
+    #[serde(default)]
+    pub provenance: Option<Spanned<ProvenanceSpec>>,
+}
+
+/// What is attached to images (signatures, attestations, SBOMs, referrers) and which keys must
+/// have signed which images.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProvenanceSpec {
+    /// Carry what is attached to every image (default true); `provenance: false` on an image
+    /// leaves out its own.
+    #[serde(default)]
+    pub carry: Option<Spanned<bool>>,
+    /// Related manifests per subject (the image or one of its manifests).
+    #[serde(default)]
+    pub max_per_image: Option<Spanned<u64>>,
+    /// Bytes of related manifests and their blobs per subject.
+    #[serde(default)]
+    pub max_bytes_per_image: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub keys: Vec<Spanned<yaml_input::signing_policy::KeySpec>>,
+    #[serde(default)]
+    pub require: Vec<Spanned<yaml_input::signing_policy::RequireSpec>>,
 }
 
 /// `- docker.io/library/x:1` or `- {name, from, platforms}`.
 #[derive(Debug)]
 pub enum ImageSpec {
     Reference(String),
-    Detailed(DetailedImage),
+    Detailed(Box<DetailedImage>),
 }
 
 // Not `#[serde(untagged)]`: that buffers the input and loses every location inside it.
@@ -60,7 +83,7 @@ impl<'de> Deserialize<'de> for ImageSpec {
                 map: A,
             ) -> Result<ImageSpec, A::Error> {
                 let deserializer = serde::de::value::MapAccessDeserializer::new(map);
-                DetailedImage::deserialize(deserializer).map(ImageSpec::Detailed)
+                DetailedImage::deserialize(deserializer).map(|d| ImageSpec::Detailed(Box::new(d)))
             }
         }
         deserializer.deserialize_any(StringOrMap)
@@ -75,6 +98,9 @@ pub struct DetailedImage {
     pub from: Option<Spanned<String>>,
     #[serde(default)]
     pub platforms: Option<Vec<Spanned<String>>>,
+    /// `false` leaves out what is attached to this image (signatures, attestations, SBOMs).
+    #[serde(default)]
+    pub provenance: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]

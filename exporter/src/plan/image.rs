@@ -161,6 +161,7 @@ pub(super) fn plan_resolved(
                 source: request.source.to_string(),
                 source_digest,
                 blobs: image_blobs,
+                related: Vec::new(),
             })
         }
         None => {
@@ -206,6 +207,7 @@ pub(super) fn plan_resolved(
                 source: request.source.to_string(),
                 source_digest: None,
                 blobs: image_blobs,
+                related: Vec::new(),
             })
         }
     }

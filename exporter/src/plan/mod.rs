@@ -9,6 +9,7 @@ mod file;
 mod image;
 mod lint;
 mod packages;
+mod related;
 mod remote_image;
 
 use std::collections::HashMap;
@@ -98,20 +99,34 @@ pub async fn plan(
     cache: &BlobCache,
     concurrency: usize,
 ) -> Result<ExportPlan, ExportError> {
-    let prefetched: Vec<Option<remote_image::RemoteImage>> =
+    let prefetched: Vec<(Option<remote_image::RemoteImage>, Vec<String>)> =
         futures_util::stream::iter(manifest.images.iter().map(|request| async move {
+            let mut warnings = Vec::new();
             match &request.source {
-                ImageSource::Registry { reference } => {
-                    remote_image::prefetch(request, reference, registries, cache)
-                        .await
-                        .map(Some)
-                }
-                ImageSource::OciLayout { .. } => Ok(None),
+                ImageSource::Registry { reference } => remote_image::prefetch(
+                    request,
+                    reference,
+                    &manifest.provenance,
+                    registries,
+                    cache,
+                    &mut warnings,
+                )
+                .await
+                .map(|image| (Some(image), warnings)),
+                ImageSource::OciLayout { .. } => Ok((None, warnings)),
             }
         }))
         .buffered(concurrency.max(1))
         .try_collect()
         .await?;
+    let mut warnings: Vec<String> = Vec::new();
+    let prefetched: Vec<Option<remote_image::RemoteImage>> = prefetched
+        .into_iter()
+        .map(|(image, found)| {
+            warnings.extend(found);
+            image
+        })
+        .collect();
     oci_remote::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(20))
@@ -170,9 +185,20 @@ pub async fn plan(
         .iter()
         .zip(prefetched)
         .map(|(request, remote)| match (remote, &request.source) {
-            (Some(remote), _) => remote.plan(request, &mut blobs),
+            (Some(remote), _) => remote.plan(request, &manifest.provenance, &mut blobs),
             (None, ImageSource::OciLayout { dir, reference }) => {
-                image::plan_local_image(request, dir, reference.as_deref(), &mut blobs)
+                let mut image =
+                    image::plan_local_image(request, dir, reference.as_deref(), &mut blobs)?;
+                related::record(
+                    Vec::new(),
+                    &mut image,
+                    &manifest.provenance.policy,
+                    false,
+                    None,
+                    &mut blobs,
+                    &image::image_label(request),
+                )?;
+                Ok(image)
             }
             (None, ImageSource::Registry { .. }) => Err(ExportError::source(
                 &request.name,
@@ -181,7 +207,6 @@ pub async fn plan(
             )),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut warnings = Vec::new();
     let charts = manifest
         .charts
         .iter()

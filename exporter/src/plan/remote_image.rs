@@ -14,9 +14,10 @@ use super::image::{
     ImageContent, ImageManifest, MediaTypeProbe, image_label, parse_json, plan_resolved,
     select_children,
 };
+use super::related;
 use super::{BlobList, BlobSource};
 use crate::error::ExportError;
-use crate::manifest::ImageRequest;
+use crate::manifest::{ImageRequest, ProvenanceRequest};
 use crate::remote::{BlobCache, Registries, RegistryClient};
 use crate::source::oci_layout::Descriptor;
 
@@ -28,6 +29,8 @@ pub(super) struct RemoteImage {
     top: Descriptor,
     top_bytes: Vec<u8>,
     fetched: HashMap<Digest, Vec<u8>>,
+    /// What is attached to the image and its kept manifests.
+    related: Vec<super::related::Found>,
 }
 
 impl ImageContent for RemoteImage {
@@ -54,22 +57,41 @@ impl ImageContent for RemoteImage {
 
 impl RemoteImage {
     pub(super) fn plan(
-        self,
+        mut self,
         request: &ImageRequest,
+        provenance: &ProvenanceRequest,
         blobs: &mut BlobList,
     ) -> Result<ImageArtifact, ExportError> {
         let top = self.top.clone();
         let top_bytes = self.top_bytes.clone();
-        plan_resolved(request, &self, top, top_bytes, blobs)
+        let mut image = plan_resolved(request, &self, top, top_bytes, blobs)?;
+        let label = image_label(request);
+        let origin = related::RemoteOrigin {
+            client: self.client.clone(),
+            reference: self.reference.clone(),
+        };
+        related::record(
+            std::mem::take(&mut self.related),
+            &mut image,
+            &provenance.policy,
+            request.carry_related,
+            Some(&origin),
+            blobs,
+            &label,
+        )?;
+        Ok(image)
     }
 }
 
-/// Fetch what planning needs: the top manifest or index, the selected children, their configs.
+/// Fetch what planning needs: the top manifest or index, the selected children, their configs,
+/// and what is attached to them.
 pub(super) async fn prefetch(
     request: &ImageRequest,
     source: &str,
+    provenance: &ProvenanceRequest,
     registries: &Registries,
     cache: &BlobCache,
+    warnings: &mut Vec<String>,
 ) -> Result<RemoteImage, ExportError> {
     let label = image_label(request);
     let artifact = label.as_str();
@@ -95,6 +117,7 @@ pub(super) async fn prefetch(
         media_type: infer_media_type(&probe, &top_bytes),
         digest: top_digest,
         size: top_bytes.len() as u64,
+        artifact_type: None,
         annotations: Default::default(),
         platform: None,
         urls: Vec::new(),
@@ -144,12 +167,34 @@ pub(super) async fn prefetch(
         };
         fetched.insert(config.digest, bytes);
     }
+    let related = if related::wanted(request, provenance) {
+        let mut subjects = vec![top.digest];
+        if probe.manifests.is_some() {
+            subjects.extend(manifests.iter().map(|(d, _)| d.digest));
+        }
+        let limits = related::Limits {
+            max_count: provenance.max_per_image,
+            max_bytes: provenance.max_bytes_per_image,
+        };
+        related::discover(
+            &client,
+            reference.repository(),
+            &subjects,
+            limits,
+            artifact,
+            warnings,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
     Ok(RemoteImage {
         client,
         reference,
         top,
         top_bytes,
         fetched,
+        related,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct RegistryClient {
     auth: RegistryAuth,
     pub registry: String,
     plain_http: bool,
+    /// The same registry for the bounded reads oci-client does not offer (related artifacts).
+    pub connection: oci_remote::Connection,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -63,10 +65,11 @@ impl Registries {
         }
         let connection = oci_remote::connect(&self.options, &registry, Purpose::Pull)?;
         let client = Arc::new(RegistryClient {
-            client: connection.client,
-            auth: connection.auth,
+            client: connection.client.clone(),
+            auth: connection.auth.clone(),
             registry: registry.clone(),
             plain_http: connection.plain_http,
+            connection,
         });
         clients.insert(registry, client.clone());
         Ok(client)

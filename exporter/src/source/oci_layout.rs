@@ -12,28 +12,7 @@ use crate::error::ExportError;
 
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    #[serde(default)]
-    pub media_type: String,
-    pub digest: Digest,
-    pub size: u64,
-    #[serde(default)]
-    pub annotations: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    pub platform: Option<PlatformObject>,
-    #[serde(default)]
-    pub urls: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PlatformObject {
-    pub os: String,
-    pub architecture: String,
-    #[serde(default)]
-    pub variant: Option<String>,
-}
+pub use bundle_format::vocabulary::oci::{Descriptor, PlatformObject};
 
 #[derive(Debug, Deserialize)]
 struct LayoutIndex {

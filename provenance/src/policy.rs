@@ -1,0 +1,223 @@
+//! Which keys must sign which images, and how many of them: every configured key is tried on
+//! every signature an image carries (so a report can say which key verified each), then each
+//! requirement whose patterns cover the image counts the distinct keys among its own that
+//! verified a signature on the image's digest.
+
+use bundle_format::Digest;
+
+use crate::cosign::{SignatureProblem, verify_attestation, verify_signature};
+use crate::key::PublicKey;
+use crate::pattern::ImagePattern;
+
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    pub images: Vec<ImagePattern>,
+    /// Names of keys in the policy.
+    pub keys: Vec<String>,
+    /// How many distinct keys of `keys` must each have signed (at least 1).
+    pub threshold: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    pub keys: Vec<PublicKey>,
+    pub requirements: Vec<Requirement>,
+}
+
+/// Something carried with an image that a key may prove, read (bounded) by the caller.
+#[derive(Debug, Clone, Copy)]
+pub enum Evidence<'a> {
+    /// A simple-signing payload (the layer `layer`) and the signature from its annotation.
+    Signature {
+        layer: Digest,
+        payload: &'a [u8],
+        signature: &'a [u8],
+    },
+    /// A DSSE envelope (the layer `layer`).
+    Attestation { layer: Digest, envelope: &'a [u8] },
+}
+
+impl Evidence<'_> {
+    pub fn layer(&self) -> Digest {
+        match self {
+            Self::Signature { layer, .. } | Self::Attestation { layer, .. } => *layer,
+        }
+    }
+
+    fn is_signature(&self) -> bool {
+        matches!(self, Self::Signature { .. })
+    }
+}
+
+/// What one key made of an image's evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVerdict {
+    pub key: String,
+    pub fingerprint: String,
+    /// Layers (signatures or attestations) this key verified.
+    pub verified: Vec<Digest>,
+    /// Whether one of them is a signature (what requirements count).
+    pub signed: bool,
+    /// Why each other piece of evidence failed with this key.
+    pub failures: Vec<(Digest, SignatureProblem)>,
+}
+
+/// Which keys verified one piece of evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub layer: Digest,
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    /// The image, then what was required and what each key made of its signatures.
+    #[error("{image} {detail}")]
+    Unsatisfied { image: String, detail: String },
+    #[error(
+        "a requirement names the key `{0}`, which the policy does not define; add it under keys"
+    )]
+    UnknownKey(String),
+    #[error(
+        "a requirement asks for {threshold} of {count} keys; the threshold must be between 1 and \
+         the number of keys it names"
+    )]
+    BadThreshold { threshold: usize, count: usize },
+}
+
+impl Policy {
+    /// Names exist, thresholds are reachable. Loaders call this to report at load time.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        for requirement in &self.requirements {
+            for name in &requirement.keys {
+                if !self.keys.iter().any(|k| k.name() == name) {
+                    return Err(PolicyError::UnknownKey(name.clone()));
+                }
+            }
+            let count = requirement.keys.len();
+            if requirement.threshold == 0 || requirement.threshold > count {
+                return Err(PolicyError::BadThreshold {
+                    threshold: requirement.threshold,
+                    count,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.requirements.is_empty()
+    }
+
+    /// Every key against every piece of evidence about `subject`.
+    pub fn verdicts(&self, subject: &Digest, evidence: &[Evidence<'_>]) -> Vec<KeyVerdict> {
+        self.keys
+            .iter()
+            .map(|key| {
+                let mut verdict = KeyVerdict {
+                    key: key.name().to_owned(),
+                    fingerprint: key.fingerprint(),
+                    verified: Vec::new(),
+                    signed: false,
+                    failures: Vec::new(),
+                };
+                for item in evidence {
+                    let outcome = match *item {
+                        Evidence::Signature {
+                            payload, signature, ..
+                        } => verify_signature(subject, payload, signature, key),
+                        Evidence::Attestation { envelope, .. } => {
+                            verify_attestation(subject, envelope, key).map(|_| ())
+                        }
+                    };
+                    match outcome {
+                        Ok(()) => {
+                            verdict.verified.push(item.layer());
+                            verdict.signed |= item.is_signature();
+                        }
+                        Err(problem) => verdict.failures.push((item.layer(), problem)),
+                    }
+                }
+                verdict
+            })
+            .collect()
+    }
+
+    /// Each requirement covering `image` met by `verdicts` (from [`Policy::verdicts`]).
+    pub fn enforce(
+        &self,
+        image: &str,
+        evidence_count: usize,
+        verdicts: &[KeyVerdict],
+    ) -> Result<(), PolicyError> {
+        for requirement in &self.requirements {
+            let Some(pattern) = requirement.images.iter().find(|p| p.matches(image)) else {
+                continue;
+            };
+            let named = |v: &&KeyVerdict| requirement.keys.contains(&v.key);
+            let signed: Vec<&KeyVerdict> =
+                verdicts.iter().filter(named).filter(|v| v.signed).collect();
+            if signed.len() >= requirement.threshold {
+                continue;
+            }
+            let found = if signed.is_empty() {
+                format!(
+                    "none of them verified any of its {evidence_count} signature{}",
+                    if evidence_count == 1 { "" } else { "s" }
+                )
+            } else {
+                format!(
+                    "only {} did",
+                    signed
+                        .iter()
+                        .map(|v| v.key.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let tried = verdicts
+                .iter()
+                .filter(named)
+                .filter(|v| !v.signed)
+                .map(|v| {
+                    let why = if v.failures.is_empty() {
+                        "no signature to try".to_owned()
+                    } else {
+                        v.failures
+                            .iter()
+                            .map(|(layer, problem)| format!("signature layer {layer}: {problem}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    };
+                    format!("key {} ({}): {why}", v.key, v.fingerprint)
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(PolicyError::Unsatisfied {
+                image: image.to_owned(),
+                detail: format!(
+                    "must be signed by {} of the keys {} (pattern `{}`), and {found}; {tried}",
+                    requirement.threshold,
+                    requirement.keys.join(", "),
+                    pattern.as_str()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Which keys verified each piece of evidence, in evidence order.
+    pub fn signed_by(evidence: &[Evidence<'_>], verdicts: &[KeyVerdict]) -> Vec<Signed> {
+        evidence
+            .iter()
+            .map(|item| Signed {
+                layer: item.layer(),
+                keys: verdicts
+                    .iter()
+                    .filter(|v| v.verified.contains(&item.layer()))
+                    .map(|v| v.key.clone())
+                    .collect(),
+            })
+            .collect()
+    }
+}
