@@ -71,3 +71,29 @@ impl ImageManifest {
             .unwrap_or(&self.config.media_type)
     }
 }
+
+/// The descriptor a referrers list gives a manifest (OCI distribution 1.1): its media type,
+/// digest and size, its artifact type, and its own annotations. None if `bytes` is not an image
+/// manifest.
+pub fn referrer_descriptor(media_type: &str, bytes: &[u8]) -> Option<Descriptor> {
+    let manifest: ImageManifest = serde_json::from_slice(bytes).ok()?;
+    Some(Descriptor {
+        media_type: media_type.to_owned(),
+        digest: Digest::of(bytes),
+        size: bytes.len() as u64,
+        artifact_type: Some(manifest.effective_artifact_type().to_owned()),
+        annotations: manifest.annotations,
+        platform: None,
+        urls: Vec::new(),
+    })
+}
+
+/// A referrers list: the image index the referrers API answers with, and the referrers tag
+/// schema stores.
+pub fn referrers_index(manifests: Vec<Descriptor>) -> ImageIndex {
+    ImageIndex {
+        schema_version: 2,
+        media_type: Some(crate::vocabulary::media_types::OCI_INDEX.to_owned()),
+        manifests,
+    }
+}

@@ -5,6 +5,7 @@
 mod finish;
 pub mod plan;
 pub mod preflight;
+mod referrers;
 pub mod upload;
 pub mod via;
 
@@ -168,6 +169,12 @@ pub fn push_with(
         registry,
         &plan,
         &checked,
+        &manifests,
+        &mut report,
+    ))?;
+    runtime.block_on(referrers::update_referrers_tags(
+        registry,
+        &plan.referrers,
         &manifests,
         &mut report,
     ))?;

@@ -35,15 +35,27 @@ pub struct TagPut {
     pub media_type: String,
 }
 
+/// A referrer (an attachment found by its subject, not by a tag): after its manifest is in the
+/// registry, the referrers tag schema's index for its subject must list it where the registry
+/// has no referrers API.
+#[derive(Debug, Clone)]
+pub struct ReferrerPut {
+    pub repository: String,
+    pub subject: Digest,
+    pub digest: Digest,
+    pub media_type: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PushPlan {
     pub blobs: Vec<BlobTarget>,
     pub manifests: Vec<ManifestPut>,
     pub tags: Vec<TagPut>,
+    pub referrers: Vec<ReferrerPut>,
 }
 
 struct Artifact<'a> {
-    name: &'a str,
+    name: String,
     placement: Placement,
     digest: Digest,
     blobs: &'a [Digest],
@@ -51,13 +63,36 @@ struct Artifact<'a> {
 
 pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
     let mut artifacts = Vec::new();
+    let mut referrers = Vec::new();
     for image in &index.images {
+        let placement = image_placement(&image.reference)?;
+        let repository = placement.repository.clone();
         artifacts.push(Artifact {
-            name: &image.reference,
-            placement: image_placement(&image.reference)?,
+            name: image.reference.clone(),
+            placement,
             digest: image.digest,
             blobs: &image.blobs,
         });
+        // What is attached to an image goes into the image's repository, after the image.
+        for related in &image.related {
+            if related.tag.is_none() {
+                referrers.push(ReferrerPut {
+                    repository: repository.clone(),
+                    subject: related.subject,
+                    digest: related.digest,
+                    media_type: related.media_type.clone(),
+                });
+            }
+            artifacts.push(Artifact {
+                name: format!("{} {} of {}", related.kind, related.digest, image.reference),
+                placement: Placement {
+                    repository: repository.clone(),
+                    tag: related.tag.clone(),
+                },
+                digest: related.digest,
+                blobs: &related.blobs,
+            });
+        }
     }
     let charts = index
         .charts
@@ -73,14 +108,17 @@ pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
         .map(|p| (&p.reference, p.digest, &p.blobs));
     for (reference, digest, blobs) in charts.chain(files).chain(packages) {
         artifacts.push(Artifact {
-            name: reference,
+            name: reference.clone(),
             placement: artifact_placement(reference),
             digest,
             blobs,
         });
     }
 
-    let mut plan = PushPlan::default();
+    let mut plan = PushPlan {
+        referrers,
+        ..PushPlan::default()
+    };
     let mut blob_repositories: BTreeMap<Digest, Vec<String>> = BTreeMap::new();
     let mut manifests_seen = HashSet::new();
     for artifact in &artifacts {
@@ -89,7 +127,7 @@ pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
         for digest in artifact.blobs.iter().filter(|d| **d != artifact.digest) {
             let descriptor = index
                 .known_blob(digest)
-                .ok_or_else(|| dangling(artifact.name, digest))?;
+                .ok_or_else(|| dangling(&artifact.name, digest))?;
             if MANIFEST_TYPES.contains(&descriptor.media_type.as_str()) {
                 children.push((*digest, descriptor.media_type.clone()));
             } else {
@@ -101,7 +139,7 @@ pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
         }
         let top = index
             .known_blob(&artifact.digest)
-            .ok_or_else(|| dangling(artifact.name, &artifact.digest))?;
+            .ok_or_else(|| dangling(&artifact.name, &artifact.digest))?;
         children.push((artifact.digest, top.media_type.clone()));
         for (digest, media_type) in children {
             if manifests_seen.insert((repository.clone(), digest)) {
@@ -114,7 +152,7 @@ pub fn plan(index: &BundleIndex) -> Result<PushPlan, InstallError> {
         }
         if let Some(tag) = &artifact.placement.tag {
             plan.tags.push(TagPut {
-                artifact: artifact.name.to_owned(),
+                artifact: artifact.name.clone(),
                 repository: repository.clone(),
                 tag: tag.clone(),
                 digest: artifact.digest,
