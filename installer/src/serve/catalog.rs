@@ -19,6 +19,8 @@ pub struct Catalog {
     pub blobs: HashSet<(String, Digest)>,
     /// Every repository.
     pub repositories: BTreeSet<String>,
+    /// (repository, subject) -> its referrers' manifest digests and media types.
+    pub referrers: HashMap<(String, Digest), Vec<(Digest, String)>>,
 }
 
 impl Catalog {
@@ -38,6 +40,13 @@ impl Catalog {
                 .entry(tag.repository.clone())
                 .or_default()
                 .insert(tag.tag.clone(), tag.digest);
+        }
+        for referrer in &plan.referrers {
+            catalog
+                .referrers
+                .entry((referrer.repository.clone(), referrer.subject))
+                .or_default()
+                .push((referrer.digest, referrer.media_type.clone()));
         }
         for blob in plan.blobs.iter().filter(|b| b.in_bundle) {
             for repository in &blob.repositories {

@@ -204,6 +204,9 @@ pub async fn handle(
                 }
             }
             Route::Manifest { name, reference } => manifest(&state, &name, &reference, head).await,
+            Route::Referrers { name, digest } => {
+                referrers(&state, &name, &digest, query.as_deref(), head).await
+            }
             Route::Blob { name, digest } => {
                 blob(&state, &name, digest, range.as_deref(), head).await
             }
@@ -235,31 +238,9 @@ async fn manifest(state: &Arc<State>, name: &str, reference: &str, head: bool) -
             "the bundle's copy of this manifest failed verification; it is not served",
         );
     }
-    let size = state.bundle.index().blob(&digest).map_or(0, |b| b.size);
-    if size > MAX_MANIFEST_BYTES {
-        return error(
-            StatusCode::NOT_FOUND,
-            "MANIFEST_UNKNOWN",
-            "manifest too large",
-        );
-    }
-    let bundle = state.bundle.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        let mut blob = bundle.open_blob(&digest).map_err(|e| e.to_string())?;
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut blob, &mut bytes).map_err(|e| e.to_string())?;
-        Ok::<_, String>(bytes)
-    })
-    .await;
-    let bytes = match bytes {
-        Ok(Ok(bytes)) => bytes,
-        _ => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN",
-                "the manifest could not be read",
-            );
-        }
+    let bytes = match read_manifest(state, digest).await {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
     };
     let length = bytes.len();
     let mut response = answer(StatusCode::OK, if head { empty() } else { full(bytes) });
@@ -267,6 +248,104 @@ async fn manifest(state: &Arc<State>, name: &str, reference: &str, head: bool) -
     headers.insert(header::CONTENT_TYPE, header_value(&media_type));
     headers.insert("Docker-Content-Digest", header_value(&digest.to_string()));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    response
+}
+
+/// A manifest's exact bytes from the bundle (its digest verified by the caller), bounded.
+async fn read_manifest(state: &Arc<State>, digest: Digest) -> Result<Vec<u8>, Response<Body>> {
+    let size = state.bundle.index().blob(&digest).map_or(0, |b| b.size);
+    if size > MAX_MANIFEST_BYTES {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "MANIFEST_UNKNOWN",
+            "manifest too large",
+        ));
+    }
+    let bundle = state.bundle.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        let blob = bundle.open_blob(&digest).map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(blob, MAX_MANIFEST_BYTES),
+            &mut bytes,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok::<_, String>(bytes)
+    })
+    .await;
+    match bytes {
+        Ok(Ok(bytes)) => Ok(bytes),
+        _ => Err(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "the manifest could not be read",
+        )),
+    }
+}
+
+/// The referrers of `subject` in `name`, as an image index, filtered by `artifactType` when
+/// the query asks (and then saying so in `OCI-Filters-Applied`).
+async fn referrers(
+    state: &Arc<State>,
+    name: &str,
+    subject: &Digest,
+    query: Option<&str>,
+    head: bool,
+) -> Response<Body> {
+    if !state.catalog.repositories.contains(name) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+        );
+    }
+    let wanted_type = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("artifactType=").map(percent_decoded));
+    let listed = state
+        .catalog
+        .referrers
+        .get(&(name.to_owned(), *subject))
+        .cloned()
+        .unwrap_or_default();
+    let mut descriptors = Vec::new();
+    for (digest, media_type) in listed {
+        if !ensure_verified(&state.bundle, &state.verified, digest).await {
+            continue;
+        }
+        let bytes = match read_manifest(state, digest).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
+        };
+        let Some(descriptor) =
+            bundle_format::vocabulary::oci::referrer_descriptor(&media_type, &bytes)
+        else {
+            continue;
+        };
+        if wanted_type
+            .as_deref()
+            .is_none_or(|t| descriptor.artifact_type.as_deref() == Some(t))
+        {
+            descriptors.push(descriptor);
+        }
+    }
+    let index = bundle_format::vocabulary::oci::referrers_index(descriptors);
+    let bytes = serde_json::to_vec(&index).unwrap_or_default();
+    let length = bytes.len();
+    let mut response = answer(StatusCode::OK, if head { empty() } else { full(bytes) });
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(bundle_format::vocabulary::media_types::OCI_INDEX),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if wanted_type.is_some() {
+        headers.insert(
+            "OCI-Filters-Applied",
+            HeaderValue::from_static("artifactType"),
+        );
+    }
     response
 }
 

@@ -1,5 +1,5 @@
 //! The pull side of the OCI Distribution Specification, as paths: `/v2/`, manifests, blobs,
-//! tags/list and the catalog. Repository names follow the specification's grammar; anything
+//! tags/list, referrers and the catalog. Repository names follow the specification's grammar; anything
 //! else is not a route.
 
 use bundle_format::Digest;
@@ -16,6 +16,11 @@ pub enum Route {
         reference: String,
     },
     Blob {
+        name: String,
+        digest: Digest,
+    },
+    /// The OCI 1.1 referrers API: what refers to `digest`.
+    Referrers {
         name: String,
         digest: Digest,
     },
@@ -100,6 +105,15 @@ pub fn route(path: &str) -> Route {
             Route::NotFound
         };
     }
+    if let Some((name, digest)) = rest.rsplit_once("/referrers/") {
+        return match (valid_name(name), digest.parse()) {
+            (true, Ok(digest)) => Route::Referrers {
+                name: name.to_owned(),
+                digest,
+            },
+            _ => Route::NotFound,
+        };
+    }
     for (kind, marker) in [(0, "/manifests/"), (1, "/blobs/")] {
         if let Some(at) = rest.rfind(marker) {
             let (name, reference) = (&rest[..at], &rest[at + marker.len()..]);
@@ -156,6 +170,14 @@ mod tests {
             route("/v2/a/blobs/uploads/"),
             Route::Upload { .. }
         ));
+        assert_eq!(
+            route(&format!("/v2/a/b/referrers/{D}")),
+            Route::Referrers {
+                name: "a/b".into(),
+                digest: D.parse().unwrap()
+            }
+        );
+        assert_eq!(route("/v2/a/referrers/latest"), Route::NotFound);
         for bad in [
             "/v2/../etc/manifests/x",
             "/v2/A/manifests/x",
