@@ -22,7 +22,8 @@ pub struct BundleDiff {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactChange {
-    /// `image`, `chart` or `file`.
+    /// `image`, `chart`, `file`, `package`, or what an image carries: `signature`,
+    /// `attestation`, `sbom`, `artifact`.
     pub kind: &'static str,
     /// Reference, chart name or file name (with platform).
     pub name: String,
@@ -37,6 +38,23 @@ fn artifacts(index: &BundleIndex) -> BTreeMap<(&'static str, String), String> {
     let mut out = BTreeMap::new();
     for image in &index.images {
         out.insert(("image", image.reference.clone()), image.digest.to_string());
+        for related in &image.related {
+            let on = if related.subject == image.digest
+                || image.source_digest == Some(related.subject)
+            {
+                String::new()
+            } else {
+                format!(" on {}", related.subject)
+            };
+            let name = match &related.tag {
+                Some(_) => format!("{} .{}{on}", image.reference, related.delivery()),
+                None => format!("{} referrer {}{on}", image.reference, related.digest),
+            };
+            out.insert(
+                (related.kind.as_str(), name),
+                format!("{} ({})", related.digest, related.summary()),
+            );
+        }
     }
     for chart in &index.charts {
         out.insert(

@@ -184,6 +184,68 @@ impl std::fmt::Display for RelatedKind {
     }
 }
 
+impl RelatedArtifact {
+    /// For people: what it holds and who verified it, such as `2 signatures, verified by
+    /// release (1 of 2)`, `https://spdx.dev/Document (spdx-json), verified by release` or
+    /// `spdx-json`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.kind == RelatedKind::Signature {
+            let n = self.signatures.len();
+            parts.push(format!("{n} signature{}", if n == 1 { "" } else { "s" }));
+        }
+        if !self.predicate_types.is_empty() {
+            parts.push(self.predicate_types.join(", "));
+        }
+        if !self.sbom_formats.is_empty() {
+            let formats = self.sbom_formats.join(", ");
+            parts.push(if self.kind == RelatedKind::Sbom {
+                formats
+            } else {
+                format!("SBOM {formats}")
+            });
+        }
+        if self.kind == RelatedKind::Artifact {
+            parts.push(
+                self.artifact_type
+                    .clone()
+                    .unwrap_or_else(|| self.media_type.clone()),
+            );
+        }
+        let mut text = parts.join("; ");
+        if matches!(self.kind, RelatedKind::Signature | RelatedKind::Attestation) {
+            let mut names: Vec<&str> = self
+                .signatures
+                .iter()
+                .flat_map(|s| s.verified_by.iter().map(|k| k.name.as_str()))
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            let verified = self
+                .signatures
+                .iter()
+                .filter(|s| !s.verified_by.is_empty())
+                .count();
+            if names.is_empty() {
+                text.push_str(", verified by no configured key");
+            } else {
+                text.push_str(&format!(", verified by {}", names.join(", ")));
+                if verified < self.signatures.len() {
+                    text.push_str(&format!(" ({verified} of {})", self.signatures.len()));
+                }
+            }
+        }
+        text
+    }
+
+    /// How it is found: cosign's tag, or `referrer`.
+    pub fn delivery(&self) -> &str {
+        self.tag.as_deref().map_or("referrer", |tag| {
+            tag.rsplit_once('.').map_or(tag, |(_, suffix)| suffix)
+        })
+    }
+}
+
 /// One signature (or attestation) layer and the keys that verified it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -52,6 +52,22 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
                 join(&image.platforms, ","),
                 human_bytes(artifact_bytes(index, &image.blobs))
             ));
+            for related in &image.related {
+                let on = if related.subject == image.digest
+                    || image.source_digest == Some(related.subject)
+                {
+                    "image".to_owned()
+                } else {
+                    short_digest(&related.subject)
+                };
+                out.push_str(&format!(
+                    "    {:<11} {:<8} on {:<13} {}\n",
+                    related.kind.as_str(),
+                    related.delivery(),
+                    on,
+                    related.summary()
+                ));
+            }
         }
     }
     if !index.charts.is_empty() {
