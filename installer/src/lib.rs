@@ -11,6 +11,7 @@ pub mod install;
 pub mod inventory;
 pub mod ledger;
 pub mod node_remove;
+pub mod provenance_check;
 pub mod prune;
 pub mod push;
 pub mod registry_access;

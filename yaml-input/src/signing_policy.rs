@@ -10,6 +10,16 @@ use provenance::{ImagePattern, Policy, PublicKey, Requirement};
 
 use crate::{Checker, InputError};
 
+/// Keys and requirements alone: the inventory's `provenance` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    #[serde(default)]
+    pub keys: Vec<Spanned<KeySpec>>,
+    #[serde(default)]
+    pub require: Vec<Spanned<RequireSpec>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeySpec {

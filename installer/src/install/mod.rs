@@ -158,6 +158,9 @@ pub fn install(
     inventory: &Inventory,
     options: &InstallOptions,
 ) -> Result<InstallReport, InstallError> {
+    // 0. The far side's own signing policy, on what the bundle carries: before any host is
+    //    even reached.
+    crate::provenance_check::check_bundle(bundle, &inventory.provenance)?;
     let runtime = io_runtime()?;
     // 1. Connect to every host, gather facts, preflight them all; nothing changes before this.
     let (connected, facts) = connect_and_check(&runtime, bundle.index(), inventory, options)?;

@@ -207,6 +207,10 @@ impl Check<'_> {
         }
 
         let packages = self.package_targets(spec.packages.as_ref(), &hosts)?;
+        let provenance = match &spec.provenance {
+            Some(policy) => self.signing_policy(&policy.value.keys, &policy.value.require)?,
+            None => provenance::Policy::default(),
+        };
         let cluster = match spec.cluster {
             None => None,
             Some(cluster) => {
@@ -319,6 +323,7 @@ impl Check<'_> {
             registry,
             cluster,
             packages,
+            provenance,
         })
     }
 

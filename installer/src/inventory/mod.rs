@@ -24,6 +24,8 @@ pub struct Inventory {
     pub registry: RegistrySettings,
     pub cluster: Option<ClusterSettings>,
     pub packages: PackageTargets,
+    /// Signatures the bundle's images must carry, checked before anything is pushed.
+    pub provenance: provenance::Policy,
 }
 
 /// `packages`: the hosts that get the bundle's OS packages.

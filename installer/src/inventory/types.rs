@@ -34,6 +34,9 @@ pub struct Spec {
     pub cluster: Option<Spanned<ClusterSpec>>,
     #[serde(default)]
     pub packages: Option<Spanned<PackagesSpec>>,
+    /// The far side's own keys and which images they must have signed.
+    #[serde(default)]
+    pub provenance: Option<Spanned<yaml_input::signing_policy::PolicySpec>>,
 }
 
 /// Which hosts get the bundle's OS packages: those with any of `roles` and those named in
