@@ -63,10 +63,7 @@ impl std::fmt::Debug for PublicKey {
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error(
-        "key `{name}` is a private key ({label}); give its public key (cosign writes it as \
-         cosign.pub beside cosign.key)"
-    )]
+    #[error("key `{name}` is a private key ({label}), not a public key")]
     Private { name: String, label: String },
     #[error(
         "key `{name}` is a certificate; ferry verifies with public keys only (keyless \
@@ -74,10 +71,7 @@ pub enum KeyError {
          public key"
     )]
     Certificate { name: String },
-    #[error(
-        "key `{name}` is not a PEM public key ({why}); give a file that starts with \
-         `-----BEGIN PUBLIC KEY-----`, as `cosign generate-key-pair` writes cosign.pub"
-    )]
+    #[error("key `{name}` is not a PEM public key: {why}")]
     NotPem { name: String, why: String },
     #[error(
         "key `{name}` is a {algorithm} public key, which ferry does not verify with; use an ECDSA \

@@ -83,7 +83,9 @@ impl Checker {
                 self.invalid(
                     &file.referenced,
                     format!("{}: {e}", path.display()),
-                    "cosign generate-key-pair writes the public key as cosign.pub",
+                    "give the signer's public key, a file starting with `-----BEGIN PUBLIC \
+                     KEY-----` (cosign generate-key-pair writes it as cosign.pub beside \
+                     cosign.key)",
                 )
             })?;
             if let Some(same) = policy

@@ -24,6 +24,7 @@ mod memory;
 mod output;
 mod packages;
 mod parts;
+mod provenance;
 mod push;
 mod registry_export;
 mod release;

@@ -4,67 +4,12 @@
 //! served, and (on the test bed) a node's containerd pulling by original reference through a
 //! certs.d mirror pointing at it.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
+use crate::support::served::serve;
 use crate::support::testbed::{on_host, testbed};
-use crate::support::{Workspace, ferry, index_of, ok, require_tools, run, stderr, stdout};
+use crate::support::{ferry, index_of, ok, require_tools, run, stderr, stdout};
 use bundle_format::Digest;
-
-/// A running `ferry serve`, stopped when dropped.
-struct Served {
-    child: Child,
-    /// `127.0.0.1:PORT`
-    address: String,
-    log: PathBuf,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(ws: &Workspace, source: &Path, extra: &[&str]) -> Served {
-    let log = ws.path(&format!("serve-{}.log", extra.len()));
-    let mut child = ferry()
-        .arg("serve")
-        .arg(source)
-        .arg("--trusted-key")
-        .arg(ws.path("k.pub"))
-        .args(if extra.contains(&"--listen") {
-            &[][..]
-        } else {
-            &["--listen", "127.0.0.1:0"][..]
-        })
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let address = line
-        .split("://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| {
-            panic!(
-                "no address in `{line}`: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        })
-        .to_owned();
-    Served {
-        child,
-        address,
-        log,
-    }
-}
 
 fn curl(args: &[&str]) -> std::process::Output {
     run(Command::new("curl")

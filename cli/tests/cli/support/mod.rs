@@ -2,6 +2,8 @@
 //! Tests that need the test bed skip with a printed reason when it is missing, except under
 //! CI=true, where they fail instead.
 
+pub mod served;
+pub mod signing_tools;
 pub mod testbed;
 
 use std::net::TcpListener;
