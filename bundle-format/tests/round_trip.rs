@@ -290,3 +290,50 @@ fn package_entries_are_checked_before_anything_uses_them() {
     arch.architecture = "amd64 x".into();
     assert!(refused(vec![arch]).contains("architecture"));
 }
+
+#[test]
+fn what_an_image_carries_is_checked_before_anything_uses_it() {
+    use bundle_format::{RelatedArtifact, RelatedKind};
+    let blobs = blobs();
+    let mut index = index_for(&blobs);
+    let digests: Vec<Digest> = index.blobs.iter().map(|b| b.digest).collect();
+    let subject = index.images[0].digest;
+    let signature = RelatedArtifact {
+        kind: RelatedKind::Signature,
+        subject,
+        tag: Some(format!("sha256-{}.sig", subject.hex())),
+        digest: digests[0],
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        artifact_type: None,
+        blobs: vec![digests[0]],
+        signatures: vec![],
+        predicate_types: vec![],
+        sbom_formats: vec![],
+    };
+    index.images[0].related = vec![signature.clone()];
+    assert!(
+        index.validate().is_err(),
+        "version 1 with related artifacts"
+    );
+    index.format_version = index.lowest_format_version();
+    assert_eq!(index.format_version, bundle_format::RELATED_FORMAT_VERSION);
+    index.validate().unwrap();
+    let round = BundleIndex::from_json(&index.to_json()).unwrap();
+    assert_eq!(round.images[0].related, vec![signature.clone()]);
+    let refused = |edit: &dyn Fn(&mut RelatedArtifact)| {
+        let mut bad = index.clone();
+        edit(&mut bad.images[0].related[0]);
+        bad.validate().unwrap_err().to_string()
+    };
+    let elsewhere = Digest::of(b"another image");
+    assert!(refused(&|r| r.subject = elsewhere).contains("names neither the image"));
+    assert!(
+        refused(&|r| r.tag = Some(format!("sha256-{}.sig", elsewhere.hex())))
+            .contains("related tag")
+    );
+    assert!(refused(&|r| r.tag = Some("latest".into())).contains("related tag"));
+    assert!(refused(&|r| r.blobs = vec![elsewhere]).contains("does not list"));
+    let mut twice = index.clone();
+    twice.images[0].related.push(signature);
+    assert!(twice.validate().unwrap_err().to_string().contains("twice"));
+}

@@ -221,3 +221,92 @@ impl Policy {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+
+    struct Signer {
+        pair: Ed25519KeyPair,
+        key: PublicKey,
+    }
+
+    fn signer(name: &str) -> Signer {
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(pair.public_key().as_ref());
+        let pem =
+            pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der).unwrap();
+        let key = PublicKey::from_pem(name, pem.as_bytes()).unwrap();
+        Signer { pair, key }
+    }
+
+    fn payload(digest: &Digest) -> Vec<u8> {
+        format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"r/a"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn thresholds_count_distinct_keys_and_a_signature_about_another_image_counts_for_nothing() {
+        let (a, b, c) = (signer("a"), signer("b"), signer("c"));
+        let image = Digest::of(b"image");
+        let other = Digest::of(b"other");
+        let policy = Policy {
+            keys: vec![a.key.clone(), b.key.clone(), c.key.clone()],
+            requirements: vec![Requirement {
+                images: vec![ImagePattern::new("reg/team/*").unwrap()],
+                keys: vec!["a".into(), "b".into(), "c".into()],
+                threshold: 2,
+            }],
+        };
+        policy.check().unwrap();
+        let mine = payload(&image);
+        let theirs = payload(&other);
+        let by_a = a.pair.sign(&mine);
+        let by_a_again = a.pair.sign(&mine);
+        let by_b_about_other = b.pair.sign(&theirs);
+        let by_c = c.pair.sign(&mine);
+        let evidence = |items: &[(&[u8], &[u8], u8)]| -> Vec<(Digest, Vec<u8>, Vec<u8>)> {
+            items
+                .iter()
+                .map(|(p, s, n)| (Digest::of(&[*n]), p.to_vec(), s.to_vec()))
+                .collect()
+        };
+        let check = |items: &[(Digest, Vec<u8>, Vec<u8>)]| {
+            let evidence: Vec<Evidence<'_>> = items
+                .iter()
+                .map(|(layer, payload, signature)| Evidence::Signature {
+                    layer: *layer,
+                    payload,
+                    signature,
+                })
+                .collect();
+            let verdicts = policy.verdicts(&image, &evidence);
+            policy.enforce("reg/team/app:1", evidence.len(), &verdicts)
+        };
+        // One key twice is one key.
+        let twice = evidence(&[(&mine, by_a.as_ref(), 1), (&mine, by_a_again.as_ref(), 2)]);
+        let error = check(&twice).unwrap_err().to_string();
+        assert!(error.contains("only a did"), "{error}");
+        // b signed, but about another image.
+        let stolen = evidence(&[
+            (&mine, by_a.as_ref(), 1),
+            (&theirs, by_b_about_other.as_ref(), 3),
+        ]);
+        let error = check(&stolen).unwrap_err().to_string();
+        assert!(error.contains(&format!("names {other}")), "{error}");
+        // Two distinct keys about this image.
+        let two = evidence(&[(&mine, by_a.as_ref(), 1), (&mine, by_c.as_ref(), 4)]);
+        check(&two).unwrap();
+        // Not covered: nothing is required.
+        let verdicts = policy.verdicts(&image, &[]);
+        policy.enforce("elsewhere/app:1", 0, &verdicts).unwrap();
+    }
+}
