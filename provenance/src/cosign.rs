@@ -29,6 +29,15 @@ pub enum TagSuffix {
 impl TagSuffix {
     pub const ALL: [TagSuffix; 3] = [Self::Signature, Self::Attestation, Self::Sbom];
 
+    /// For people: `signature`, `attestation`, `SBOM`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Signature => "signature",
+            Self::Attestation => "attestation",
+            Self::Sbom => "SBOM",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Signature => "sig",
@@ -46,6 +55,11 @@ pub fn tag_for(subject: &Digest, suffix: TagSuffix) -> String {
 /// `sha256-<hex>`: the referrers tag schema's index of what refers to `subject`.
 pub fn referrers_tag(subject: &Digest) -> String {
     format!("sha256-{}", subject.hex())
+}
+
+/// The subject of a referrers tag schema tag (`sha256-<hex>`), if `tag` is one.
+pub fn parse_referrers_tag(tag: &str) -> Option<Digest> {
+    Digest::from_hex(tag.strip_prefix("sha256-")?).ok()
 }
 
 /// The subject and suffix of a cosign tag, if `tag` is one.
@@ -225,6 +239,11 @@ mod tests {
             );
         }
         assert_eq!(parse_tag(&referrers_tag(&subject)), None);
+        assert_eq!(parse_referrers_tag(&referrers_tag(&subject)), Some(subject));
+        assert_eq!(
+            parse_referrers_tag(&tag_for(&subject, TagSuffix::Signature)),
+            None
+        );
         assert_eq!(parse_tag("sha256-abc.sig"), None);
         assert_eq!(parse_tag(&format!("sha256-{}.sigx", subject.hex())), None);
         assert_eq!(parse_tag("latest"), None);

@@ -283,6 +283,21 @@ impl Check<'_> {
                 );
             }
         };
+        if let Some((subject, suffix)) = reference
+            .tag
+            .as_deref()
+            .and_then(provenance::cosign::parse_tag)
+        {
+            return self.invalid(
+                name_at,
+                format!(
+                    "image `{name}` is cosign's {} of {subject}, not an image",
+                    suffix.describe()
+                ),
+                "list the image itself: what is attached to an image (signatures, attestations, \
+                 SBOMs) travels with it (docs/manifest.md, \"Provenance\")",
+            );
+        }
         let source = match from {
             Some(from) => self.image_source(from)?,
             None => ImageSource::Registry {
@@ -650,5 +665,22 @@ mod tests {
         let text = "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: t, version: '1'}\nspec:\n  files:\n    - {name: k3s, path: /bin/sh, role: k3s}\n";
         let loaded = parse_manifest(text, Path::new("m.yaml")).unwrap();
         assert_eq!(loaded.files[0].role.as_deref(), Some("k3s"));
+    }
+
+    #[test]
+    fn a_cosign_tag_listed_as_an_image_is_refused_at_its_line() {
+        let hex = "a".repeat(64);
+        let text = format!(
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: t, version: '1'}}\nspec:\n  images:\n    - reg.example/app:sha256-{hex}.sig\n"
+        );
+        let error = parse_manifest(&text, Path::new("m.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("m.yaml:6:7") && error.contains("cosign's signature of sha256:"),
+            "{error}"
+        );
+        let plain = text.replace(".sig", "");
+        assert!(parse_manifest(&plain, Path::new("m.yaml")).is_ok());
     }
 }

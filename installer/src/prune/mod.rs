@@ -177,6 +177,17 @@ pub fn prune(
                 repository: repository.clone(),
                 digest,
             };
+            // The referrers index push wrote for a kept subject lives as long as its subject.
+            let referrers_of_kept =
+                provenance::cosign::parse_referrers_tag(&tag).is_some_and(|subject| {
+                    keep.contains(&InRepository {
+                        repository: repository.clone(),
+                        digest: subject,
+                    })
+                });
+            if referrers_of_kept {
+                continue;
+            }
             if keep.contains(&at) {
                 if !kept_tags.contains(&(repository.as_str(), tag.as_str())) {
                     tags_left.push(format!("{repository}:{tag}"));

@@ -113,7 +113,7 @@ async fn cosign_tags(
                 artifact,
                 format!(
                     "{place} is not a cosign {} manifest: {why}",
-                    kind_word(suffix)
+                    suffix.describe()
                 ),
                 "remove or replace that tag at the source, or leave this image's attachments out \
                  with `provenance: false` on the image",
@@ -130,14 +130,6 @@ async fn cosign_tags(
         });
     }
     Ok(found)
-}
-
-fn kind_word(suffix: TagSuffix) -> &'static str {
-    match suffix {
-        TagSuffix::Signature => "signature",
-        TagSuffix::Attestation => "attestation",
-        TagSuffix::Sbom => "SBOM",
-    }
 }
 
 async fn referrers(
