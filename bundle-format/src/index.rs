@@ -274,6 +274,10 @@ pub struct ChartArtifact {
     /// Digest of the chart's OCI artifact manifest.
     pub digest: Digest,
     pub blobs: Vec<Digest>,
+    /// The OpenPGP fingerprint of the key whose signature on the chart's provenance file was
+    /// checked at export; the file travels as the chart's second layer (format v5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -515,7 +519,9 @@ impl BundleIndex {
 
     /// The lowest format version that can express this index (§10): writers write exactly it.
     pub fn lowest_format_version(&self) -> u32 {
-        if self.images.iter().any(|image| !image.related.is_empty()) {
+        if self.images.iter().any(|image| !image.related.is_empty())
+            || self.charts.iter().any(|chart| chart.signed_by.is_some())
+        {
             return RELATED_FORMAT_VERSION;
         }
         match (
@@ -583,8 +589,8 @@ impl BundleIndex {
                 version: self.format_version,
                 problem: match lowest {
                     RELATED_FORMAT_VERSION => {
-                        "its images carry signatures or other related artifacts, which needs \
-                         version 5"
+                        "its images carry signatures or other related artifacts, or a chart its \
+                         provenance, which needs version 5"
                     }
                     PACKAGES_FORMAT_VERSION => "it carries OS packages, which needs version 4",
                     EXPIRING_FORMAT_VERSION => "it has an expiry, which needs version 3",

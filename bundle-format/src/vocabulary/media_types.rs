@@ -8,6 +8,9 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_IMAGE_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 pub const HELM_CHART_CONFIG: &str = "application/vnd.cncf.helm.config.v1+json";
 pub const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
+/// A chart's provenance file (`.prov`), the second layer of a signed chart as `helm push`
+/// stores it.
+pub const HELM_CHART_PROVENANCE: &str = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 /// The artifact type of a file carried in a bundle.
 pub const FERRY_FILE: &str = "application/vnd.ferry.file.v1";
 /// The artifact type of an OS package carried as an OCI artifact.

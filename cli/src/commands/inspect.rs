@@ -74,11 +74,15 @@ pub fn run(args: &InspectArgs) -> Result<ExitCode> {
         out.push_str("\nCHARTS\n");
         for chart in &index.charts {
             out.push_str(&format!(
-                "  {} {}  from {}  {}\n",
+                "  {} {}  from {}  {}{}\n",
                 chart.name,
                 chart.version,
                 chart.source,
-                human_bytes(artifact_bytes(index, &chart.blobs))
+                human_bytes(artifact_bytes(index, &chart.blobs)),
+                chart
+                    .signed_by
+                    .as_ref()
+                    .map_or_else(String::new, |key| format!("  provenance signed by {key}"))
             ));
         }
     }

@@ -670,3 +670,178 @@ spec:
         "{error}"
     );
 }
+
+/// A GnuPG home with one unencrypted signing key, its public keyring and its legacy secret
+/// keyring (what `helm package --sign` reads).
+struct ChartSigner {
+    home: PathBuf,
+    public: PathBuf,
+    secret: PathBuf,
+}
+
+fn chart_signer(ws: &Workspace, name: &str) -> ChartSigner {
+    let home = ws.path(&format!("gnupg-{name}"));
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg = |args: &[&str], out: Option<&Path>| {
+        let output = ok(run(Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--passphrase", ""])
+            .args(args)));
+        if let Some(out) = out {
+            std::fs::write(out, output.stdout).unwrap();
+        }
+    };
+    gpg(
+        &[
+            "--quick-gen-key",
+            &format!("{name} <{name}@example.invalid>"),
+            "rsa2048",
+            "sign",
+            "never",
+        ],
+        None,
+    );
+    let public = ws.path(&format!("{name}-pubring.gpg"));
+    let secret = ws.path(&format!("{name}-secring.gpg"));
+    gpg(&["--export"], Some(&public));
+    gpg(&["--export-secret-keys"], Some(&secret));
+    ChartSigner {
+        home,
+        public,
+        secret,
+    }
+}
+
+#[test]
+fn a_chart_s_provenance_is_verified_with_its_keyring_and_helm_verifies_it_on_the_far_side() {
+    if !require_tools(&["helm", "gpg", "docker-registry", "python3"]) {
+        return;
+    }
+    let ws = Workspace::new();
+    let signer = chart_signer(&ws, "charts");
+    let stranger = chart_signer(&ws, "stranger");
+    let repo = ws.path("repo");
+    std::fs::create_dir(&repo).unwrap();
+    ok(run(Command::new("helm")
+        .current_dir(ws.dir.path())
+        .args(["create", "web"])));
+    ok(run(Command::new("helm")
+        .env("GNUPGHOME", &signer.home)
+        .current_dir(ws.dir.path())
+        .args(["package", "--sign", "--key", "charts", "--keyring"])
+        .arg(&signer.secret)
+        .args(["web", "-d"])
+        .arg(&repo)));
+    ok(run(Command::new("helm")
+        .arg("repo")
+        .arg("index")
+        .arg(&repo)));
+    let server = crate::support::HttpServer::serve(&repo);
+    let manifest = |name: &str, keyring: &Path| {
+        ws.write(
+            name,
+            &format!(
+                "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: charts, version: 1.0.0}}
+spec:
+  charts:
+    - {{repo: '{}', name: web, version: 0.1.0, keyring: {}}}
+",
+                server.base_url,
+                keyring.display()
+            ),
+        )
+    };
+    let bundle = ws.export(&manifest("signed.yaml", &signer.public), "c.tar.zst");
+    let index = index_of(&bundle);
+    let fingerprint = index.charts[0].signed_by.clone().expect("signed_by");
+    assert_eq!(fingerprint.len(), 40, "{fingerprint}");
+    assert_eq!(index.format_version, bundle_format::RELATED_FORMAT_VERSION);
+    let inspect = stdout(&ok(run(ferry().arg("inspect").arg(&bundle))));
+    assert!(
+        inspect.contains(&format!("provenance signed by {fingerprint}")),
+        "{inspect}"
+    );
+
+    // On the far side, helm itself verifies the chart against the same keyring.
+    let far = Registry::start();
+    ok(run(ferry()
+        .args(["push", "--to", &far.address, "--plain-http", &far.address])
+        .arg(&bundle)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    let pulled = ws.path("pulled");
+    std::fs::create_dir(&pulled).unwrap();
+    let pull = |keyring: &Path| {
+        run(Command::new("helm")
+            .args([
+                "pull",
+                &format!("oci://{}/charts/web", far.address),
+                "--version",
+                "0.1.0",
+                "--plain-http",
+                "--verify",
+                "--keyring",
+            ])
+            .arg(keyring)
+            .arg("-d")
+            .arg(&pulled))
+    };
+    ok(pull(&signer.public));
+    assert!(!pull(&stranger.public).status.success());
+
+    // Refused: another signer's keyring; an archive that is not what was signed.
+    let refused = run(&mut ws.export_command(
+        &manifest("stranger.yaml", &stranger.public),
+        &ws.path("s.tar.zst"),
+    ));
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("its signature was not made by the given key"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(!ws.path("s.tar.zst").exists());
+    let archive = repo.join("web-0.1.0.tgz");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"\0\0\0\0");
+    std::fs::write(&archive, bytes).unwrap();
+    ok(run(Command::new("helm")
+        .arg("repo")
+        .arg("index")
+        .arg(&repo)));
+    let refused = run(&mut ws.export_command(
+        &manifest("changed.yaml", &signer.public),
+        &ws.path("x.tar.zst"),
+    ));
+    let error = stderr(&refused);
+    assert!(!refused.status.success());
+    assert!(
+        error.contains("signs sha256:") && error.contains("and the archive is sha256:"),
+        "{error}"
+    );
+
+    // A keyring on a chart from a path is refused at its line.
+    let path_chart = ws.write(
+        "path.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: {{name: charts, version: 1.0.0}}
+spec:
+  charts:
+    - {{path: web, keyring: {}}}
+",
+            signer.public.display()
+        ),
+    );
+    let error = stderr(&run(
+        &mut ws.export_command(&path_chart, &ws.path("p.tar.zst"))
+    ));
+    assert!(
+        error.contains("path.yaml:6:") && error.contains("keyring"),
+        "{error}"
+    );
+}

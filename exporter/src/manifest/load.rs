@@ -74,6 +74,8 @@ impl fmt::Display for ImageSource {
 #[derive(Debug, Clone)]
 pub struct ChartRequest {
     pub source: ChartSource,
+    /// The keyring its `.prov` must verify with (classic repositories), read at load time.
+    pub keyring: Option<std::sync::Arc<crate::packages::signature::Keyring>>,
     /// The source as written, for messages and the bundle index.
     pub written: String,
     pub at: At,
@@ -466,10 +468,44 @@ impl Check<'_> {
                 );
             }
         };
+        let keyring = match &spec.keyring {
+            None => None,
+            Some(keyring) if !matches!(source, ChartSource::Repo { .. }) => {
+                return self.invalid(
+                    &keyring.referenced,
+                    "`keyring:` checks the .prov file of a chart from a classic repository",
+                    "remove it, or take the chart from its repository (repo:, name:, version:)",
+                );
+            }
+            Some(keyring) => Some(std::sync::Arc::new(self.chart_keyring(keyring)?)),
+        };
         Ok(ChartRequest {
             source,
+            keyring,
             written,
             at,
+        })
+    }
+
+    fn chart_keyring(
+        &self,
+        keyring: &Spanned<String>,
+    ) -> Result<crate::packages::signature::Keyring, ManifestError> {
+        use crate::packages::signature::{Keyring, MAX_KEY_FILE_BYTES};
+        let path = self.local_path(&keyring.value);
+        let bytes = bundle_format::bounded::read_regular(&path, MAX_KEY_FILE_BYTES).or_else(|e| {
+            self.invalid(
+                &keyring.referenced,
+                format!("cannot read the keyring {}: {e}", path.display()),
+                "give an OpenPGP public keyring (gpg --export > keyring.gpg), relative to the manifest",
+            )
+        })?;
+        Keyring::from_key_file(&bytes).or_else(|why| {
+            self.invalid(
+                &keyring.referenced,
+                format!("{} is not a usable OpenPGP keyring: {why}", path.display()),
+                "give the chart signer's public key (gpg --export KEY > keyring.gpg)",
+            )
         })
     }
 

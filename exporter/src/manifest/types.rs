@@ -121,6 +121,10 @@ pub struct ChartSpec {
     /// Exact version or a semver range (classic repositories); exact for OCI.
     #[serde(default)]
     pub version: Option<Spanned<String>>,
+    /// An OpenPGP keyring (as `helm --keyring` takes): the chart's `.prov` must verify with it
+    /// (classic repositories), and travels with the chart.
+    #[serde(default)]
+    pub keyring: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -10,23 +10,29 @@ use flate2::read::GzDecoder;
 use serde_json::{Value, json};
 
 use super::BlobList;
-use super::chart_source::ResolvedChart;
+use super::chart_source::Resolved;
 use crate::error::ExportError;
 use crate::manifest::ChartRequest;
 
 pub use bundle_format::vocabulary::media_types::HELM_CHART_CONFIG as CHART_CONFIG;
 pub use bundle_format::vocabulary::media_types::HELM_CHART_LAYER as CHART_LAYER;
-use bundle_format::vocabulary::media_types::OCI_MANIFEST;
+use bundle_format::vocabulary::media_types::{HELM_CHART_PROVENANCE, OCI_MANIFEST};
 use yaml_input::rules::{chart_version_tag, is_chart_name, is_oci_tag};
 const MAX_CHART_YAML: u64 = 1 << 20;
 
-/// `metadata` is the archive's Chart.yaml as JSON, read once by `chart_source`.
+/// `resolved.metadata` is the archive's Chart.yaml as JSON, read once by `chart_source`.
 pub(super) fn plan_chart(
     request: &ChartRequest,
-    resolved: ResolvedChart,
-    metadata: &Value,
+    resolved: Resolved,
     blobs: &mut BlobList,
 ) -> Result<ChartArtifact, ExportError> {
+    let Resolved {
+        chart: resolved,
+        metadata,
+        provenance,
+        ..
+    } = resolved;
+    let metadata = &metadata;
     let artifact = format!("chart {}", request.written);
     let _span = tracing::info_span!("chart", source = %request.written).entered();
     blobs.start_artifact(&artifact);
@@ -50,11 +56,26 @@ pub(super) fn plan_chart(
         CHART_LAYER,
         resolved.into_source(),
     );
+    let mut layers = vec![
+        json!({"mediaType": CHART_LAYER, "digest": layer_digest.to_string(), "size": layer_size}),
+    ];
+    let mut chart_blobs = vec![config_digest, layer_digest];
+    // As `helm push` stores a chart with its .prov: a second layer, which `helm pull --verify`
+    // reads from the registry.
+    let signed_by = provenance.map(|provenance| {
+        let size = provenance.bytes.len() as u64;
+        let digest = blobs.add_metadata(provenance.bytes, HELM_CHART_PROVENANCE);
+        layers.push(
+            json!({"mediaType": HELM_CHART_PROVENANCE, "digest": digest.to_string(), "size": size}),
+        );
+        chart_blobs.push(digest);
+        provenance.signer
+    });
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": {"mediaType": CHART_CONFIG, "digest": config_digest.to_string(), "size": config_size},
-        "layers": [{"mediaType": CHART_LAYER, "digest": layer_digest.to_string(), "size": layer_size}],
+        "layers": layers,
         "annotations": {
             "org.opencontainers.image.title": name,
             "org.opencontainers.image.version": version,
@@ -70,7 +91,11 @@ pub(super) fn plan_chart(
         version,
         source: request.written.clone(),
         digest: manifest_digest,
-        blobs: vec![config_digest, layer_digest, manifest_digest],
+        blobs: {
+            chart_blobs.push(manifest_digest);
+            chart_blobs
+        },
+        signed_by,
     })
 }
 

@@ -15,9 +15,11 @@ use tempfile::NamedTempFile;
 
 use super::BlobSource;
 use super::chart::{CHART_LAYER, chart_metadata, name_and_version};
+use super::chart_provenance::ChartProvenance;
 use crate::error::ExportError;
 use crate::manifest::{ChartRequest, ChartSource};
 use crate::package::{finish_tgz, new_tgz, package_chart_dir};
+use crate::packages::signature::Keyring;
 use crate::remote::download::{Bound, MAX_CHART_ARCHIVE_BYTES};
 use crate::remote::download::{download, fetch_document};
 use crate::remote::registry::BlobSpec;
@@ -58,22 +60,57 @@ impl ResolvedChart {
     }
 }
 
-/// The chart's archive and its Chart.yaml (as JSON), read from the archive once.
+/// A chart ready to plan: its archive, its Chart.yaml (as JSON, read from the archive once),
+/// and its verified provenance file when it travels with it.
+#[derive(Debug)]
+pub(super) struct Resolved {
+    pub chart: ResolvedChart,
+    pub metadata: Value,
+    pub provenance: Option<ChartProvenance>,
+    /// Worth a look, not a failure (a provenance file that could not travel).
+    pub warning: Option<String>,
+}
+
 pub(super) async fn resolve_chart(
     request: &ChartRequest,
     fetch: Fetchers<'_>,
-) -> Result<(ResolvedChart, Value), ExportError> {
+) -> Result<Resolved, ExportError> {
     let artifact = format!("chart {}", request.written);
-    let archive = fetch_source(&request.source, fetch, &artifact).await?;
-    vendor_dependencies(archive, fetch, &artifact).await
+    let (archive, provenance) = fetch_source(
+        &request.source,
+        request.keyring.as_deref(),
+        fetch,
+        &artifact,
+    )
+    .await?;
+    let original = archive.path();
+    let (chart, metadata) = vendor_dependencies(archive, fetch, &artifact).await?;
+    let repacked = chart.path() != original;
+    let warning = (repacked && provenance.is_some()).then(|| {
+        format!(
+            "{artifact}: its provenance file verified, but the chart declares dependencies it \
+             does not include, so ferry packs them in and the signed sums no longer match: the \
+             .prov does not travel"
+        )
+    });
+    Ok(Resolved {
+        chart,
+        metadata,
+        provenance: provenance.filter(|_| !repacked),
+        warning,
+    })
 }
 
 async fn fetch_source(
     source: &ChartSource,
+    keyring: Option<&Keyring>,
     fetch: Fetchers<'_>,
     artifact: &str,
-) -> Result<ResolvedChart, ExportError> {
-    match source {
+) -> Result<(ResolvedChart, Option<ChartProvenance>), ExportError> {
+    if let ChartSource::Repo { url, name, version } = source {
+        return repo_chart(url, name, version, keyring, fetch, artifact).await;
+    }
+    let resolved = match source {
         ChartSource::Path(path) if path.is_dir() => {
             let text = bundle_format::bounded::read_regular_text(
                 &path.join("Chart.yaml"),
@@ -104,13 +141,12 @@ async fn fetch_source(
             Ok(ResolvedChart::Packaged(Arc::new(packaged)))
         }
         ChartSource::Path(path) => Ok(ResolvedChart::File(path.clone())),
-        ChartSource::Repo { url, name, version } => {
-            repo_chart(url, name, version, fetch, artifact).await
-        }
+        ChartSource::Repo { .. } => unreachable!("answered above"),
         ChartSource::Oci { reference, version } => {
             oci_chart(reference, version, fetch, artifact).await
         }
-    }
+    }?;
+    Ok((resolved, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -132,9 +168,10 @@ async fn repo_chart(
     url: &str,
     name: &str,
     wanted: &semver::VersionReq,
+    keyring: Option<&Keyring>,
     fetch: Fetchers<'_>,
     artifact: &str,
-) -> Result<ResolvedChart, ExportError> {
+) -> Result<(ResolvedChart, Option<ChartProvenance>), ExportError> {
     let index_url = format!("{url}/index.yaml");
     let text = fetch_document(fetch.http, &index_url, MAX_REPO_INDEX, artifact).await?;
     let text = String::from_utf8(text).map_err(|_| {
@@ -196,21 +233,31 @@ async fn repo_chart(
         .digest
         .as_deref()
         .and_then(|d| Digest::from_hex(d.trim_start_matches("sha256:")).ok());
-    if let Some(digest) = expected
-        && fetch.cache.has_verified_content(&digest)
-    {
-        return Ok(ResolvedChart::File(fetch.cache.path(&digest)));
-    }
-    let (path, _) = download(
-        fetch.http,
-        &chart_url,
-        expected.as_ref(),
-        Bound::AtMost(MAX_CHART_ARCHIVE_BYTES),
-        fetch.cache,
-        artifact,
-    )
-    .await?;
-    Ok(ResolvedChart::File(path))
+    let path = match expected {
+        Some(digest) if fetch.cache.has_verified_content(&digest) => fetch.cache.path(&digest),
+        _ => {
+            download(
+                fetch.http,
+                &chart_url,
+                expected.as_ref(),
+                Bound::AtMost(MAX_CHART_ARCHIVE_BYTES),
+                fetch.cache,
+                artifact,
+            )
+            .await?
+            .0
+        }
+    };
+    let provenance = match keyring {
+        Some(keyring) => Some(
+            super::chart_provenance::fetch_and_verify(
+                fetch.http, &chart_url, &path, keyring, artifact,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    Ok((ResolvedChart::File(path), provenance))
 }
 
 async fn oci_chart(
@@ -337,7 +384,7 @@ async fn vendor_dependencies(
                 "vendor it into the chart's charts/ directory, or give an http(s) or oci:// repository",
             ));
         };
-        let fetched = Box::pin(fetch_source(&source, fetch, &what)).await?;
+        let (fetched, _) = Box::pin(fetch_source(&source, None, fetch, &what)).await?;
         let dep_path = fetched.path();
         let dep_meta = chart_metadata(&dep_path)
             .map_err(|cause| ExportError::source(&what, cause, "check the dependency"))?;

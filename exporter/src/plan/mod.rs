@@ -3,6 +3,7 @@
 //! are located and streamed later by [`crate::export`].
 
 mod chart;
+mod chart_provenance;
 mod chart_source;
 pub mod delta;
 mod file;
@@ -164,16 +165,15 @@ pub async fn plan(
         registries,
         cache,
     };
-    let resolved_charts: Vec<(chart_source::ResolvedChart, serde_json::Value)> =
-        futures_util::stream::iter(
-            manifest
-                .charts
-                .iter()
-                .map(|request| chart_source::resolve_chart(request, fetchers)),
-        )
-        .buffered(concurrency.max(1))
-        .try_collect()
-        .await?;
+    let resolved_charts: Vec<chart_source::Resolved> = futures_util::stream::iter(
+        manifest
+            .charts
+            .iter()
+            .map(|request| chart_source::resolve_chart(request, fetchers)),
+    )
+    .buffered(concurrency.max(1))
+    .try_collect()
+    .await?;
     let fetched_packages = match &manifest.packages {
         Some(request) => Some(packages::fetch_packages(request, &http, cache, concurrency).await?),
         None => None,
@@ -211,9 +211,11 @@ pub async fn plan(
         .charts
         .iter()
         .zip(resolved_charts)
-        .map(|(request, (resolved, metadata))| {
-            let archive = resolved.path();
-            let artifact = chart::plan_chart(request, resolved, &metadata, &mut blobs)?;
+        .map(|(request, resolved)| {
+            let archive = resolved.chart.path();
+            warnings.extend(resolved.warning.clone());
+            let metadata = resolved.metadata.clone();
+            let artifact = chart::plan_chart(request, resolved, &mut blobs)?;
             let app_version = metadata
                 .get("appVersion")
                 .and_then(serde_json::Value::as_str)
