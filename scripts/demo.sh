@@ -8,7 +8,9 @@
 # k3s binary is a stand-in), re-run it (nothing changes), refuse an older bundle and accept it as
 # a deliberate rollback, hand the state to a second operator; day 2: deliver a bundle that
 # upgrades k3s and an app and carries OS packages from a signed Debian repository (installed on
-# the nodes offline), prune the registry to it, remove the agent, and show the history.
+# the nodes offline), prune the registry to it, remove the agent, and show the history. The
+# registry image is signed with cosign by its "publisher"; export checks and carries the
+# signature, and cosign verifies it where ferry pushed the image.
 # Everything is written under .work/demo. Grows with each stage of ferry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,14 @@ trap 'bash testdata/registry.sh stop "$work/registry"' EXIT
 fixtures=target/fixtures/images
 skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$fixtures/multiarch:1.0" "docker://$address/example/multiarch:1.0"
 skopeo copy -q --all --preserve-digests --dest-tls-verify=false "oci:$fixtures/shared:app1" "docker://$address/apps/app1:1.0"
+
+echo "== its publisher signs the multi-platform image with cosign (a throwaway key, no transparency log)"
+cosign=${FERRY_TEST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-test-tools}/trixie/root/usr/bin/cosign
+export COSIGN_PASSWORD= COSIGN_YES=true
+"$cosign" generate-key-pair --output-key-prefix "$work/publisher" 2>/dev/null
+digest=sha256:$(skopeo inspect --raw --tls-verify=false "docker://$address/example/multiarch:1.0" | sha256sum | cut -d' ' -f1)
+"$cosign" sign --tlog-upload=false --allow-insecure-registry --key "$work/publisher.key" \
+  "$address/example/multiarch@$digest" 2>/dev/null
 cat >"$work/registry.yaml" <<YAML
 apiVersion: ferry/v1alpha1
 kind: Manifest
@@ -57,9 +67,12 @@ spec:
     - name: registry.example.com/apps/app1:1.0
       from: $address/apps/app1:1.0
       platforms: [linux/amd64]
+  provenance:                     # the publisher's signature travels and must verify
+    keys: [{name: publisher, publicKey: publisher.pub}]
+    require: [{images: ['docker.io/example/*'], keys: [publisher]}]
 YAML
 
-echo "== ferry export from the registry (plain HTTP allowed for it alone)"
+echo "== ferry export from the registry (plain HTTP allowed for it alone; the signature is checked and carried)"
 "$ferry" export -m "$work/registry.yaml" -o "$work/demo-0.2.0.tar.zst" --key "$work/demo.key" \
   --plain-http "$address" --cache-dir "$work/cache"
 
@@ -99,6 +112,11 @@ ls -l "$work/demo-0.2.0.tar.zst" "$work/demo-0.2.0-delta.tar.zst"
 
 echo "== ferry push the delta"
 "$ferry" push "$work/demo-0.2.0-delta.tar.zst" --to "$address" --plain-http "$address" --trusted-key "$work/demo.pub"
+
+echo "== cosign verify where ferry pushed it: the publisher's signature crossed with the image"
+"$cosign" verify --key "$work/publisher.pub" --insecure-ignore-tlog=true --allow-insecure-registry \
+  --allow-http-registry "$address/docker.io/example/multiarch:1.0" >/dev/null 2>&1
+echo "cosign: the signature on docker.io/example/multiarch:1.0 verifies with the publisher's key"
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "== not root: the install onto test hosts is skipped (it needs network namespaces)"
