@@ -8,6 +8,7 @@ pub mod error;
 pub mod history;
 pub mod host;
 pub mod install;
+pub mod install_options;
 pub mod inventory;
 pub mod ledger;
 pub mod node_remove;

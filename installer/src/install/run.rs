@@ -7,10 +7,10 @@ use bundle_format::Platform;
 use oci_remote::Secret;
 use tokio::runtime::Runtime;
 
-use super::InstallOptions;
 use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
 use crate::host::facts::HostFacts;
+use crate::install_options::InstallOptions;
 use crate::inventory::{Host, Inventory};
 use crate::ledger::{Acceptance, Candidate, Ledger};
 use crate::registry_tls::{RegistryTls, registry_tls};

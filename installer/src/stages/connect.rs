@@ -7,7 +7,7 @@ use super::connect_all::{Connected, connect_all};
 use crate::error::InstallError;
 use crate::host::facts::{HostFacts, gather};
 use crate::host::os;
-use crate::install::InstallOptions;
+use crate::install_options::InstallOptions;
 use crate::inventory::{Inventory, Role};
 use crate::ssh::SshOptions;
 

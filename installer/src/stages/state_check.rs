@@ -14,7 +14,7 @@ use crate::host::paths::{
     REGISTRY_PULL_HTPASSWD,
 };
 use crate::host::render::htpasswd::htpasswd_accepts;
-use crate::install::InstallOptions;
+use crate::install_options::InstallOptions;
 use crate::inventory::{Inventory, TlsSettings};
 use crate::registry_tls::contains;
 use crate::stages::connect_all::Connected;
