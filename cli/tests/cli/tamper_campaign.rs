@@ -1,7 +1,8 @@
 //! The tamper campaign, with a fixed seed: 1000 random single-byte changes across a signed
-//! bundle, each refused by `ferry verify`; 20 of them, every 50th of the same sequence, taken
-//! through `ferry install` on the test bed, each refused before any tag is written to the
-//! registry. The two halves are two tests, so the thousand verifies run beside the bed tests
+//! bundle (an image, a chart, a small file), each refused by `ferry verify`; 20 of them, every
+//! 50th of the same sequence over the installable bundle (the file is the registry binary),
+//! taken through `ferry install` on the test bed, each refused before any tag is written to
+//! the registry. The two halves are two tests, so the thousand verifies run beside the bed tests
 //! instead of holding a bed.
 //!
 //! One exception is checked rather than assumed: zstd's encoding has redundant bits (a match
@@ -43,8 +44,17 @@ fn flips(len: usize) -> Vec<(usize, u8)> {
         .collect()
 }
 
-fn small_bundle(ws: &Workspace, fixtures: &Path) -> std::path::PathBuf {
+/// An image, a chart and a file: the registry binary when the bundle is to be installed (the
+/// twenty), else a small file, so that the thousand verifies read every kind of entry without
+/// hashing 20 MB of one file a thousand times.
+fn small_bundle(ws: &Workspace, fixtures: &Path, installable: bool) -> std::path::PathBuf {
     let f = fixtures.display();
+    let file = if installable {
+        "{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}".to_owned()
+    } else {
+        let small = ws.write("small.txt", &"ferry tamper campaign\n".repeat(3000));
+        format!("{{name: notes, path: {}}}", small.display())
+    };
     let manifest = ws.write(
         "m.yaml",
         &format!(
@@ -57,7 +67,7 @@ spec:
   charts:
     - path: {f}/charts/other-0.1.0.tgz
   files:
-    - {{name: registry, path: /usr/bin/docker-registry, role: registry, mode: \"0755\", platform: linux/amd64}}
+    - {file}
 "
         ),
     );
@@ -113,7 +123,7 @@ fn a_thousand_random_flips_are_each_refused() {
         return;
     };
     let ws = Workspace::new();
-    let bundle = small_bundle(&ws, &fixtures);
+    let bundle = small_bundle(&ws, &fixtures, false);
     let original = std::fs::read(&bundle).unwrap();
     let decoded_original = zstd_decode(&bundle).expect("the intact bundle decodes");
     let plan = flips(original.len());
@@ -171,7 +181,7 @@ fn twenty_sampled_flips_never_reach_a_tag() {
     };
     let Some(bed) = testbed() else { return };
     let ws = Workspace::new();
-    let bundle = small_bundle(&ws, &fixtures);
+    let bundle = small_bundle(&ws, &fixtures, true);
     let original = std::fs::read(&bundle).unwrap();
     let tampered = ws.path("tampered.tar.zst");
     let decoded_original = zstd_decode(&bundle).expect("the intact bundle decodes");
