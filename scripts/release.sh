@@ -41,6 +41,10 @@ export PATH="$PWD/$tools/bin:$PATH"
 [[ $tools_only == false ]] || exit 0
 
 target=x86_64-unknown-linux-gnu
+# The release is one static-zstd binary whatever the caller's environment says: zstd's C is
+# compiled in, never taken from the build machine's libzstd (scripts/test.sh sets this for
+# its own test build).
+unset ZSTD_SYS_USE_PKG_CONFIG
 cargo zigbuild --locked --profile dist --target "$target.2.17" -p ferry --timings
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 name="ferry-$version-x86_64-linux"

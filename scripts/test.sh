@@ -44,6 +44,11 @@ budget_seconds=1200
 
 source scripts/lib/phases.sh
 source scripts/lib/linted-cargo.sh
+# The test build links Debian's libzstd (libzstd-dev, from scripts/install-deps.sh) instead of
+# compiling zstd's C, about 30 s of CPU; every cargo call of the run sees the same setting, so
+# nothing is built twice. The portable release keeps its own vendored zstd (scripts/release.sh
+# unsets this).
+export ZSTD_SYS_USE_PKG_CONFIG=1
 cleanup() {
   phase_stop_all
   if [[ -d "$testbed_dir" ]]; then
