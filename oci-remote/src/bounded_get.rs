@@ -146,9 +146,18 @@ impl Connection {
                 )
                 .await?;
             let status = response.status().as_u16();
+            // A registry without the API answers 404 (the specification's word for it); others
+            // answer 400, 405 or 501, or a page of their own that is not an image index.
+            let is_index = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with(bundle_format::vocabulary::media_types::OCI_INDEX));
             match status {
-                200 => {}
-                404 | 405 if pages.is_empty() => return Ok(Referrers::Unsupported),
+                200 if is_index => {}
+                200 | 400 | 404 | 405 | 501 if pages.is_empty() => {
+                    return Ok(Referrers::Unsupported);
+                }
                 _ => {
                     return Err(RemoteError::new(
                         what,
