@@ -248,7 +248,38 @@ fn next_link(header: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::next_link;
+    use super::{next_link, read_bounded};
+
+    fn response(body: Vec<u8>, declared: Option<usize>) -> reqwest::Response {
+        let mut builder = http::Response::builder().status(200);
+        if let Some(length) = declared {
+            builder = builder.header("content-length", length);
+        }
+        reqwest::Response::from(builder.body(body).unwrap())
+    }
+
+    /// A referrers list of 100 000 entries is about 15 MB: refused at the 4 MiB bound whether
+    /// its length is declared or not, and one at the bound is read whole.
+    #[tokio::test]
+    async fn answers_past_the_bound_are_refused_whether_declared_or_not() {
+        let limit = 4 << 20;
+        let flood = vec![b' '; 15 << 20];
+        for declared in [Some(flood.len()), None] {
+            let error = read_bounded(response(flood.clone(), declared), limit, "flood")
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("more than 4194304 bytes"), "{error}");
+        }
+        let exact = vec![b' '; limit as usize];
+        assert_eq!(
+            read_bounded(response(exact, None), limit, "exact")
+                .await
+                .unwrap()
+                .len(),
+            limit as usize
+        );
+    }
 
     #[test]
     fn the_next_page_is_read_from_a_link_header() {

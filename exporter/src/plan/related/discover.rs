@@ -356,6 +356,9 @@ fn wrap(artifact: &str, error: oci_remote::RemoteError) -> ExportError {
     ExportError::source(
         artifact,
         format!("{}: {}", problem.object, problem.cause),
-        problem.hint,
+        format!(
+            "{}; or leave this image's attachments out with `provenance: false` on the image",
+            problem.hint
+        ),
     )
 }
