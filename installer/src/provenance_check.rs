@@ -24,11 +24,7 @@ pub fn check_bundle(bundle: &VerifiedBundle, policy: &Policy) -> Result<(), Inst
         return Ok(());
     }
     for image in &bundle.index().images {
-        let covered = policy
-            .requirements
-            .iter()
-            .any(|r| r.images.iter().any(|p| p.matches(&image.reference)));
-        if covered {
+        if policy.covers(&image.reference) {
             check_image(bundle, image, policy)?;
         }
     }
@@ -90,9 +86,8 @@ fn check_image(
             signature,
         })
         .collect();
-    let verdicts = policy.verdicts(&published, &evidence);
     policy
-        .enforce(&image.reference, evidence.len(), &verdicts)
+        .check_signatures(&image.reference, &published, &evidence)
         .map_err(|e| {
             let hint = if not_carried.is_empty() {
                 "nothing was pushed or changed. Deliver the image with signatures by these keys, \

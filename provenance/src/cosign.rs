@@ -91,62 +91,59 @@ pub struct SignatureLayer {
     pub signature: Vec<u8>,
 }
 
+/// Every layer of a manifest through `check`; a manifest without layers holds nothing.
+fn each_layer<T>(
+    manifest: &ImageManifest,
+    check: impl Fn(&Descriptor) -> Result<T, SignatureManifestError>,
+) -> Result<Vec<T>, SignatureManifestError> {
+    if manifest.layers.is_empty() {
+        return Err(SignatureManifestError::Empty);
+    }
+    manifest.layers.iter().map(check).collect()
+}
+
 /// The signatures a `.sig` manifest holds; anything else under that tag is refused.
 pub fn signature_layers(
     manifest: &ImageManifest,
 ) -> Result<Vec<SignatureLayer>, SignatureManifestError> {
-    if manifest.layers.is_empty() {
-        return Err(SignatureManifestError::Empty);
-    }
-    manifest
-        .layers
-        .iter()
-        .map(|layer| {
-            if layer.media_type != COSIGN_SIMPLE_SIGNING {
-                return Err(SignatureManifestError::NotSimpleSigning {
-                    digest: layer.digest,
-                    media_type: layer.media_type.clone(),
-                });
-            }
-            let text = layer.annotations.get(SIGNATURE_ANNOTATION).ok_or(
-                SignatureManifestError::NoSignature {
-                    digest: layer.digest,
-                },
-            )?;
-            let signature = base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .map_err(|_| SignatureManifestError::NotBase64 {
-                    digest: layer.digest,
-                })?;
-            Ok(SignatureLayer {
-                payload: layer.clone(),
-                signature,
-            })
+    each_layer(manifest, |layer| {
+        if layer.media_type != COSIGN_SIMPLE_SIGNING {
+            return Err(SignatureManifestError::NotSimpleSigning {
+                digest: layer.digest,
+                media_type: layer.media_type.clone(),
+            });
+        }
+        let text = layer.annotations.get(SIGNATURE_ANNOTATION).ok_or(
+            SignatureManifestError::NoSignature {
+                digest: layer.digest,
+            },
+        )?;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| SignatureManifestError::NotBase64 {
+                digest: layer.digest,
+            })?;
+        Ok(SignatureLayer {
+            payload: layer.clone(),
+            signature,
         })
-        .collect()
+    })
 }
 
 /// The envelope layers of an `.att` manifest; anything else under that tag is refused.
 pub fn attestation_layers(
     manifest: &ImageManifest,
 ) -> Result<Vec<Descriptor>, SignatureManifestError> {
-    if manifest.layers.is_empty() {
-        return Err(SignatureManifestError::Empty);
-    }
-    manifest
-        .layers
-        .iter()
-        .map(|layer| {
-            if layer.media_type == DSSE_ENVELOPE {
-                Ok(layer.clone())
-            } else {
-                Err(SignatureManifestError::NotEnvelope {
-                    digest: layer.digest,
-                    media_type: layer.media_type.clone(),
-                })
-            }
-        })
-        .collect()
+    each_layer(manifest, |layer| {
+        if layer.media_type == DSSE_ENVELOPE {
+            Ok(layer.clone())
+        } else {
+            Err(SignatureManifestError::NotEnvelope {
+                digest: layer.digest,
+                media_type: layer.media_type.clone(),
+            })
+        }
+    })
 }
 
 /// Why a signature does not prove `subject` with a key.

@@ -109,6 +109,24 @@ impl Policy {
         self.keys.is_empty() && self.requirements.is_empty()
     }
 
+    /// Whether a requirement covers `image`.
+    pub fn covers(&self, image: &str) -> bool {
+        self.requirements
+            .iter()
+            .any(|r| r.images.iter().any(|p| p.matches(image)))
+    }
+
+    /// The requirements covering `image`, met by the signatures about `subject` in `evidence`.
+    pub fn check_signatures(
+        &self,
+        image: &str,
+        subject: &Digest,
+        evidence: &[Evidence<'_>],
+    ) -> Result<(), PolicyError> {
+        let verdicts = self.verdicts(subject, evidence);
+        self.enforce(image, evidence.len(), &verdicts)
+    }
+
     /// Every key against every piece of evidence about `subject`.
     pub fn verdicts(&self, subject: &Digest, evidence: &[Evidence<'_>]) -> Vec<KeyVerdict> {
         self.keys
@@ -288,8 +306,7 @@ mod tests {
                     signature,
                 })
                 .collect();
-            let verdicts = policy.verdicts(&image, &evidence);
-            policy.enforce("reg/team/app:1", evidence.len(), &verdicts)
+            policy.check_signatures("reg/team/app:1", &image, &evidence)
         };
         // One key twice is one key.
         let twice = evidence(&[(&mine, by_a.as_ref(), 1), (&mine, by_a_again.as_ref(), 2)]);
@@ -306,7 +323,9 @@ mod tests {
         let two = evidence(&[(&mine, by_a.as_ref(), 1), (&mine, by_c.as_ref(), 4)]);
         check(&two).unwrap();
         // Not covered: nothing is required.
-        let verdicts = policy.verdicts(&image, &[]);
-        policy.enforce("elsewhere/app:1", 0, &verdicts).unwrap();
+        assert!(!policy.covers("elsewhere/app:1"));
+        policy
+            .check_signatures("elsewhere/app:1", &image, &[])
+            .unwrap();
     }
 }

@@ -4,10 +4,8 @@
 //! The archive must have exactly that digest. The file then travels with the chart.
 
 use std::collections::BTreeMap;
-use std::io::BufReader;
-use std::path::Path;
 
-use bundle_format::digest_reader;
+use bundle_format::Digest;
 use serde::Deserialize;
 
 use crate::error::ExportError;
@@ -31,10 +29,11 @@ struct Sums {
     files: BTreeMap<String, String>,
 }
 
+/// `archive` is the digest of the downloaded archive (the cache computed it as it arrived).
 pub async fn fetch_and_verify(
     http: &reqwest::Client,
     chart_url: &str,
-    archive: &Path,
+    archive: &Digest,
     keyring: &Keyring,
     artifact: &str,
 ) -> Result<ChartProvenance, ExportError> {
@@ -75,12 +74,9 @@ pub async fn fetch_and_verify(
             sums.files.keys().cloned().collect::<Vec<_>>().join(", ")
         ))
     })?;
-    let (digest, _) = bundle_format::bounded::open_regular(archive)
-        .and_then(|f| digest_reader(BufReader::new(f)))
-        .map_err(|e| refuse(format!("cannot read the chart archive: {e}")))?;
-    if listed.trim() != digest.to_string() {
+    if listed.trim() != archive.to_string() {
         return Err(refuse(format!(
-            "{url} signs {listed} for {name}, and the archive is {digest}"
+            "{url} signs {listed} for {name}, and the archive is {archive}"
         )));
     }
     Ok(ChartProvenance { bytes, signer })

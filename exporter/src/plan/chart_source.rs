@@ -233,8 +233,10 @@ async fn repo_chart(
         .digest
         .as_deref()
         .and_then(|d| Digest::from_hex(d.trim_start_matches("sha256:")).ok());
-    let path = match expected {
-        Some(digest) if fetch.cache.has_verified_content(&digest) => fetch.cache.path(&digest),
+    let (path, digest) = match expected {
+        Some(digest) if fetch.cache.has_verified_content(&digest) => {
+            (fetch.cache.path(&digest), digest)
+        }
         _ => {
             download(
                 fetch.http,
@@ -245,13 +247,12 @@ async fn repo_chart(
                 artifact,
             )
             .await?
-            .0
         }
     };
     let provenance = match keyring {
         Some(keyring) => Some(
             super::chart_provenance::fetch_and_verify(
-                fetch.http, &chart_url, &path, keyring, artifact,
+                fetch.http, &chart_url, &digest, keyring, artifact,
             )
             .await?,
         ),

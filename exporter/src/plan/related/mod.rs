@@ -12,10 +12,5 @@ use crate::manifest::{ImageRequest, ProvenanceRequest};
 
 /// Whether export must look for what is attached to the image: to carry it, or to check it.
 pub(super) fn wanted(request: &ImageRequest, provenance: &ProvenanceRequest) -> bool {
-    request.carry_related
-        || provenance
-            .policy
-            .requirements
-            .iter()
-            .any(|r| r.images.iter().any(|p| p.matches(&request.name)))
+    request.carry_related || provenance.policy.covers(&request.name)
 }

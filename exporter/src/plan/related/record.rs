@@ -192,9 +192,8 @@ fn enforce(
         .filter(|c| c.found.subject == published && c.kind == RelatedKind::Signature)
         .collect();
     let evidence: Vec<Evidence<'_>> = owned.iter().flat_map(|c| c.evidence()).collect();
-    let verdicts = policy.verdicts(&published, &evidence);
     policy
-        .enforce(&image.reference, evidence.len(), &verdicts)
+        .check_signatures(&image.reference, &published, &evidence)
         .map_err(|e| {
             ExportError::source(
                 artifact,
