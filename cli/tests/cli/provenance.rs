@@ -126,6 +126,15 @@ spec:
     }
 }
 
+/// `ferry push` of `bundle` into `far`, trusting the workspace's key.
+fn push(ws: &Workspace, far: &Registry, bundle: &Path) {
+    ok(run(ferry()
+        .args(["push", "--to", &far.address, "--plain-http", &far.address])
+        .arg(bundle)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+}
+
 fn kinds(index: &bundle_format::BundleIndex) -> Vec<String> {
     let mut kinds: Vec<String> = index.images[0]
         .related
@@ -179,11 +188,7 @@ fn signatures_attestations_and_sboms_cross_and_verify_with_cosign_and_oras_on_th
 
     // Pushed into another registry: cosign verifies under the repository the mirrors use.
     let far = Registry::start();
-    ok(run(ferry()
-        .args(["push", "--to", &far.address, "--plain-http", &far.address])
-        .arg(&bundle)
-        .arg("--trusted-key")
-        .arg(source.ws.path("k.pub"))));
+    push(&source.ws, &far, &bundle);
     let repository = oci_remote::layout::image_placement(&source.image())
         .unwrap()
         .repository;
@@ -239,19 +244,7 @@ fn signatures_attestations_and_sboms_cross_and_verify_with_cosign_and_oras_on_th
 
     // Exported again from the served bundle, whose registry has the referrers API: the same
     // three attachments are found, the referrer through the API.
-    let again = source.ws.write(
-        "again.yaml",
-        &format!(
-            "apiVersion: ferry/v1alpha1
-kind: Manifest
-metadata: {{name: again, version: 1.0.0}}
-spec:
-  platforms: [linux/amd64, linux/arm64]
-  images:
-    - {served_image}
-"
-        ),
-    );
+    let again = source.manifest("again.yaml", &served_image, "");
     ok(source.export(&again, "again.tar.zst", &served.address));
     let again_index = index_of(&source.ws.path("again.tar.zst"));
     assert_eq!(
@@ -556,14 +549,7 @@ spec:
     let v1 = source.ws.path("v1.tar.zst");
     assert!(index_of(&v1).images[0].related.is_empty());
     let far = Registry::start();
-    let push = |bundle: &Path| {
-        ok(run(ferry()
-            .args(["push", "--to", &far.address, "--plain-http", &far.address])
-            .arg(bundle)
-            .arg("--trusted-key")
-            .arg(source.ws.path("k.pub"))))
-    };
-    push(&v1);
+    push(&source.ws, &far, &v1);
     let repository = oci_remote::layout::image_placement(&image)
         .unwrap()
         .repository;
@@ -601,7 +587,7 @@ spec:
         signature.blobs.iter().all(|d| index.blob(d).is_some()),
         "the delta carries the new signature"
     );
-    push(&delta);
+    push(&source.ws, &far, &delta);
     ok(tools.verify(&source.release.public, &far_image));
 }
 
@@ -767,11 +753,7 @@ spec:
 
     // On the far side, helm itself verifies the chart against the same keyring.
     let far = Registry::start();
-    ok(run(ferry()
-        .args(["push", "--to", &far.address, "--plain-http", &far.address])
-        .arg(&bundle)
-        .arg("--trusted-key")
-        .arg(ws.path("k.pub"))));
+    push(&ws, &far, &bundle);
     let pulled = ws.path("pulled");
     std::fs::create_dir(&pulled).unwrap();
     let pull = |keyring: &Path| {
