@@ -163,7 +163,7 @@ impl SigningKey {
             &self.secret,
             Cursor::new(data),
             Some(trusted_comment),
-            Some("signature from ferry secret key"),
+            Some(UNTRUSTED_COMMENT),
         )
         .map_err(|e| KeyError::Generate(e.to_string()))?;
         Ok(signature.into_string().into_bytes())
@@ -201,6 +201,10 @@ pub fn generate_key(password: impl Into<Password>) -> Result<GeneratedKey, KeyEr
         public_file,
     })
 }
+
+/// The untrusted comment of every signature ferry writes. minisign signs everything but this
+/// line, so a reader accepts no other: a changed byte in it would otherwise pass unnoticed.
+pub const UNTRUSTED_COMMENT: &str = "signature from ferry secret key";
 
 /// Outcome of checking the signature entry against the trusted keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -253,10 +257,12 @@ pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) ->
                     let canonical = SignatureBox::from_string(text)
                         .map(SignatureBox::into_string)
                         .map_err(|e| e.to_string())?;
-                    if canonical == text {
-                        Ok(signature)
-                    } else {
+                    if canonical != text {
                         Err("the signature entry holds more than one minisign signature in its canonical form (extra lines or CRLF)".to_owned())
+                    } else if signature.untrusted_comment().ok().as_deref() != Some(UNTRUSTED_COMMENT) {
+                        Err(format!("its untrusted comment is not `{UNTRUSTED_COMMENT}`, the only one ferry writes: the entry was altered"))
+                    } else {
+                        Ok(signature)
                     }
                 }),
         });
@@ -354,6 +360,28 @@ mod tests {
             check_signature(b"index", &signature, &[]),
             SignatureCheck::UntrustedKey { .. }
         ));
+    }
+
+    /// Regression for a tamper-campaign finding: minisign signs every line but the untrusted
+    /// comment, so a byte changed there was accepted and the archive was no longer the one
+    /// signed. Any other comment is refused.
+    #[test]
+    fn a_changed_untrusted_comment_is_an_invalid_signature() {
+        let generated = generate_key(None).unwrap_or_else(|e| unreachable!("{e}"));
+        let signer = SigningKey::open(&generated.secret_file, None, "test").ok();
+        let trusted = TrustedKey::parse(&generated.public_file, "test").ok();
+        let (Some(signer), Some(trusted)) = (signer, trusted) else {
+            unreachable!("generated keys must open")
+        };
+        let signature = String::from_utf8(signer.sign(b"index", "comment").unwrap_or_default())
+            .unwrap_or_default();
+        assert!(signature.contains(UNTRUSTED_COMMENT));
+        let changed = signature.replacen("ferry secret", "ferry secreT", 1);
+        let check = check_signature(b"index", changed.as_bytes(), std::slice::from_ref(&trusted));
+        assert!(
+            matches!(&check, SignatureCheck::Invalid { reason, .. } if reason.contains("untrusted comment")),
+            "{check:?}"
+        );
     }
 
     /// Regression for a fuzz finding (parts_manifest target): a truncated global signature made

@@ -345,6 +345,9 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
             .arg(ws.path("k.key"))
             .arg("-m")
             .arg(&message)
+            // the comment ferry writes: no other untrusted comment is accepted
+            .arg("-c")
+            .arg(bundle_format::signing::UNTRUSTED_COMMENT)
             .stdin(std::process::Stdio::null()),
     ));
     let signed = std::fs::read(ws.path("index.json.minisig")).unwrap();
