@@ -130,6 +130,63 @@ fn a_url_file_larger_than_its_size_is_refused_before_it_is_read() {
     assert!(kept < 1 << 20, "{kept} bytes left in the cache");
 }
 
+/// Regression: without `size`, a 1 GiB body was read in full before its pin was compared. The
+/// default bound (256 MiB) refuses it on its Content-Length, and `size` raises the bound.
+#[test]
+fn a_url_file_without_size_stops_at_the_default_bound() {
+    if !require_tools(&["python3"]) {
+        return;
+    }
+    let ws = Workspace::new();
+    let served = ws.path("served");
+    std::fs::create_dir(&served).unwrap();
+    // Sparse: a gibibyte of zeros that takes no disk.
+    let big = std::fs::File::create(served.join("big.bin")).unwrap();
+    big.set_len(1 << 30).unwrap();
+    let over = std::fs::File::create(served.join("over.bin")).unwrap();
+    over.set_len((256 << 20) + 1).unwrap();
+    let server = HttpServer::serve(&served);
+    // Not the content's digest: each case is judged before the pin could match.
+    let pin = "0000000000000000000000000000000000000000000000000000000000000001";
+    let manifest = |file: &str, size: &str| {
+        ws.write(
+            "m.yaml",
+            &format!(
+                "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: urls, version: '1'}}\nspec:\n  files:\n    - {{name: big, url: '{}/{file}', sha256: {pin}{size}}}\n",
+                server.base_url
+            ),
+        )
+    };
+    let started = std::time::Instant::now();
+    let mut command = ws.export_command(&manifest("big.bin", ""), &ws.path("b.tar.zst"));
+    command.arg("--cache-dir").arg(ws.path("cache"));
+    let output = run(&mut command);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("1073741824 bytes (Content-Length), more than the 268435456 bytes")
+            && message.contains("give its `size` in the manifest"),
+        "{message}"
+    );
+    assert!(walk(&ws.path("cache")) < 1 << 20, "the body was kept");
+    // Not read: refused before the body (a gibibyte over loopback takes seconds).
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // A byte over the default with its `size` given is within its bound: it is read, then
+    // judged by its pin (which it does not match), not by the default.
+    let mut command = ws.export_command(
+        &manifest("over.bin", ", size: 268435457"),
+        &ws.path("c.tar.zst"),
+    );
+    command.arg("--cache-dir").arg(ws.path("cache"));
+    let output = run(&mut command);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("served sha256"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 fn walk(dir: &std::path::Path) -> u64 {
     std::fs::read_dir(dir).map_or(0, |entries| {
         entries

@@ -11,9 +11,11 @@ use tokio::io::AsyncWriteExt;
 use super::cache::BlobCache;
 use crate::error::ExportError;
 
-/// The most a URL file without a `size` may be: far beyond any file a platform carries, and a
-/// stop for an endless body.
-pub const MAX_URL_FILE_BYTES: u64 = 64 << 30;
+/// The most a URL file without a `size` may be (256 MiB): a k3s binary or a chart fits; a larger
+/// file needs its `size` in the manifest, which raises the bound to exactly that. A body that
+/// is larger, or endless, is cut off here instead of being read in full before the pin is
+/// compared (docs/manifest.md, "Downloads are bounded").
+pub const DEFAULT_URL_FILE_BYTES: u64 = 256 << 20;
 /// The most a chart archive from a repository may be.
 pub const MAX_CHART_ARCHIVE_BYTES: u64 = 1 << 30;
 
@@ -24,12 +26,26 @@ pub enum Bound {
     Exactly(u64),
     /// At most this many.
     AtMost(u64),
+    /// A URL file without `size`: at most [`DEFAULT_URL_FILE_BYTES`].
+    Unsized,
 }
 
 impl Bound {
     fn limit(self) -> u64 {
         match self {
             Self::Exactly(n) | Self::AtMost(n) => n,
+            Self::Unsized => DEFAULT_URL_FILE_BYTES,
+        }
+    }
+
+    fn too_large_hint(self) -> &'static str {
+        match self {
+            Self::Unsized => {
+                "a URL file without `size` may be at most 256 MiB: give its `size` in the manifest (bytes), which raises the bound to exactly that"
+            }
+            Self::Exactly(_) | Self::AtMost(_) => {
+                "the file changed upstream or `size` is wrong: check the source"
+            }
         }
     }
 }
@@ -50,7 +66,7 @@ pub async fn fetch_url(
     if cached {
         return Ok((cache.path(sha256), false));
     }
-    let bound = size.map_or(Bound::AtMost(MAX_URL_FILE_BYTES), Bound::Exactly);
+    let bound = size.map_or(Bound::Unsized, Bound::Exactly);
     download(client, url, Some(sha256), bound, cache, artifact)
         .await
         .map(|(path, _)| (path, true))
@@ -101,7 +117,7 @@ async fn store(
     let too_large = |got: String| {
         fail(
             format!("{url} is {got}, more than the {limit} bytes expected"),
-            "the file changed upstream or `size` is wrong: check the source",
+            bound.too_large_hint(),
         )
     };
     if let Some(length) = response.content_length()
