@@ -67,3 +67,12 @@ if [[ ! -x "$trixie/root/usr/bin/cosign" || ! -x "$trixie/root/usr/bin/oras" ]];
   for deb in "$trixie"/*.deb; do dpkg-deb -x "$deb" "$trixie/root"; done
 fi
 for deb in "$trixie"/*.deb; do dpkg-deb -f "$deb" Package Version | paste -sd' '; done
+
+# python-tuf, The Update Framework's reference implementation, checks ferry's trust roots as an
+# independent verifier (cli/tests/cli/trust_roots.rs); in a virtual environment of its own.
+tuf_env=${FERRY_TEST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-test-tools}/python-tuf
+if ! "$tuf_env/bin/python" -c 'import tuf.api.metadata' >/dev/null 2>&1; then
+  echo "installing python-tuf into $tuf_env"
+  python3 -m venv "$tuf_env"
+  "$tuf_env/bin/pip" install -q tuf==7.0.1
+fi

@@ -69,6 +69,7 @@ fn run(count: u32, out: &str, key: &str) -> Result<(), Box<dyn std::error::Error
         base: None,
         expires: None,
         packages: None,
+        trust_roots: Vec::new(),
         lookup: Default::default(),
     };
     let file = BufWriter::with_capacity(1 << 20, File::create(out)?);

@@ -12,7 +12,7 @@ use crate::index::{BaseKind, BlobDescriptor};
 use crate::inventory::RegistryInventory;
 use crate::parts::{open_stream, scan};
 use crate::reader::{BundleReader, SignaturePolicy};
-use crate::signing::TrustedKey;
+use crate::signing::Trust;
 
 /// The blobs a base says the far side holds.
 #[derive(Debug, Clone)]
@@ -25,19 +25,19 @@ pub struct BaseBlobs {
 
 /// Load `path` as a base. Bundles and parts directories are read only as far as their signed
 /// index; an inventory is read whole.
-pub fn load_base(path: &Path, trusted: &[TrustedKey]) -> Result<BaseBlobs, Error> {
+pub fn load_base(path: &Path, trusted: &Trust) -> Result<BaseBlobs, Error> {
     let fail = |problem: String| Error::Base {
         path: path.display().to_string(),
         problem,
     };
-    if trusted.is_empty() {
+    if trusted.keys().is_empty() {
         return Err(fail(
             "a base must be signed by a trusted key, and none is given; pass --trusted-key FILE \
              with the key that signed it"
                 .into(),
         ));
     }
-    let policy = SignaturePolicy::Require(trusted.to_vec());
+    let policy = SignaturePolicy::Require(trusted.clone());
     if path.is_dir() {
         let status = scan(path, trusted)?;
         let stream = open_stream(&status, path)?;

@@ -14,6 +14,8 @@ pub enum Category {
     BadSignature,
     Unsigned,
     UntrustedKey,
+    /// Valid signatures by trusted keys, but fewer than the threshold.
+    BelowThreshold,
     Expired,
     Io,
     Usage,
@@ -41,6 +43,21 @@ pub enum Error {
          add the signer's public key with --trusted-key FILE or to the trusted-keys directory"
     )]
     UntrustedKey { key_id: KeyId, trusted: String },
+    #[error(transparent)]
+    TrustRoot(#[from] crate::trust_root::TrustRootError),
+    #[error(
+        "the bundle is signed by {count} of the {threshold} trusted keys it needs (signed by \
+         {signed}{others}; trusted: {trusted}): {missing} more must sign it, each with \
+         `ferry sign --key KEY`"
+    )]
+    BelowThreshold {
+        signed: String,
+        count: usize,
+        threshold: usize,
+        missing: usize,
+        others: String,
+        trusted: String,
+    },
     #[error(
         "the bundle index signature is invalid (key {key_id}): {reason}; the index or its \
          signature was altered after signing: do not use this bundle"
@@ -178,6 +195,9 @@ impl Error {
             Self::Corrupt { .. } | Self::Parts { .. } => Category::Corrupt,
             Self::Unsigned => Category::Unsigned,
             Self::UntrustedKey { .. } => Category::UntrustedKey,
+            Self::BelowThreshold { .. } => Category::BelowThreshold,
+            Self::TrustRoot(crate::trust_root::TrustRootError::Expired { .. }) => Category::Expired,
+            Self::TrustRoot(_) => Category::UntrustedKey,
             Self::BadSignature { .. } => Category::BadSignature,
             Self::Expired { .. } => Category::Expired,
             Self::Io { .. } => Category::Io,

@@ -21,6 +21,11 @@ pub const PACKAGES_FORMAT_VERSION: u32 = 4;
 /// Bundle format version of an index whose images carry related artifacts: signatures,
 /// attestations, SBOMs, referrers (§4.4).
 pub const RELATED_FORMAT_VERSION: u32 = 5;
+/// Version 6 adds `trustRoots`: newer trust roots the far side takes before it counts the
+/// bundle's signatures.
+pub const TRUST_ROOTS_FORMAT_VERSION: u32 = 6;
+/// The most trust roots one bundle carries.
+pub const MAX_CARRIED_ROOTS: usize = 16;
 /// Related artifacts one image may carry (signatures, attestations, SBOMs, referrers).
 pub const MAX_RELATED_PER_IMAGE: usize = 1024;
 
@@ -47,6 +52,9 @@ pub struct BundleIndex {
     /// OS packages for the nodes, resolved at export (format v4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackageSet>,
+    /// Trust root files, each its exact text, that rotate the far side's keys (format v6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_roots: Vec<String>,
     /// Where each digest is in `blobs` and `base.assumed`, made on first use: a lookup per blob
     /// stays constant-time, so reading or pushing a bundle is linear in its blobs.
     #[serde(skip)]
@@ -391,7 +399,7 @@ pub enum IndexError {
     Json(#[from] serde_json::Error),
     #[error(
         "the bundle uses format version {found}, this ferry reads versions {FORMAT_VERSION} to \
-         {RELATED_FORMAT_VERSION}; use a ferry release that supports version {found}"
+         {TRUST_ROOTS_FORMAT_VERSION}; use a ferry release that supports version {found}"
     )]
     UnsupportedVersion { found: u32 },
     #[error("the bundle index lists blob {0} twice")]
@@ -431,6 +439,7 @@ impl BundleIndex {
             EXPIRING_FORMAT_VERSION,
             PACKAGES_FORMAT_VERSION,
             RELATED_FORMAT_VERSION,
+            TRUST_ROOTS_FORMAT_VERSION,
         ]
         .contains(&probe.format_version)
         {
@@ -519,6 +528,9 @@ impl BundleIndex {
 
     /// The lowest format version that can express this index (§10): writers write exactly it.
     pub fn lowest_format_version(&self) -> u32 {
+        if !self.trust_roots.is_empty() {
+            return TRUST_ROOTS_FORMAT_VERSION;
+        }
         if self.images.iter().any(|image| !image.related.is_empty())
             || self.charts.iter().any(|chart| chart.signed_by.is_some())
         {
@@ -588,6 +600,7 @@ impl BundleIndex {
             return Err(IndexError::DeltaMismatch {
                 version: self.format_version,
                 problem: match lowest {
+                    TRUST_ROOTS_FORMAT_VERSION => "it carries trust roots, which needs version 6",
                     RELATED_FORMAT_VERSION => {
                         "its images carry signatures or other related artifacts, or a chart its \
                          provenance, which needs version 5"
@@ -599,6 +612,13 @@ impl BundleIndex {
                         "it has neither a delta base nor an expiry nor packages, which is version 1"
                     }
                 },
+            });
+        }
+        if self.trust_roots.len() > MAX_CARRIED_ROOTS {
+            return Err(IndexError::BadField {
+                field: "trustRoots",
+                value: self.trust_roots.len().to_string(),
+                why: "a bundle carries at most 16 trust roots",
             });
         }
         if let Some(expires) = &self.expires

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::index::BlobDescriptor;
-use crate::signing::{SignatureCheck, SigningKey, TrustedKey, check_signature, require_trusted};
+use crate::signing::{SignatureCheck, SigningKey, Trust, check_signature, require_trusted};
 
 pub const INVENTORY_KIND: &str = "ferry-registry-inventory";
 pub const INVENTORY_FORMAT_VERSION: u32 = 1;
@@ -56,15 +56,42 @@ impl RegistryInventory {
         Digest::of(self.text().as_bytes())
     }
 
-    /// The signed envelope, as written to disk.
-    pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, Error> {
-        let text = self.text();
-        let comment = format!(
+    fn comment(&self, text: &str) -> String {
+        format!(
             "ferry inventory of {} taken {} id {}",
             self.registry,
             self.taken_at,
             Digest::of(text.as_bytes())
-        );
+        )
+    }
+
+    /// `envelope` with `key`'s signature added beside the ones it has (a second person's),
+    /// once one of them verified by a key of `trust` (or `key` itself).
+    pub fn cosign(envelope: &[u8], key: &SigningKey, trust: &Trust) -> Result<Vec<u8>, String> {
+        let authenticate = trust.any_one().with(key.trusted_key());
+        let (inventory, _) = Self::open(envelope, &authenticate)?;
+        let parsed: Envelope =
+            serde_json::from_slice(envelope).map_err(|e| format!("not an inventory: {e}"))?;
+        let added = key
+            .sign(
+                parsed.inventory.as_bytes(),
+                &inventory.comment(&parsed.inventory),
+            )
+            .map_err(|e| e.to_string())?;
+        let signature = crate::signing::add_signature(parsed.signature.as_bytes(), &added)?;
+        let envelope = Envelope {
+            inventory: parsed.inventory,
+            signature: String::from_utf8_lossy(&signature).into_owned(),
+        };
+        let mut out = serde_json::to_vec_pretty(&envelope).unwrap_or_default();
+        out.push(b'\n');
+        Ok(out)
+    }
+
+    /// The signed envelope, as written to disk.
+    pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, Error> {
+        let text = self.text();
+        let comment = self.comment(&text);
         let signature = key.sign(text.as_bytes(), &comment)?;
         let envelope = Envelope {
             inventory: text,
@@ -77,7 +104,7 @@ impl RegistryInventory {
 
     /// Parse an envelope; only an inventory signed by a trusted key is returned. The error says
     /// why not, in words for the user.
-    pub fn open(envelope: &[u8], trusted: &[TrustedKey]) -> Result<(Self, SignatureCheck), String> {
+    pub fn open(envelope: &[u8], trusted: &Trust) -> Result<(Self, SignatureCheck), String> {
         if envelope.len() > MAX_INVENTORY_BYTES {
             return Err("larger than any registry inventory".into());
         }

@@ -24,10 +24,12 @@ pub mod problem;
 pub mod progress;
 pub mod random_access;
 pub mod reader;
+pub mod release;
 pub mod resign;
 pub mod signing;
 pub mod tar_entry;
 mod tracked;
+pub mod trust_root;
 pub mod vocabulary;
 pub mod writer;
 

@@ -15,7 +15,7 @@ use crate::limits;
 use crate::offset_table::{self, OffsetTable};
 use crate::positioned::{ReadAt, Window};
 use crate::reader::{BundleReader, SignaturePolicy};
-use crate::signing::SignatureCheck;
+use crate::signing::{SignatureCheck, Trust};
 use crate::tar_entry::parse_header;
 
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub struct BundleFile {
     by_name: HashMap<String, usize>,
     index: BundleIndex,
     signature: SignatureCheck,
+    /// Who the signatures were counted against (with a trust root: the newest it led to).
+    trust: Trust,
 }
 
 impl BundleFile {
@@ -42,6 +44,7 @@ impl BundleFile {
         let reader = BundleReader::open(Window::new(source.clone(), 0, len), policy)?;
         let index = reader.index().clone();
         let signature = reader.signature().clone();
+        let trust = reader.trust().clone();
         drop(reader);
         let table = read_table(&source, len)?;
         let by_name = table
@@ -56,7 +59,23 @@ impl BundleFile {
             by_name,
             index,
             signature,
+            trust,
         })
+    }
+
+    /// Check the index signature again under another `policy` (the far side's newer trust
+    /// root, say), reading only the first entries; returns the trust it was counted against.
+    pub fn recheck(&self, policy: &SignaturePolicy) -> Result<Trust, Error> {
+        let len = self
+            .source
+            .len()
+            .map_err(|e| Error::io("reading the bundle", e))?;
+        let reader = BundleReader::open(Window::new(self.source.clone(), 0, len), policy)?;
+        Ok(reader.trust().clone())
+    }
+
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     pub fn index(&self) -> &BundleIndex {

@@ -13,27 +13,55 @@ use crate::layout::{BLOB_PREFIX, INDEX_ENTRY, OCI_INDEX_ENTRY, OCI_LAYOUT_ENTRY,
 use crate::limits;
 use crate::offset_table::{self, OffsetTable, Span, TableEntry};
 use crate::progress::Progress;
-use crate::signing::{SignatureCheck, TrustedKey, check_signature};
+use crate::signing::{SignatureCheck, Trust, check_signature};
 use crate::tar_entry::{HeaderProblem, padding, parse_header};
 use crate::tracked::TrackedReader;
 
 /// What a reader demands of the index signature.
 #[derive(Debug, Clone)]
 pub enum SignaturePolicy {
-    /// A valid signature by one of these keys. The default everywhere.
-    Require(Vec<TrustedKey>),
-    /// Also accept unsigned bundles and unknown signers (never an invalid signature by a
-    /// trusted key). Only on the user's explicit opt-out.
-    AllowUnsigned(Vec<TrustedKey>),
+    /// Valid signatures by the threshold of these keys. The default everywhere.
+    Require(Trust),
+    /// Also accept unsigned bundles, unknown signers and too few signers (never an invalid
+    /// signature by a trusted key). Only on the user's explicit opt-out.
+    AllowUnsigned(Trust),
     /// Check against these keys and report, but never fail: for re-signing and for showing
     /// what a bundle claims. Blob digests are still checked.
-    Report(Vec<TrustedKey>),
+    Report(Trust),
+}
+
+/// The trust roots an index carries, read before its signature is checked (they vouch for
+/// themselves); an index that is not JSON carries none here and is refused later.
+pub fn carried_roots(index_bytes: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Carried {
+        #[serde(default)]
+        trust_roots: Vec<String>,
+    }
+    let mut roots = serde_json::from_slice::<Carried>(index_bytes)
+        .map(|carried| carried.trust_roots)
+        .unwrap_or_default();
+    // More than the index may hold is refused with the index; none of them is read.
+    if roots.len() > crate::index::MAX_CARRIED_ROOTS {
+        roots.clear();
+    }
+    roots
 }
 
 impl SignaturePolicy {
-    fn keys(&self) -> &[TrustedKey] {
+    /// The same policy with other keys.
+    pub fn with_trust(&self, trust: Trust) -> Self {
         match self {
-            Self::Require(keys) | Self::AllowUnsigned(keys) | Self::Report(keys) => keys,
+            Self::Require(_) => Self::Require(trust),
+            Self::AllowUnsigned(_) => Self::AllowUnsigned(trust),
+            Self::Report(_) => Self::Report(trust),
+        }
+    }
+
+    pub fn trust(&self) -> &Trust {
+        match self {
+            Self::Require(trust) | Self::AllowUnsigned(trust) | Self::Report(trust) => trust,
         }
     }
 
@@ -42,12 +70,44 @@ impl SignaturePolicy {
         match check {
             SignatureCheck::Trusted { .. } => Ok(()),
             _ if matches!(self, Self::Report(_)) => Ok(()),
-            SignatureCheck::Unsigned if lenient => Ok(()),
-            SignatureCheck::UntrustedKey { .. } if lenient => Ok(()),
+            SignatureCheck::Unsigned
+            | SignatureCheck::UntrustedKey { .. }
+            | SignatureCheck::BelowThreshold { .. }
+                if lenient =>
+            {
+                Ok(())
+            }
             SignatureCheck::Unsigned => Err(Error::Unsigned),
             SignatureCheck::UntrustedKey { key_id } => Err(Error::UntrustedKey {
                 key_id: *key_id,
-                trusted: describe_keys(self.keys()),
+                trusted: self.trust().describe(),
+            }),
+            SignatureCheck::BelowThreshold {
+                signers,
+                others,
+                threshold,
+            } => Err(Error::BelowThreshold {
+                signed: signers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                count: signers.len(),
+                threshold: *threshold,
+                missing: threshold.saturating_sub(signers.len()),
+                others: if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (also signed by {}, not trusted for bundles here)",
+                        others
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+                trusted: self.trust().describe(),
             }),
             SignatureCheck::Invalid { key_id, reason } => Err(Error::BadSignature {
                 key_id: key_id.map_or_else(|| "unknown".to_owned(), |k| k.to_string()),
@@ -55,16 +115,6 @@ impl SignaturePolicy {
             }),
         }
     }
-}
-
-fn describe_keys(keys: &[TrustedKey]) -> String {
-    if keys.is_empty() {
-        return "none".to_owned();
-    }
-    keys.iter()
-        .map(|k| k.id().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Result of a complete verification.
@@ -83,7 +133,10 @@ pub struct BundleReader<R: Read> {
     dctx: DCtxBox,
     index: BundleIndex,
     index_bytes: Vec<u8>,
+    signature_bytes: Vec<u8>,
     signature: SignatureCheck,
+    /// Who the signatures were counted against: the policy's, after the roots carried.
+    trust: Trust,
     next: usize,
     table: Vec<TableEntry>,
     in_blob: bool,
@@ -138,8 +191,13 @@ impl<R: Read> BundleReader<R> {
                 Corruption::NonCanonicalFrame,
             ));
         }
-        let signature = check_signature(&index_bytes, &signature_bytes, policy.keys());
-        policy.judge(&signature)?;
+        // Newer trust roots the bundle carries are self-authenticating (each signed by the root
+        // keys of the one before): they are taken before the signatures are counted.
+        let carried = carried_roots(&index_bytes);
+        let carried: Vec<&[u8]> = carried.iter().map(String::as_bytes).collect();
+        let trust = policy.trust().updated_by(&carried)?;
+        let signature = check_signature(&index_bytes, &signature_bytes, &trust);
+        policy.with_trust(trust.clone()).judge(&signature)?;
         let index = BundleIndex::from_json(&index_bytes)
             .map_err(|e| Error::corrupt(INDEX_ENTRY, index_span.offset, e.into()))?;
         // One bundle id: the sha256 of the signed bytes, which must be the index's canonical
@@ -169,7 +227,9 @@ impl<R: Read> BundleReader<R> {
             dctx,
             index,
             index_bytes,
+            signature_bytes,
             signature,
+            trust,
             next: 0,
             table,
             in_blob: false,
@@ -199,6 +259,17 @@ impl<R: Read> BundleReader<R> {
 
     pub fn signature(&self) -> &SignatureCheck {
         &self.signature
+    }
+
+    /// The keys the signatures were counted against; with a trust root, the newest root the
+    /// bundle led to, for the far side to keep.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// The signature entry as it is: one or more minisign signatures over the index.
+    pub fn signature_bytes(&self) -> &[u8] {
+        &self.signature_bytes
     }
 
     fn read_layout_file(&mut self, name: &str, digest: Digest, size: u64) -> Result<(), Error> {

@@ -67,6 +67,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
         blobs: descriptors,
         expires: None,
         packages: None,
+        trust_roots: Vec::new(),
         lookup: Default::default(),
     }
 }
@@ -97,7 +98,7 @@ fn write_bundle(signer: Option<&SigningKey>) -> Vec<u8> {
 }
 
 fn verify(bytes: &[u8], trusted: &TrustedKey) -> Result<(), Error> {
-    let policy = SignaturePolicy::Require(vec![trusted.clone()]);
+    let policy = SignaturePolicy::Require(vec![trusted.clone()].into());
     BundleReader::open(bytes, &policy)?.finish().map(|_| ())
 }
 
@@ -105,7 +106,7 @@ fn verify(bytes: &[u8], trusted: &TrustedKey) -> Result<(), Error> {
 fn round_trip_streams_every_blob_back() {
     let (signer, trusted) = keys();
     let bytes = write_bundle(Some(&signer));
-    let policy = SignaturePolicy::Require(vec![trusted]);
+    let policy = SignaturePolicy::Require(vec![trusted].into());
     let mut reader = BundleReader::open(&bytes[..], &policy).unwrap_or_else(|e| panic!("{e}"));
     let expected = blobs();
     let mut i = 0;
@@ -154,7 +155,7 @@ fn unsigned_needs_opt_out_and_untrusted_is_refused() {
     let unsigned = write_bundle(None);
     let err = verify(&unsigned, &trusted).err().map(|e| e.category());
     assert_eq!(err, Some(Category::Unsigned));
-    let lenient = SignaturePolicy::AllowUnsigned(vec![]);
+    let lenient = SignaturePolicy::AllowUnsigned(bundle_format::signing::Trust::none());
     assert!(
         BundleReader::open(&unsigned[..], &lenient)
             .and_then(|r| r.finish())

@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand};
                   into a private cloud.",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 corrupt bundle, 4 bad signature, \
                   5 unsigned bundle, 6 signer not trusted, 7 older bundle than installed \
-                  (rollback refused), 8 expired bundle, 9 state directory does not match the \
-                  installation."
+                  (rollback refused), 8 expired bundle or trust root, 9 state directory does not \
+                  match the installation, 10 signed by fewer trusted keys than the trust root's \
+                  threshold."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -30,7 +31,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Show a bundle's artifacts, sizes, platforms and signer.
     Inspect(InspectArgs),
-    /// Re-sign a bundle with another key, without recompressing it.
+    /// Add a signature (a second person's approval, or a new key's) to a bundle, to a parts
+    /// directory's manifest, or to a registry snapshot, without rewriting anything else.
     Sign(SignArgs),
     /// List artifacts added, removed and changed between two bundles, and the new blob bytes.
     Diff(DiffArgs),
@@ -85,6 +87,11 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Trust roots: who signs bundles and how many must (a two-person rule), and who may
+    /// replace the list (`init`, `add-key`, `remove-key`, `threshold`, `expires`, `sign`,
+    /// `show`). The far side pins one with --trust-root; newer ones travel in bundles.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Print shell completions.
     Completions {
         #[arg(value_enum)]
@@ -266,6 +273,15 @@ pub struct TrustArgs {
     /// ~/.config/ferry/trusted-keys.
     #[arg(long = "trusted-key", value_name = "FILE")]
     pub trusted_keys: Vec<PathBuf>,
+    /// A trust root (`ferry trust init`): its `bundle` role's keys and threshold sign bundles.
+    /// Newer roots a bundle carries replace it when its root keys signed them; the far side
+    /// keeps the newest it accepted. Instead of --trusted-key and the trusted-keys directory.
+    #[arg(
+        long = "trust-root",
+        value_name = "FILE",
+        conflicts_with = "trusted_keys"
+    )]
+    pub trust_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +324,10 @@ pub struct ExportArgs {
     /// the far side's first ferry and `ferry self install` (README).
     #[arg(long)]
     pub include_self: bool,
+    /// Carry a trust root (repeatable): the far side moves to it before counting signatures,
+    /// if its root keys signed it (`ferry trust`). Carry every version after the far side's.
+    #[arg(long = "carry-root", value_name = "FILE")]
+    pub carry_roots: Vec<PathBuf>,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Print the result as JSON.
@@ -511,11 +531,18 @@ pub struct SplitArgs {
     /// corrupt parts can be rebuilt.
     #[arg(long, value_name = "PERCENT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub repair: u32,
-    /// minisign secret key that signs the parts manifest (the bundle's key).
+    /// minisign secret key that signs the parts manifest (the bundle's key). The bundle's own
+    /// signature must verify first, by this key or a --trusted-key.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     #[command(flatten)]
     pub password: PasswordArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Split an unsigned bundle (its parts manifest is still signed): check it with its
+    /// producer first.
+    #[arg(long)]
+    pub adopt_unsigned: bool,
 }
 
 #[derive(Debug, Args)]
@@ -660,21 +687,155 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
+    /// A bundle, a parts directory (both copies of its manifest are signed) or a snapshot.
     pub bundle: PathBuf,
     /// minisign secret key.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// Write the re-signed bundle here instead of replacing BUNDLE.
+    /// Write the signed bundle here instead of replacing BUNDLE.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub password: PasswordArgs,
-    /// The bundle's current signer must be one of these (or of the trusted-keys directory).
+    /// One of the bundle's current signers must be one of these (or of the trusted-keys
+    /// directory), or the signing key itself.
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Sign an unsigned bundle, taking responsibility for its content (it is still verified).
     #[arg(long)]
     pub adopt_unsigned: bool,
+    /// Drop the signatures already there: this key's becomes the only one. Without it the
+    /// signature is added beside the others (a second person's approval).
+    #[arg(long)]
+    pub replace: bool,
+}
+
+/// Which keys of a trust root: `root` keys sign roots; `bundle` keys sign bundles, parts
+/// manifests and registry snapshots.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TrustRole {
+    Root,
+    Bundle,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Write a new trust root, version 1, unsigned: its root and bundle keys and thresholds.
+    /// Then each root key holder signs it with `ferry trust sign`.
+    Init(TrustInitArgs),
+    /// Give a role another key. Editing a signed root writes the next version (-o NEW).
+    AddKey(TrustAddKeyArgs),
+    /// Take a key from a role (a person left, a key leaked): bundles it signs stop counting
+    /// once the far side has the new version.
+    RemoveKey(TrustRemoveKeyArgs),
+    /// Set how many distinct keys of a role must sign.
+    Threshold(TrustThresholdArgs),
+    /// Set when the root expires: a duration (365d), a date or an RFC 3339 time.
+    Expires(TrustExpiresArgs),
+    /// Add a signature to a trust root (a root key of this version, or of the one before).
+    Sign(TrustSignArgs),
+    /// Show a trust root: version, expiry, keys per role, signatures and whether they suffice;
+    /// with --previous, whether it follows that version.
+    Show(TrustShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustInitArgs {
+    /// The root file to write.
+    pub root: PathBuf,
+    /// A minisign public key (.pub) that signs roots (repeatable).
+    #[arg(long = "root-key", value_name = "FILE", required = true)]
+    pub root_keys: Vec<PathBuf>,
+    /// How many root keys must sign a root.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub root_threshold: u64,
+    /// A minisign public key (.pub) that signs bundles (repeatable).
+    #[arg(long = "bundle-key", value_name = "FILE", required = true)]
+    pub bundle_keys: Vec<PathBuf>,
+    /// How many bundle keys must sign a bundle: 2 for a two-person rule.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub bundle_threshold: u64,
+    /// When the root expires: a duration (365d), a date or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN", default_value = "365d")]
+    pub expires: String,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The root an edit reads and where it writes.
+#[derive(Debug, Args)]
+pub struct TrustEditTarget {
+    /// The root file.
+    pub root: PathBuf,
+    /// Write here instead of ROOT. Needed when ROOT is signed: the edit is then the next
+    /// version, and ROOT stays as it is (the far side needs every version in turn).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustAddKeyArgs {
+    #[command(flatten)]
+    pub target: TrustEditTarget,
+    #[arg(long, value_enum)]
+    pub role: TrustRole,
+    /// The minisign public key (.pub).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustRemoveKeyArgs {
+    #[command(flatten)]
+    pub target: TrustEditTarget,
+    #[arg(long, value_enum)]
+    pub role: TrustRole,
+    /// The key: its minisign key id, its TUF key id, or its .pub file.
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustThresholdArgs {
+    #[command(flatten)]
+    pub target: TrustEditTarget,
+    #[arg(long, value_enum)]
+    pub role: TrustRole,
+    /// Distinct keys of the role that must sign.
+    pub threshold: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustExpiresArgs {
+    #[command(flatten)]
+    pub target: TrustEditTarget,
+    /// A duration (365d, 52w), a date (valid through that day, UTC) or an RFC 3339 time.
+    pub when: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustSignArgs {
+    /// The root file; signed in place unless -o.
+    pub root: PathBuf,
+    /// minisign secret key of a root key holder.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustShowArgs {
+    /// The root file.
+    pub root: PathBuf,
+    /// The version before it: show whether this one follows it (signed by its root keys).
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

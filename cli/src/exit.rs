@@ -13,6 +13,8 @@ pub const ROLLBACK: u8 = 7;
 pub const EXPIRED: u8 = 8;
 /// The local state directory does not match the installation on the hosts.
 pub const STATE_DIVERGED: u8 = 9;
+/// Valid signatures by trusted keys, but fewer than the trust root's threshold.
+pub const BELOW_THRESHOLD: u8 = 10;
 
 pub fn category_code(category: Category) -> u8 {
     match category {
@@ -20,6 +22,7 @@ pub fn category_code(category: Category) -> u8 {
         Category::BadSignature => BAD_SIGNATURE,
         Category::Unsigned => UNSIGNED,
         Category::UntrustedKey => UNTRUSTED,
+        Category::BelowThreshold => BELOW_THRESHOLD,
         Category::Expired => EXPIRED,
         Category::Io | Category::Usage => 1,
     }
@@ -31,6 +34,7 @@ pub fn category_name(category: Category) -> &'static str {
         Category::BadSignature => "bad-signature",
         Category::Unsigned => "unsigned",
         Category::UntrustedKey => "untrusted-key",
+        Category::BelowThreshold => "below-threshold",
         Category::Expired => "expired",
         Category::Io => "io",
         Category::Usage => "usage",

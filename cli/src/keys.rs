@@ -5,6 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use bundle_format::signing::Trust;
+use bundle_format::trust_root::{MAX_ROOT_BYTES, TrustRoot};
 use bundle_format::{Password, SignaturePolicy, SigningKey, TrustedKey};
 
 use crate::args::{AcceptArgs, PasswordArgs, TrustArgs};
@@ -102,7 +104,12 @@ pub fn trusted_keys_dir() -> Option<PathBuf> {
     Some(config.join("ferry").join("trusted-keys"))
 }
 
-pub fn trusted_keys(args: &TrustArgs) -> Result<Vec<TrustedKey>> {
+/// Who signs bundles for this command: the `bundle` role of `--trust-root`, else
+/// `--trusted-key` files and the trusted-keys directory, any one of them enough.
+pub fn trusted_keys(args: &TrustArgs) -> Result<Trust> {
+    if let Some(path) = &args.trust_root {
+        return Ok(Trust::from_root(read_trust_root(path)?));
+    }
     let mut keys = Vec::new();
     for path in &args.trusted_keys {
         keys.push(read_public_key(path)?);
@@ -119,10 +126,30 @@ pub fn trusted_keys(args: &TrustArgs) -> Result<Vec<TrustedKey>> {
             keys.push(read_public_key(&path)?);
         }
     }
-    Ok(keys)
+    Ok(Trust::any_of(keys))
 }
 
-fn read_public_key(path: &Path) -> Result<TrustedKey> {
+/// A trust root pinned by the operator: well formed and signed by its own root keys.
+pub fn read_trust_root(path: &Path) -> Result<TrustRoot> {
+    let bytes = read_root_file(path)?;
+    TrustRoot::pin(&bytes, time::OffsetDateTime::now_utc())
+        .with_context(|| format!("trust root {}", path.display()))
+}
+
+fn read_root_file(path: &Path) -> Result<Vec<u8>> {
+    bundle_format::bounded::read_regular(path, MAX_ROOT_BYTES)
+        .with_context(|| format!("cannot read the trust root {}", path.display()))
+}
+
+/// A trust root to carry in a bundle (`--carry-root`): its exact text, checked like a pin.
+pub fn carried_root(path: &Path) -> Result<String> {
+    let bytes = read_root_file(path)?;
+    TrustRoot::pin(&bytes, time::OffsetDateTime::now_utc())
+        .with_context(|| format!("--carry-root {}", path.display()))?;
+    String::from_utf8(bytes).with_context(|| format!("--carry-root {}: not UTF-8", path.display()))
+}
+
+pub fn read_public_key(path: &Path) -> Result<TrustedKey> {
     let text = read_text(path)
         .with_context(|| format!("cannot read the trusted key {}", path.display()))?;
     Ok(TrustedKey::parse(&text, &path.display().to_string())?)

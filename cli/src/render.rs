@@ -33,11 +33,34 @@ pub fn short_digest(digest: &Digest) -> String {
     format!("sha256:{}", &digest.hex()[..12])
 }
 
+fn key_strings(ids: &[bundle_format::KeyId]) -> Vec<String> {
+    ids.iter().map(ToString::to_string).collect()
+}
+
+fn key_list(ids: &[bundle_format::KeyId]) -> String {
+    key_strings(ids).join(", ")
+}
+
 pub fn signature_text(check: &SignatureCheck) -> String {
     match check {
+        SignatureCheck::Trusted { signers, .. } if signers.len() > 1 => {
+            format!(
+                "signed by keys {} ({} trusted, each valid)",
+                key_list(signers),
+                signers.len()
+            )
+        }
         SignatureCheck::Trusted { key_id, .. } => {
             format!("signed by key {key_id} (trusted, valid)")
         }
+        SignatureCheck::BelowThreshold {
+            signers, threshold, ..
+        } => format!(
+            "signed by {} of the {threshold} trusted keys needed ({}): {} more must sign",
+            signers.len(),
+            key_list(signers),
+            threshold - signers.len().min(*threshold)
+        ),
         SignatureCheck::Unsigned => "UNSIGNED".to_owned(),
         SignatureCheck::UntrustedKey { key_id } => {
             format!("signed by key {key_id} (NOT trusted here)")
@@ -57,10 +80,21 @@ pub fn signature_json(check: &SignatureCheck) -> serde_json::Value {
     match check {
         SignatureCheck::Trusted {
             key_id,
+            signers,
             trusted_comment,
         } => {
-            serde_json::json!({"status": "trusted", "keyId": key_id.to_string(), "trustedComment": trusted_comment})
+            serde_json::json!({"status": "trusted", "keyId": key_id.to_string(), "signers": key_strings(signers), "trustedComment": trusted_comment})
         }
+        SignatureCheck::BelowThreshold {
+            signers,
+            others,
+            threshold,
+        } => serde_json::json!({
+            "status": "below-threshold",
+            "signers": key_strings(signers),
+            "others": key_strings(others),
+            "threshold": threshold,
+        }),
         SignatureCheck::Unsigned => serde_json::json!({"status": "unsigned"}),
         SignatureCheck::UntrustedKey { key_id } => {
             serde_json::json!({"status": "untrusted-key", "keyId": key_id.to_string()})

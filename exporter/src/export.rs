@@ -32,6 +32,8 @@ pub struct ExportOptions {
     pub base: Option<BaseBlobs>,
     /// When readers stop accepting the bundle (`--expires`), RFC 3339 UTC.
     pub expires: Option<String>,
+    /// Trust root files carried for the far side to rotate to (`--carry-root`), each its text.
+    pub trust_roots: Vec<String>,
 }
 
 impl Default for ExportOptions {
@@ -43,6 +45,7 @@ impl Default for ExportOptions {
             registries: RegistryOptions::default(),
             base: None,
             expires: None,
+            trust_roots: Vec::new(),
         }
     }
 }
@@ -94,6 +97,7 @@ pub fn export<W: Write>(
         .as_ref()
         .map(|base| cut_against(&mut plan, base));
     plan.index.expires.clone_from(&options.expires);
+    plan.index.trust_roots.clone_from(&options.trust_roots);
     plan.index.format_version = plan.index.lowest_format_version();
     let counts = (
         plan.index.images.len(),

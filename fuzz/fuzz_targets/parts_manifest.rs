@@ -11,8 +11,8 @@ use libfuzzer_sys::fuzz_target;
 const SEED_KEY: &str = include_str!("../../testdata/fuzz-seeds/parts_manifest.pub");
 
 fuzz_target!(|data: &[u8]| {
-    assert!(PartsManifest::open(data, &[]).is_err());
+    assert!(PartsManifest::open(data, &bundle_format::signing::Trust::none()).is_err());
     if let Ok(key) = TrustedKey::parse(SEED_KEY, "seed key") {
-        let _ = PartsManifest::open(data, &[key]);
+        let _ = PartsManifest::open(data, &bundle_format::signing::Trust::any_of(vec![key]));
     }
 });

@@ -25,6 +25,7 @@ pub mod ssh;
 pub mod stages;
 pub mod state;
 pub mod status;
+pub mod trust_root_check;
 
 pub use bundle::VerifiedBundle;
 pub use error::InstallError;

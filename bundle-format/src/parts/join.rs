@@ -14,7 +14,7 @@ use super::status::{PartState, PartsStatus, parts_error, scan};
 use crate::digest::Hasher;
 use crate::error::Error;
 use crate::progress::Progress;
-use crate::signing::TrustedKey;
+use crate::signing::Trust;
 
 #[derive(Debug, Clone)]
 pub struct JoinReport {
@@ -24,7 +24,7 @@ pub struct JoinReport {
 }
 
 /// Join the parts in `dir` into `out` (a new, empty file).
-pub fn join(dir: &Path, out: &File, trusted: &[TrustedKey]) -> Result<JoinReport, Error> {
+pub fn join(dir: &Path, out: &File, trusted: &Trust) -> Result<JoinReport, Error> {
     let status = scan(dir, trusted)?;
     if let Some(need) = status.need_text() {
         return Err(parts_error(

@@ -6,9 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::Error;
-use crate::signing::{
-    KeyId, SignatureCheck, SigningKey, TrustedKey, check_signature, require_trusted,
-};
+use crate::signing::{SignatureCheck, SigningKey, Trust, check_signature, require_trusted};
 
 pub const PARTS_FORMAT_VERSION: u32 = 1;
 /// Largest parts manifest a reader accepts.
@@ -67,13 +65,37 @@ impl PartsManifest {
         ]
     }
 
+    fn comment(&self) -> String {
+        format!(
+            "ferry parts of {} {} id {}",
+            self.bundle_name, self.bundle_version, self.bundle_id
+        )
+    }
+
+    /// `envelope` with `key`'s signature added beside the ones it has (a second person's),
+    /// once one of them verified by a key of `trust` (or `key` itself).
+    pub fn cosign(envelope: &[u8], key: &SigningKey, trust: &Trust) -> Result<Vec<u8>, String> {
+        let authenticate = trust.any_one().with(key.trusted_key());
+        let (manifest, _) = Self::open(envelope, &authenticate).map_err(|(reason, _)| reason)?;
+        let parsed: Envelope =
+            serde_json::from_slice(envelope).map_err(|e| format!("not a parts manifest: {e}"))?;
+        let added = key
+            .sign(parsed.parts_manifest.as_bytes(), &manifest.comment())
+            .map_err(|e| e.to_string())?;
+        let signature = crate::signing::add_signature(parsed.signature.as_bytes(), &added)?;
+        let envelope = Envelope {
+            parts_manifest: parsed.parts_manifest,
+            signature: String::from_utf8_lossy(&signature).into_owned(),
+        };
+        let mut out = serde_json::to_vec_pretty(&envelope).unwrap_or_default();
+        out.push(b'\n');
+        Ok(out)
+    }
+
     /// The envelope text: the manifest's exact JSON and its signature.
     pub fn sign(&self, key: &SigningKey) -> Result<Vec<u8>, Error> {
         let text = serde_json::to_string_pretty(self).unwrap_or_default();
-        let comment = format!(
-            "ferry parts of {} {} id {}",
-            self.bundle_name, self.bundle_version, self.bundle_id
-        );
+        let comment = self.comment();
         let signature = key.sign(text.as_bytes(), &comment)?;
         let envelope = Envelope {
             parts_manifest: text,
@@ -84,12 +106,13 @@ impl PartsManifest {
         Ok(out)
     }
 
-    /// Parse an envelope and check its signature. Returns the manifest only if a trusted key
-    /// signed it, with the reason otherwise (and the signer, when it is only not trusted).
+    /// Parse an envelope and check its signature. Returns the manifest only if enough trusted
+    /// keys signed it, with the reason otherwise (and the check, when it is well signed but
+    /// by keys not trusted here, or too few of them).
     pub fn open(
         envelope: &[u8],
-        trusted: &[TrustedKey],
-    ) -> Result<(Self, SignatureCheck), (String, Option<KeyId>)> {
+        trusted: &Trust,
+    ) -> Result<(Self, SignatureCheck), (String, Option<SignatureCheck>)> {
         if envelope.len() as u64 > MAX_PARTS_MANIFEST_BYTES {
             return Err(("larger than any parts manifest".into(), None));
         }
@@ -101,10 +124,11 @@ impl PartsManifest {
             trusted,
         );
         if let Err(reason) = require_trusted(&check) {
-            let signer = match &check {
-                SignatureCheck::UntrustedKey { key_id } => Some(*key_id),
-                _ => None,
-            };
+            let signer = matches!(
+                check,
+                SignatureCheck::UntrustedKey { .. } | SignatureCheck::BelowThreshold { .. }
+            )
+            .then(|| check.clone());
             return Err((reason, signer));
         }
         let manifest: PartsManifest = serde_json::from_str(&envelope.parts_manifest)

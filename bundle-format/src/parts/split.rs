@@ -15,7 +15,7 @@ use crate::digest::{Digest, Hasher};
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::reader::{BundleReader, SignaturePolicy};
-use crate::signing::SigningKey;
+use crate::signing::{SignatureCheck, SigningKey, Trust};
 
 /// Memory for one stripe of all parts together.
 const STRIPE_BUDGET: u64 = 64 << 20;
@@ -49,6 +49,8 @@ pub fn split(
     out_dir: &Path,
     options: SplitOptions,
     key: &SigningKey,
+    trusted: &Trust,
+    adopt_unsigned: bool,
 ) -> Result<PartsManifest, Error> {
     let io = |what: String| move |e: std::io::Error| Error::io(what.clone(), e);
     if options.part_size == 0 {
@@ -71,18 +73,20 @@ pub fn split(
     };
     let head = BundleReader::open(
         file.try_clone().map_err(io("opening the bundle".into()))?,
-        &SignaturePolicy::Report(Vec::new()),
+        &SignaturePolicy::Report(Trust::none()),
     )?;
     let (name, version) = (head.index().name.clone(), head.index().version.clone());
     let bundle_id = Digest::of(head.index_bytes());
     drop(head);
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
 
-    // The whole bundle is verified (every entry and digest, the signature not invalid) and its
-    // sha256 taken in one front-to-back read on its own thread, while this one cuts it stripe
-    // by stripe: a damaged bundle is never signed into parts and sent across.
+    // The whole bundle is verified (every entry and digest, its signature by a trusted key: the
+    // signing key's own or one of `trusted`) and its sha256 taken in one front-to-back read on
+    // its own thread, while this one cuts it stripe by stripe: a damaged or altered bundle is
+    // never signed into parts and sent across.
     let whole_path = bundle.to_path_buf();
-    let whole = std::thread::spawn(move || verify_and_hash(&whole_path));
+    let trusted = trusted.clone().with(key.trusted_key());
+    let whole = std::thread::spawn(move || verify_and_hash(&whole_path, &trusted, adopt_unsigned));
 
     let count = usize::try_from(bundle_size.div_ceil(options.part_size))
         .unwrap_or(usize::MAX)
@@ -285,19 +289,21 @@ pub(super) fn read_stripe(
 
 /// Read the bundle at `path` once: verify it (a bad signature or any damaged entry is an
 /// error) and take the sha256 of its bytes.
-fn verify_and_hash(path: &Path) -> Result<(Digest, u64), Error> {
+fn verify_and_hash(
+    path: &Path,
+    trusted: &Trust,
+    adopt_unsigned: bool,
+) -> Result<(Digest, u64), Error> {
     let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
     let hasher = std::rc::Rc::new(std::cell::RefCell::new(Hasher::default()));
     let tee = Tee {
         inner: BufReader::with_capacity(1 << 20, file),
         hasher: hasher.clone(),
     };
-    let reader = BundleReader::open(tee, &SignaturePolicy::Report(Vec::new()))?;
-    if let crate::signing::SignatureCheck::Invalid { reason, .. } = reader.signature() {
-        return Err(Error::BadSignature {
-            key_id: "of the bundle".into(),
-            reason: reason.clone(),
-        });
+    let reader = BundleReader::open(tee, &SignaturePolicy::Report(trusted.clone()))?;
+    match reader.signature() {
+        SignatureCheck::Unsigned if adopt_unsigned => {}
+        current => SignaturePolicy::Require(trusted.clone()).judge(current)?,
     }
     reader.finish()?;
     let hasher = hasher.borrow().clone();

@@ -13,7 +13,8 @@ use super::manifest::{PartEntry, PartsManifest};
 use crate::digest::{Digest, digest_reader};
 use crate::error::Error;
 use crate::printable::printable;
-use crate::signing::TrustedKey;
+use crate::reader::SignaturePolicy;
+use crate::signing::Trust;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "state")]
@@ -96,7 +97,7 @@ fn manifest_file(name: &str) -> bool {
 }
 
 /// Find the signed parts manifest in `dir` and account for every part.
-pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
+pub fn scan(dir: &Path, trusted: &Trust) -> Result<PartsStatus, Error> {
     let Listing {
         files: entries,
         others,
@@ -141,17 +142,9 @@ pub fn scan(dir: &Path, trusted: &[TrustedKey]) -> Result<PartsStatus, Error> {
         }
     }
     if manifests.is_empty() && !refused.is_empty() && untrusted_signers.len() == refused.len() {
-        // Every manifest is signed, by a key not trusted here: that is the signer's problem
-        // (exit 6), not damage.
-        let trusted_ids: Vec<String> = trusted.iter().map(|k| k.id().to_string()).collect();
-        return Err(Error::UntrustedKey {
-            key_id: untrusted_signers[0],
-            trusted: if trusted_ids.is_empty() {
-                "none".into()
-            } else {
-                trusted_ids.join(", ")
-            },
-        });
+        // Every manifest is well signed, by keys not trusted here or too few of them: that is
+        // the signers' problem (exit 6 or 10), not damage.
+        SignaturePolicy::Require(trusted.clone()).judge(&untrusted_signers[0])?;
     }
     let manifest = match manifests.len() {
         1 => manifests.into_values().next().map(|(m, _)| m).ok_or_else(|| parts_error(dir, "no parts manifest".into()))?,

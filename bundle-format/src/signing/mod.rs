@@ -4,16 +4,23 @@
 use std::fmt;
 use std::io::Cursor;
 
-use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox, SignatureBox};
+use minisign::{KeyPair, PublicKey, PublicKeyBox, SecretKey, SecretKeyBox};
 
 use crate::limits::MAX_SIGNATURE_BYTES;
+
+mod ed25519;
+mod entry;
+mod trust;
+
+pub use entry::{MAX_SIGNATURES, add_signature, split_signatures};
+pub use trust::Trust;
 
 /// minisign's 8-byte key id, shown as 16 upper-case hex digits like `minisign` prints it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyId([u8; 8]);
 
 impl KeyId {
-    fn from_slice(bytes: &[u8]) -> Self {
+    pub(crate) fn from_slice(bytes: &[u8]) -> Self {
         let mut id = [0u8; 8];
         id.copy_from_slice(&bytes[..8.min(bytes.len())]);
         Self(id)
@@ -156,6 +163,14 @@ impl SigningKey {
         KeyId::from_slice(self.public.keynum())
     }
 
+    /// This key's public half, trusted: what it signs is vouched for by whoever holds it.
+    pub fn trusted_key(&self) -> TrustedKey {
+        TrustedKey {
+            key: self.public.clone(),
+            origin: format!("the signing key {}", self.id()),
+        }
+    }
+
     /// Sign `data`, returning the text of a `.minisig` file.
     pub fn sign(&self, data: &[u8], trusted_comment: &str) -> Result<Vec<u8>, KeyError> {
         let signature = minisign::sign(
@@ -206,18 +221,28 @@ pub fn generate_key(password: impl Into<Password>) -> Result<GeneratedKey, KeyEr
 /// line, so a reader accepts no other: a changed byte in it would otherwise pass unnoticed.
 pub const UNTRUSTED_COMMENT: &str = "signature from ferry secret key";
 
-/// Outcome of checking the signature entry against the trusted keys.
+/// Outcome of checking a signature entry (one or more minisign signatures) against a [`Trust`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureCheck {
-    /// Verified by a trusted key.
+    /// Signed by at least the threshold of trusted keys, each signature valid.
     Trusted {
+        /// The first trusted signer (the one a single-key setup knows).
         key_id: KeyId,
+        /// Every trusted key whose signature verified, in key id order.
+        signers: Vec<KeyId>,
         trusted_comment: String,
     },
     /// The entry is empty: the bundle was exported with `--unsigned`.
     Unsigned,
-    /// Well-formed, but made by a key nobody trusts here.
+    /// Well-formed, but made by keys nobody trusts here.
     UntrustedKey { key_id: KeyId },
+    /// Valid signatures by trusted keys, but fewer than the threshold.
+    BelowThreshold {
+        signers: Vec<KeyId>,
+        /// Signers not trusted here (unknown, or removed by a newer trust root).
+        others: Vec<KeyId>,
+        threshold: usize,
+    },
     /// Does not verify, or is not a signature at all.
     Invalid {
         key_id: Option<KeyId>,
@@ -229,45 +254,31 @@ impl SignatureCheck {
     pub fn key_id(&self) -> Option<KeyId> {
         match self {
             Self::Trusted { key_id, .. } | Self::UntrustedKey { key_id } => Some(*key_id),
+            Self::BelowThreshold { signers, .. } => signers.first().copied(),
             Self::Invalid { key_id, .. } => *key_id,
             Self::Unsigned => None,
         }
     }
 }
 
-/// Check `signature` (a `.minisig` file's bytes) over `data` against `trusted` keys.
-pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) -> SignatureCheck {
+/// Check `signature` (a signature entry: one or more `.minisig` texts) over `data` against
+/// `trust`: every signature by a trusted key must verify, and at least `trust.threshold`
+/// distinct trusted keys must have signed.
+pub fn check_signature(data: &[u8], signature: &[u8], trust: &Trust) -> SignatureCheck {
     if signature.is_empty() {
         return SignatureCheck::Unsigned;
     }
     if signature.len() as u64 > MAX_SIGNATURE_BYTES {
         return SignatureCheck::Invalid {
             key_id: None,
-            reason: "the signature entry is larger than any minisign signature".into(),
+            reason: "the signature entry is larger than any set of signatures ferry writes".into(),
         };
     }
-    let parsed = std::str::from_utf8(signature)
+    let signatures = match std::str::from_utf8(signature)
         .map_err(|e| e.to_string())
-        .and_then(|text| match shape_problem(text) {
-            Some(problem) => Err(problem),
-            None => SignatureBox::from_string(text)
-                .map_err(|e| e.to_string())
-                .and_then(|signature| {
-                    // Exactly one signature as minisign writes it: no extra lines, no CRLF.
-                    let canonical = SignatureBox::from_string(text)
-                        .map(SignatureBox::into_string)
-                        .map_err(|e| e.to_string())?;
-                    if canonical != text {
-                        Err("the signature entry holds more than one minisign signature in its canonical form (extra lines or CRLF)".to_owned())
-                    } else if signature.untrusted_comment().ok().as_deref() != Some(UNTRUSTED_COMMENT) {
-                        Err(format!("its untrusted comment is not `{UNTRUSTED_COMMENT}`, the only one ferry writes: the entry was altered"))
-                    } else {
-                        Ok(signature)
-                    }
-                }),
-        });
-    let signature = match parsed {
-        Ok(signature) => signature,
+        .and_then(entry::parse)
+    {
+        Ok(signatures) => signatures,
         Err(reason) => {
             return SignatureCheck::Invalid {
                 key_id: None,
@@ -275,43 +286,39 @@ pub fn check_signature(data: &[u8], signature: &[u8], trusted: &[TrustedKey]) ->
             };
         }
     };
-    let key_id = KeyId::from_slice(signature.keynum());
-    let Some(key) = trusted.iter().find(|k| k.id() == key_id) else {
-        return SignatureCheck::UntrustedKey { key_id };
-    };
-    match minisign::verify(&key.key, &signature, Cursor::new(data), true, false, false) {
-        Ok(()) => SignatureCheck::Trusted {
+    let mut signers = Vec::new();
+    let mut others = Vec::new();
+    let mut trusted_comment = None;
+    for signature in &signatures {
+        let key_id = KeyId::from_slice(signature.keynum());
+        let Some(key) = trust.key(key_id) else {
+            others.push(key_id);
+            continue;
+        };
+        if let Err(e) = minisign::verify(&key.key, signature, Cursor::new(data), true, false, false)
+        {
+            return SignatureCheck::Invalid {
+                key_id: Some(key_id),
+                reason: e.to_string(),
+            };
+        }
+        trusted_comment.get_or_insert_with(|| signature.trusted_comment().unwrap_or_default());
+        signers.push(key_id);
+    }
+    match (signers.first(), others.first()) {
+        (None, Some(&key_id)) => SignatureCheck::UntrustedKey { key_id },
+        (None, None) => SignatureCheck::Unsigned,
+        (Some(_), _) if signers.len() < trust.threshold => SignatureCheck::BelowThreshold {
+            signers,
+            others,
+            threshold: trust.threshold,
+        },
+        (Some(&key_id), _) => SignatureCheck::Trusted {
             key_id,
-            trusted_comment: signature.trusted_comment().unwrap_or_default(),
-        },
-        Err(e) => SignatureCheck::Invalid {
-            key_id: Some(key_id),
-            reason: e.to_string(),
+            signers,
+            trusted_comment: trusted_comment.unwrap_or_default(),
         },
     }
-}
-
-/// minisign 0.10 slices its signatures without checking their length, so a truncated one would
-/// panic inside it: the two base64 lines must decode to exactly a signature's size first.
-fn shape_problem(text: &str) -> Option<String> {
-    use base64::Engine;
-    let lines: Vec<&str> = text.lines().collect();
-    let decoded_len = |line: Option<&&str>| {
-        line.and_then(|l| {
-            base64::engine::general_purpose::STANDARD
-                .decode(l.trim())
-                .ok()
-        })
-        .map(|bytes| bytes.len())
-    };
-    // algorithm (2) + key id (8) + Ed25519 signature (64); then the global signature (64)
-    if decoded_len(lines.get(1)) != Some(74) {
-        return Some("its signature line is not a minisign signature".into());
-    }
-    if decoded_len(lines.get(3)) != Some(64) {
-        return Some("its global signature line is not a minisign signature".into());
-    }
-    None
 }
 
 /// For signed documents other than the bundle index (parts manifests, registry inventories):
@@ -322,6 +329,13 @@ pub fn require_trusted(check: &SignatureCheck) -> Result<(), String> {
         SignatureCheck::Unsigned => Err("it is unsigned".into()),
         SignatureCheck::UntrustedKey { key_id } => Err(format!(
             "it is signed by key {key_id}, which is not trusted here"
+        )),
+        SignatureCheck::BelowThreshold {
+            signers, threshold, ..
+        } => Err(format!(
+            "it is signed by {} of the {threshold} trusted keys it needs ({})",
+            signers.len(),
+            trust::list(signers)
         )),
         SignatureCheck::Invalid { reason, .. } => Err(format!(
             "its signature is invalid ({reason}): it was altered"
@@ -343,7 +357,7 @@ mod tests {
         };
         assert_eq!(signer.id(), trusted.id());
         let signature = signer.sign(b"index", "comment").unwrap_or_default();
-        let trusted = [trusted];
+        let trusted = Trust::any_of(vec![trusted]);
         assert!(matches!(
             check_signature(b"index", &signature, &trusted),
             SignatureCheck::Trusted { .. }
@@ -357,7 +371,7 @@ mod tests {
             SignatureCheck::Unsigned
         );
         assert!(matches!(
-            check_signature(b"index", &signature, &[]),
+            check_signature(b"index", &signature, &Trust::any_of(Vec::new())),
             SignatureCheck::UntrustedKey { .. }
         ));
     }
@@ -377,7 +391,11 @@ mod tests {
             .unwrap_or_default();
         assert!(signature.contains(UNTRUSTED_COMMENT));
         let changed = signature.replacen("ferry secret", "ferry secreT", 1);
-        let check = check_signature(b"index", changed.as_bytes(), std::slice::from_ref(&trusted));
+        let check = check_signature(
+            b"index",
+            changed.as_bytes(),
+            &Trust::any_of(vec![trusted.clone()]),
+        );
         assert!(
             matches!(&check, SignatureCheck::Invalid { reason, .. } if reason.contains("untrusted comment")),
             "{check:?}"
@@ -405,7 +423,11 @@ mod tests {
         for damaged in [cut(3, 40), cut(3, 0), cut(1, 60), cut(1, 20)] {
             assert!(
                 matches!(
-                    check_signature(b"index", damaged.as_bytes(), std::slice::from_ref(&trusted)),
+                    check_signature(
+                        b"index",
+                        damaged.as_bytes(),
+                        &Trust::any_of(vec![trusted.clone()])
+                    ),
                     SignatureCheck::Invalid { .. }
                 ),
                 "{damaged}"

@@ -45,6 +45,11 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
                     .context("--expires")
             })
             .transpose()?,
+        trust_roots: args
+            .carry_roots
+            .iter()
+            .map(|path| keys::carried_root(path))
+            .collect::<Result<_>>()?,
     };
     let output = AtomicFile::create(&args.output)?;
     let (file, export) = exporter::export(&manifest, output.writer(), signer.as_ref(), &options)?;

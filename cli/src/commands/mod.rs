@@ -10,13 +10,16 @@ mod parts;
 mod push;
 mod sign;
 mod state;
+mod trust;
 mod verify;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::{Command, KeyCommand, NodeCommand, PartsCommand, SelfCommand, StateCommand};
+use crate::args::{
+    Command, KeyCommand, NodeCommand, PartsCommand, SelfCommand, StateCommand, TrustCommand,
+};
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
@@ -61,6 +64,15 @@ pub fn run(command: Command) -> Result<ExitCode> {
             force,
             password,
         }) => key::generate(&output, unencrypted, force, &password),
+        Command::Trust(command) => match command {
+            TrustCommand::Init(args) => trust::init(&args),
+            TrustCommand::AddKey(args) => trust::add_key(&args),
+            TrustCommand::RemoveKey(args) => trust::remove_key(&args),
+            TrustCommand::Threshold(args) => trust::threshold(&args),
+            TrustCommand::Expires(args) => trust::expires(&args),
+            TrustCommand::Sign(args) => trust::sign(&args),
+            TrustCommand::Show(args) => trust::show(&args),
+        },
         Command::Completions { shell } => meta::completions(shell),
         Command::Man { out_dir } => meta::man(&out_dir),
     }

@@ -16,7 +16,15 @@ pub fn split(args: &SplitArgs) -> Result<ExitCode> {
         part_size: args.part_size,
         repair_percent: args.repair,
     };
-    let manifest = bundle_format::parts::split(&args.bundle, &args.output, options, &key)?;
+    let trusted = keys::trusted_keys(&args.trust)?;
+    let manifest = bundle_format::parts::split(
+        &args.bundle,
+        &args.output,
+        options,
+        &key,
+        &trusted,
+        args.adopt_unsigned,
+    )?;
     line(&format!(
         "split {} {} into {} of up to {} and {} in {}\n  any {} lost or damaged can be rebuilt; `cat` of the data parts in order is the bundle",
         manifest.bundle_name,

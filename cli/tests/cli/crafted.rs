@@ -320,12 +320,18 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
         let output = ws.verify(&path);
         (output.status.code(), stderr(&output))
     };
-    // The same signature with a line appended: refused as a bad signature.
+    // The same signature with a line appended: refused as a bad signature (an entry holds
+    // whole four-line signatures only).
     let mut appended = signature.clone();
     appended.extend_from_slice(b"untrusted comment: x\n");
     let (code, err) = verify("appended.tar.zst", with_head(&good, &index, &appended));
     assert_eq!(code, Some(4), "{err}");
-    assert!(err.contains("canonical form"), "{err}");
+    assert!(err.contains("ends inside a signature"), "{err}");
+    // The same signature twice: one key signs once, so the entry was altered.
+    let twice = [signature.clone(), signature.clone()].concat();
+    let (code, err) = verify("twice.tar.zst", with_head(&good, &index, &twice));
+    assert_eq!(code, Some(4), "{err}");
+    assert!(err.contains("one per key"), "{err}");
     let crlf = String::from_utf8(signature.clone())
         .unwrap()
         .replace('\n', "\r\n")

@@ -167,6 +167,27 @@ fn a_delta_carries_only_new_blobs_crosses_as_parts_and_applies_onto_the_base() {
             .arg(format!("docker://{}/{at}", registry.address))
             .arg(format!("oci:{}:x", ws.path("pulled").display()))));
     }
+    // The full v2 and the v2 delta deliver the same artifacts: one release, in either order.
+    let pushed = |output: Output| report_of(&ok(output));
+    assert_eq!(pushed(push(&ws, &registry, &full))["rollback"], false);
+    let other = Registry::start();
+    ok(push(&ws, &other, &v1));
+    ok(push(&ws, &other, &full));
+    assert_eq!(pushed(push(&ws, &other, &delta))["rollback"], false);
+    // A different bundle under v2 is still refused.
+    let impostor = ws.write(
+        "impostor.yaml",
+        &std::fs::read_to_string(&v2_manifest)
+            .unwrap()
+            .replace("evolving:v2", "evolving:v1"),
+    );
+    let impostor = ws.export(&impostor, "impostor.tar.zst");
+    let refused = push(&ws, &other, &impostor);
+    assert_eq!(refused.status.code(), Some(7), "{}", stderr(&refused));
+}
+
+fn report_of(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 #[test]

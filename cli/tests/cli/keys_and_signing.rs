@@ -149,6 +149,8 @@ fn resigning_keeps_the_id_and_switches_the_trusted_key() {
     assert_eq!(untrusted.status.code(), Some(6), "{}", stderr(&untrusted));
     assert!(stderr(&untrusted).contains("--trusted-key"));
     assert_eq!(inspect_id(&bundle), id_before);
+    // Added beside the first: either key alone verifies it, and each signature in the entry is
+    // an ordinary minisign signature of the index.
     ok(run(crate::support::ferry()
         .current_dir(ws.dir.path())
         .env("FERRY_KEY_PASSWORD", "s3cret")
@@ -157,6 +159,65 @@ fn resigning_keeps_the_id_and_switches_the_trusted_key() {
             "b.tar.zst",
             "--key",
             "second.key",
+            "--trusted-key",
+            "k.pub",
+        ])));
+    assert_eq!(inspect_id(&bundle), id_before);
+    ok(ws.verify(&bundle));
+    let both = ok(run(crate::support::ferry().args([
+        "verify".as_ref(),
+        bundle.as_os_str(),
+        "--json".as_ref(),
+        "--trusted-key".as_ref(),
+        ws.path("second.pub").as_os_str(),
+        "--trusted-key".as_ref(),
+        ws.path("k.pub").as_os_str(),
+    ])));
+    let report: serde_json::Value = serde_json::from_slice(&both.stdout).unwrap();
+    assert_eq!(
+        report["signature"]["signers"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    if require_tools(&["minisign", "tar", "zstd"]) {
+        let dir = ws.path("two");
+        std::fs::create_dir(&dir).unwrap();
+        ok(run(Command::new("tar")
+            .args(["--zstd", "-xf"])
+            .arg(&bundle)
+            .arg("-C")
+            .arg(&dir)));
+        let entry = std::fs::read_to_string(dir.join("ferry-index.json.minisig")).unwrap();
+        let lines: Vec<&str> = entry.lines().collect();
+        assert_eq!(lines.len(), 8, "{entry}");
+        for (i, signature) in lines.chunks(4).enumerate() {
+            let file = dir.join(format!("sig{i}.minisig"));
+            std::fs::write(&file, signature.join("\n") + "\n").unwrap();
+            let verified = ["k.pub", "second.pub"].iter().any(|key| {
+                run(Command::new("minisign")
+                    .arg("-V")
+                    .arg("-p")
+                    .arg(ws.path(key))
+                    .arg("-m")
+                    .arg(dir.join("ferry-index.json"))
+                    .arg("-x")
+                    .arg(&file))
+                .status
+                .success()
+            });
+            assert!(verified, "signature {i} does not verify with minisign");
+        }
+    }
+    // With --replace, the new signature is the only one.
+    ok(run(crate::support::ferry()
+        .current_dir(ws.dir.path())
+        .env("FERRY_KEY_PASSWORD", "s3cret")
+        .args([
+            "sign",
+            "b.tar.zst",
+            "--key",
+            "second.key",
+            "--replace",
             "--trusted-key",
             "k.pub",
         ])));

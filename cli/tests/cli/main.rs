@@ -35,4 +35,5 @@ mod serve;
 mod tamper;
 mod tamper_campaign;
 mod trust;
+mod trust_roots;
 mod url_files;

@@ -409,4 +409,53 @@ fn split_refuses_a_damaged_bundle_and_sizes_parts_by_the_data() {
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+
+    // An altered index under the signature of the original (the signer's own key): split
+    // authenticates the bundle before it signs anything over it, and refuses.
+    let altered = ws.path("altered.tar.zst");
+    let edited = ws.path("edited.tar.zst");
+    crate::support::rewrite_bundle(&bundle, &edited, &ws.path("k.key"), |index| {
+        index.version = "6.6.6".into();
+    });
+    crate::support::splice_signature(&bundle, &edited, &altered);
+    assert_eq!(ws.verify(&altered).status.code(), Some(4));
+    let parts = ws.path("altered-parts");
+    let refused = run(crate::support::ferry()
+        .arg("split")
+        .arg(&altered)
+        .arg("-o")
+        .arg(&parts)
+        .args(["--part-size", "64K", "--key"])
+        .arg(ws.path("k.key")));
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    let signed: Vec<_> = std::fs::read_dir(&parts)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        !signed
+            .iter()
+            .any(|n| n.to_string_lossy().ends_with(".json")),
+        "a parts manifest was signed over an altered bundle: {signed:?}"
+    );
+    // A bundle signed by a key nobody named is not vouched for by another signer either.
+    ok(run(crate::support::ferry()
+        .args(["key", "generate", "--unencrypted", "-o"])
+        .arg(ws.path("other"))));
+    let refused = run(crate::support::ferry()
+        .arg("split")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(ws.path("foreign-parts"))
+        .args(["--part-size", "64K", "--key"])
+        .arg(ws.path("other.key")));
+    assert_eq!(refused.status.code(), Some(6), "{}", stderr(&refused));
+    ok(run(crate::support::ferry()
+        .arg("split")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(ws.path("foreign-parts"))
+        .args(["--part-size", "64K", "--key"])
+        .arg(ws.path("other.key"))
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
 }

@@ -310,4 +310,16 @@ fn an_older_bundle_is_refused_by_the_registry_and_moves_no_tag() {
             registry.address
         ))));
     assert_eq!(again.stdout, ledger_raw);
+
+    // Forward to 2.0.0 again; 1.0.0, though the registry took it once, is now a replay.
+    ok(push(&ws, &registry, &newer, &[]));
+    let replay = push(&ws, &registry, &older, &[]);
+    assert_eq!(replay.status.code(), Some(7), "{}", stderr(&replay));
+    assert!(
+        stderr(&replay).contains("was delivered to registry")
+            && stderr(&replay).contains("2.0.0 has been delivered since"),
+        "{}",
+        stderr(&replay)
+    );
+    assert_eq!(skopeo_digest(&registry, at), pushed);
 }

@@ -380,6 +380,18 @@ fn an_older_bundle_is_refused_on_the_far_side_unless_rolled_back_on_purpose() {
         "ferry-registry 700\nactive\nactive"
     );
 
+    // Forward again to 2.0.0; then 1.0.0, though accepted once, is a replay and refused.
+    ok(install_with_state(&ws, &newer, &inventory, &state, &[]));
+    let before = snapshot(&bed);
+    let replay = install_with_state(&ws, &older, &inventory, &state, &[]);
+    assert_eq!(replay.status.code(), Some(ROLLBACK), "{}", stderr(&replay));
+    assert!(
+        stderr(&replay).contains("was delivered to registry host h1 before, but 2.0.0"),
+        "{}",
+        stderr(&replay)
+    );
+    assert_eq!(snapshot(&bed), before, "a refused replay changed a host");
+
     // A damaged ledger stops install (it guards against rollbacks) and is named by status.
     host_text(&bed, &h1, "echo '{broken' > /var/lib/ferry/ledger.json");
     let refused = install_with_state(&ws, &older, &inventory, &state, &["--plan"]);

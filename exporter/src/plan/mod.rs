@@ -264,6 +264,7 @@ pub async fn plan(
         base: None,
         expires: None,
         packages,
+        trust_roots: Vec::new(),
         lookup: Default::default(),
     };
     Ok(ExportPlan {

@@ -37,7 +37,7 @@ impl VerifiedBundle {
         let span = tracing::info_span!("open bundle", path = %path.display());
         let _entered = span.enter();
         let (from_parts, bytes): (bool, Arc<dyn ReadAt>) = if path.is_dir() {
-            let status = scan(path, trusted_keys(policy))?;
+            let status = scan(path, policy.trust())?;
             (true, Arc::new(assemble(&status, path)?))
         } else {
             let file = bundle_format::bounded::open_regular(path).map_err(|e| {
@@ -63,12 +63,31 @@ impl VerifiedBundle {
         })
     }
 
-    /// The minisign key id that signed the index, or `unsigned`.
+    /// Who vouches for the bundle, as the ledger keeps releases apart: the trust root (its
+    /// keys rotate, its releases are one line), else the minisign key id that signed the
+    /// index, or `unsigned`.
     pub fn signer(&self) -> String {
+        if self.random.trust().root().is_some() {
+            return crate::ledger::TRUST_ROOT_SIGNER.to_owned();
+        }
         self.random
             .signature()
             .key_id()
             .map_or_else(|| "unsigned".to_owned(), |id| id.to_string())
+    }
+
+    /// Who the signatures were counted against: with a trust root, the newest it led to.
+    pub fn trust(&self) -> &bundle_format::signing::Trust {
+        self.random.trust()
+    }
+
+    /// The signatures counted again against `trust` (a newer root the far side holds), with
+    /// this bundle's policy otherwise; returns the trust they were counted against.
+    pub fn recheck(
+        &self,
+        trust: bundle_format::signing::Trust,
+    ) -> Result<bundle_format::signing::Trust, InstallError> {
+        Ok(self.random.recheck(&self.policy.with_trust(trust))?)
     }
 
     pub fn index(&self) -> &BundleIndex {
@@ -115,13 +134,5 @@ impl VerifiedBundle {
         }
         reader.finish()?;
         Ok(())
-    }
-}
-
-fn trusted_keys(policy: &SignaturePolicy) -> &[bundle_format::TrustedKey] {
-    match policy {
-        SignaturePolicy::Require(keys)
-        | SignaturePolicy::AllowUnsigned(keys)
-        | SignaturePolicy::Report(keys) => keys,
     }
 }

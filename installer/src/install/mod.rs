@@ -74,18 +74,17 @@ fn delivery(
         Some(session) => runtime.block_on(crate::ledger::on_host::read(session))?,
         None => Ledger::default(),
     };
+    let place = format!("registry host {host}");
+    let trust_root = crate::trust_root_check::reconcile(bundle, &ledger, &place)?;
     let candidate = Candidate::of(bundle);
     let acceptance = ledger
-        .check(
-            &candidate,
-            options.allow_downgrade,
-            &format!("registry host {host}"),
-        )
+        .check(&candidate, options.allow_downgrade, &place)
         .map_err(InstallError::Rollback)?;
     Ok(Delivery {
         ledger,
         candidate,
         acceptance,
+        trust_root,
     })
 }
 

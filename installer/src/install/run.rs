@@ -37,6 +37,8 @@ pub struct Delivery {
     pub ledger: Ledger,
     pub candidate: Candidate,
     pub acceptance: Acceptance,
+    /// A trust root newer than the one the ledger holds (or its first), kept when recorded.
+    pub trust_root: Option<String>,
 }
 
 /// Generated once and kept in the state directory (0600); in `--plan`, read if there and

@@ -89,12 +89,10 @@ pub fn push_with(
     // Rollback protection first: nothing is sent for a bundle the registry must refuse.
     let candidate = Candidate::of(bundle);
     let ledger = runtime.block_on(in_registry::read(registry))?;
+    let place = format!("registry {}", registry.registry);
+    let trust_root = crate::trust_root_check::reconcile(bundle, &ledger, &place)?;
     let acceptance = ledger
-        .check(
-            &candidate,
-            options.allow_downgrade,
-            &format!("registry {}", registry.registry),
-        )
+        .check(&candidate, options.allow_downgrade, &place)
         .map_err(InstallError::Rollback)?;
     let plan = plan(index)?;
     let base = index
@@ -179,6 +177,9 @@ pub fn push_with(
         &mut report,
     ))?;
     let mut updated = ledger.clone();
+    if trust_root.is_some() {
+        updated.trust_root = trust_root;
+    }
     updated.record(
         &candidate,
         acceptance,

@@ -151,6 +151,9 @@ impl Stage for RecordStage {
     fn plan(&self, run: &Run) -> Result<Vec<Step>, InstallError> {
         let delivery = &run.delivery;
         let mut ledger = delivery.ledger.clone();
+        if let Some(root) = &delivery.trust_root {
+            ledger.trust_root = Some(root.clone());
+        }
         ledger.record(
             &delivery.candidate,
             delivery.acceptance,
