@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole pipeline on embedded defaults: build ferry, generate a signing key, export the demo
-# manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it; then export the
+# manifest (manifests/demo.yaml) into a signed bundle, verify and inspect it, and have a second
+# person sign it under a two-of-two trust root; then export the
 # same images again from a real registry on loopback (started and seeded here) and diff the two;
 # split the bundle for a one-way link, lose a part, and join it back; push the parts into the
 # registry, take a signed snapshot of it, and export and push a delta against it; then, as root,
@@ -39,6 +40,19 @@ echo "== ferry verify"
 
 echo "== ferry inspect"
 "$ferry" inspect "$work/demo.tar.zst" --trusted-key "$work/demo.pub"
+
+echo "== two people sign: a trust root wants 2 bundle keys; the second signs after verifying the first"
+"$ferry" key generate -o "$work/second" --unencrypted
+"$ferry" trust init "$work/root.json" --root-key "$work/demo.pub" --bundle-key "$work/demo.pub" \
+  --bundle-key "$work/second.pub" --bundle-threshold 2
+"$ferry" trust sign "$work/root.json" --key "$work/demo.key"
+set +e
+"$ferry" verify "$work/demo.tar.zst" --trust-root "$work/root.json"
+code=$?
+set -e
+[[ $code -eq 10 ]] || { echo "expected exit 10 (one signature of two), got $code" >&2; exit 1; }
+"$ferry" sign "$work/demo.tar.zst" --key "$work/second.key" --trust-root "$work/root.json"
+"$ferry" verify "$work/demo.tar.zst" --trust-root "$work/root.json"
 
 echo "== a registry on loopback, seeded with the fixture images"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
                   5 unsigned bundle, 6 signer not trusted, 7 older bundle than installed \
                   (rollback refused), 8 expired bundle or trust root, 9 state directory does not \
                   match the installation, 10 signed by fewer trusted keys than the trust root's \
-                  threshold."
+                  threshold, 11 another operator's run holds the lock."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -173,6 +173,8 @@ pub struct PruneArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +212,8 @@ pub struct NodeRemoveArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +268,15 @@ pub struct PasswordArgs {
     /// Read the secret key's password from this file (first line).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+}
+
+/// One operator at a time: install, push, prune and node removal hold a lock for their run.
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// How long to wait for another operator's install, push, prune or node removal to end
+    /// before refusing, naming who holds it; 0 refuses at once.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_wait)]
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -386,6 +399,8 @@ pub struct PushArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 /// What a reader accepts beyond a current bundle signed by a trusted key.
@@ -467,6 +482,8 @@ pub struct InstallArgs {
     /// Print the result (or the plan) as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]
@@ -625,6 +642,14 @@ pub struct StatusArgs {
 
 /// `100M`, `1G`, `512K` (powers of 1024) or plain bytes.
 /// `90s`, `5m`, `1h` or plain seconds; at least one second, at most a day.
+/// A duration, or 0 for none at all.
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim() {
+        "0" | "0s" | "0m" => Ok(std::time::Duration::ZERO),
+        other => parse_duration(other),
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| c.is_ascii_alphabetic()) {

@@ -15,6 +15,8 @@ pub const EXPIRED: u8 = 8;
 pub const STATE_DIVERGED: u8 = 9;
 /// Valid signatures by trusted keys, but fewer than the trust root's threshold.
 pub const BELOW_THRESHOLD: u8 = 10;
+/// Another operator's install, push, prune or node removal holds the lock.
+pub const LOCKED: u8 = 11;
 
 pub fn category_code(category: Category) -> u8 {
     match category {
@@ -66,6 +68,7 @@ fn refusal_code(error: &anyhow::Error) -> Option<u8> {
         |cause| match cause.downcast_ref::<installer::InstallError>()? {
             installer::InstallError::StateDiverged { .. } => Some(STATE_DIVERGED),
             installer::InstallError::Rollback(_) => Some(ROLLBACK),
+            installer::InstallError::Locked { .. } => Some(LOCKED),
             _ => None,
         },
     )

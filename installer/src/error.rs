@@ -53,6 +53,16 @@ pub enum InstallError {
     },
     #[error(transparent)]
     Rollback(Box<crate::ledger::RollbackRefused>),
+    #[error(
+        "{place} is in use by {holder}, and stayed so for the {waited} s this run waited: one \
+         operator at a time. Wait for that run to end (or ask its operator), then run again, or \
+         wait longer with --lock-wait"
+    )]
+    Locked {
+        place: String,
+        holder: String,
+        waited: u64,
+    },
     #[error(transparent)]
     Other(bundle_format::Problem),
 }

@@ -30,4 +30,6 @@ pub struct InstallOptions {
     pub drain_timeout: std::time::Duration,
     /// How long to wait for each chart's helm install job; None: do not wait (`--no-wait`).
     pub chart_wait: Option<std::time::Duration>,
+    /// How long to wait for another operator's run to end (`--lock-wait`).
+    pub lock_wait: std::time::Duration,
 }

@@ -29,6 +29,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         force_k3s_version: args.force_k3s_version,
         drain_timeout: args.drain_timeout,
         chart_wait: (!args.no_wait).then_some(args.wait_timeout),
+        lock_wait: args.lock.lock_wait,
     };
     // The signature is checked before any host is touched.
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
@@ -296,6 +297,7 @@ pub fn self_install(args: &crate::args::SelfInstallArgs) -> Result<ExitCode> {
 pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
     let (inventory, ssh, state_root) = far_side(&args.far_side)?;
     let options = installer::prune::PruneOptions {
+        lock_wait: args.lock.lock_wait,
         keep: args.keep as usize,
         plan_only: args.plan,
         registry_url: args.registry_url.clone(),
@@ -358,6 +360,7 @@ pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
 pub fn node_remove(args: &crate::args::NodeRemoveArgs) -> Result<ExitCode> {
     let (inventory, ssh, state_root) = far_side(&args.far_side)?;
     let options = installer::node_remove::RemoveOptions {
+        lock_wait: args.lock.lock_wait,
         plan_only: args.plan,
         drain: installer::cluster::kubectl::DrainOptions {
             timeout: args.drain_timeout,

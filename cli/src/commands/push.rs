@@ -16,6 +16,7 @@ use crate::render::{AtomicFile, counted, human_bytes, print_json};
 pub fn push(args: &PushArgs) -> Result<ExitCode> {
     let policy = keys::signature_policy(&args.trust, &args.accept)?;
     let options = PushOptions {
+        lock_wait: Some(args.lock.lock_wait),
         registry: args.to.clone(),
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),

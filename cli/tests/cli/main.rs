@@ -21,6 +21,7 @@ mod interop;
 mod keys_and_signing;
 mod manifest_errors;
 mod memory;
+mod operator_lock;
 mod output;
 mod packages;
 mod parts;

@@ -644,3 +644,142 @@ fn the_generated_ca_vouches_only_for_the_registry_and_rotates_in_two_runs() {
         stdout(&rerun)
     );
 }
+
+/// An install of `bundle`, started and left running.
+fn spawn_install(
+    ws: &Workspace,
+    bundle: &Path,
+    inventory: &Path,
+    state: &Path,
+    extra: &[&str],
+) -> std::process::Child {
+    ferry()
+        .arg("install")
+        .arg(bundle)
+        .arg("-i")
+        .arg(inventory)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Who holds the registry host's lock, once a run has taken it (None after `timeout`).
+fn lock_holder(bed: &Testbed, address: &str, timeout: std::time::Duration) -> Option<String> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < timeout {
+        let output = on_host(
+            bed,
+            address,
+            "cat /var/lib/ferry/operator.lock.holder 2>/dev/null",
+        );
+        if output.status.success() && !output.stdout.is_empty() {
+            return Some(String::from_utf8_lossy(&output.stdout).into_owned());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn two_installs_started_together_run_one_after_the_other_and_a_dead_run_holds_nothing() {
+    const LOCKED: i32 = 11;
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    if crate::support::require_fixtures().is_none() {
+        return;
+    }
+    let ws = Workspace::new();
+    let bundle = ws.export(&app_manifest(&ws, "2.0.0", "app2"), "app-2.tar.zst");
+    let inventory = inventory(&ws, &bed, "testbed", 5000, &bed.known_hosts());
+    let state = ws.path("state");
+    let h1 = bed.hosts[0].address.clone();
+
+    // A run killed while it holds the lock: the host frees it with the run's connection.
+    let mut dying = spawn_install(&ws, &bundle, &inventory, &state, &[]);
+    let holder = lock_holder(&bed, &h1, std::time::Duration::from_secs(120))
+        .expect("the install takes the lock");
+    assert!(holder.contains("install app 2.0.0"), "{holder}");
+    dying.kill().unwrap();
+    assert_eq!(
+        dying.wait().unwrap().code(),
+        None,
+        "the run ended before it was killed"
+    );
+    let freed = std::time::Instant::now();
+    while !on_host(&bed, &h1, "flock -n /var/lib/ferry/operator.lock true")
+        .status
+        .success()
+    {
+        assert!(
+            freed.elapsed() < std::time::Duration::from_secs(30),
+            "a dead run still holds the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // Two installs started together: one waits for the other, then finds everything in place.
+    let (a, b) = (
+        spawn_install(&ws, &bundle, &inventory, &state, &["--json"]),
+        spawn_install(&ws, &bundle, &inventory, &state, &["--json"]),
+    );
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(b.status.success(), "{}", stderr(&b));
+    let waited: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|o| stderr(o).contains("is in use by") && stderr(o).contains("waiting up to 600 s"))
+        .collect();
+    assert_eq!(
+        waited.iter().filter(|w| **w).count(),
+        1,
+        "exactly one waited: {waited:?}"
+    );
+    let changed: Vec<bool> = [&a, &b].iter().map(|o| report(o).changed).collect();
+    assert_eq!(
+        changed.iter().filter(|c| **c).count(),
+        1,
+        "one installed, the other found it done: {changed:?}"
+    );
+    assert_eq!(
+        host_text(
+            &bed,
+            &h1,
+            "test -e /var/lib/ferry/operator.lock.holder; echo $?"
+        ),
+        "1",
+        "released at the end"
+    );
+
+    // Another operator's run holds it: refused at once with --lock-wait 0, or after a bounded
+    // wait, naming them; once their run is gone, it goes through without waiting.
+    host_text(
+        &bed,
+        &h1,
+        "printf '%s' '{\"by\":\"bob@ws2\",\"command\":\"prune --keep 2\",\"since\":\"2026-12-06T09:00:00Z\",\"token\":\"00\"}' > /var/lib/ferry/operator.lock.holder; systemd-run --quiet --unit ferry-test-lock flock /var/lib/ferry/operator.lock sleep 600",
+    );
+    let refused = install_with_state(&ws, &bundle, &inventory, &state, &["--lock-wait", "0"]);
+    assert_eq!(refused.status.code(), Some(LOCKED), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("is in use by bob@ws2 running `ferry prune --keep 2`"),
+        "{}",
+        stderr(&refused)
+    );
+    let started = std::time::Instant::now();
+    let refused = install_with_state(&ws, &bundle, &inventory, &state, &["--lock-wait", "3s"]);
+    assert_eq!(refused.status.code(), Some(LOCKED), "{}", stderr(&refused));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    host_text(&bed, &h1, "systemctl stop ferry-test-lock");
+    ok(install_with_state(
+        &ws,
+        &bundle,
+        &inventory,
+        &state,
+        &["--lock-wait", "0"],
+    ));
+}

@@ -145,13 +145,45 @@ pub fn install(
     // 2. The local state must be the installation's own before anything is made or written.
     check_state(&runtime, &connected, inventory, options, &state)?;
     // 3. No older bundle than the registry host already took, unless asked for.
-    let delivery = delivery(&runtime, &connected, bundle, inventory, options)?;
-    let secrets = Secrets::load(
+    let mut delivery = delivery(&runtime, &connected, bundle, inventory, options)?;
+    // 4. One operator at a time, from the first change on (a refused install changes nothing,
+    //    not even the lock; a plan takes none): the registry host's lock, held to the end of
+    //    the run, and under it the ledger judged again, as another run may have delivered.
+    let index = bundle.index();
+    let lock = if options.plan_only {
+        None
+    } else {
+        let lock = crate::operator_lock::on_registry_host(
+            &runtime,
+            &connected,
+            &inventory.registry.host,
+            &format!("install {} {}", index.name, index.version),
+            options.lock_wait,
+        )?;
+        let secured = self::delivery(&runtime, &connected, bundle, inventory, options);
+        match secured {
+            Ok(now) => delivery = now,
+            Err(e) => {
+                runtime.block_on(lock.release());
+                return Err(e);
+            }
+        }
+        Some(lock)
+    };
+    let secrets = match Secrets::load(
         &state,
         inventory,
         options.registry_url.is_none(),
         options.rotate_ca,
-    )?;
+    ) {
+        Ok(secrets) => secrets,
+        Err(e) => {
+            if let Some(lock) = lock {
+                runtime.block_on(lock.release());
+            }
+            return Err(e);
+        }
+    };
     let run = Run {
         runtime,
         bundle,
@@ -163,13 +195,23 @@ pub fn install(
         secrets,
         delivery,
     };
-    // 4. Every stage plans its steps from the same facts.
+    let outcome = carry_out(&run);
+    if let Some(lock) = lock {
+        run.runtime.block_on(lock.release());
+    }
+    outcome
+}
+
+/// Plan every stage, then (unless `--plan`) carry them out in order.
+fn carry_out(run: &Run) -> Result<InstallReport, InstallError> {
+    let (bundle, inventory, options) = (run.bundle, run.inventory, run.options);
+    let index = bundle.index();
+    // 5. Every stage plans its steps from the same facts.
     let stages = stages::all();
     let mut planned = Vec::new();
     for stage in &stages {
-        planned.push(stage.plan(&run)?);
+        planned.push(stage.plan(run)?);
     }
-    let index = bundle.index();
     let mut report = InstallReport {
         bundle: format!("{} {}", index.name, index.version),
         bundle_id: index.bundle_id().to_string(),
@@ -192,31 +234,31 @@ pub fn install(
         drift: None,
     };
     if options.plan_only {
-        report.drift = cluster_drift(&run)?;
+        report.drift = cluster_drift(run)?;
         return Ok(report);
     }
-    // 5. Each stage carries out its own steps, in order; the history says how it ended.
+    // 6. Each stage carries out its own steps, in order; the history says how it ended.
     for (stage, steps) in stages.iter().zip(&planned) {
         let _span = tracing::info_span!("stage", stage = %stage.name()).entered();
         let done = if steps.is_empty() {
             Ok(StageReport::new(stage.name()))
         } else {
-            stage.apply(&run, steps)
+            stage.apply(run, steps)
         };
         match done {
             Ok(done) => report.stages.push(done),
             Err(failed) => {
                 let detail = format!("stage {}: {failed}", stage.name());
-                remember(&run, Outcome::Failed, detail);
+                remember(run, Outcome::Failed, detail);
                 return Err(failed);
             }
         }
     }
     report.changed = report.stages.iter().any(StageReport::changed);
     if report.changed || run.delivery.acceptance != Acceptance::Again {
-        remember(&run, Outcome::Succeeded, String::new());
+        remember(run, Outcome::Succeeded, String::new());
     }
-    report.drift = cluster_drift(&run)?;
+    report.drift = cluster_drift(run)?;
     if !report.unreachable.is_empty() {
         return Err(InstallError::Incomplete {
             unreachable: report.unreachable,

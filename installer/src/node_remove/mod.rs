@@ -32,6 +32,8 @@ pub struct RemoveOptions {
     /// Remove the last server: the cluster ends.
     pub remove_last_server: bool,
     pub state_root: PathBuf,
+    /// How long to wait for another operator's run (`--lock-wait`).
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -189,6 +191,17 @@ pub fn remove_nodes(
                 "node remove works through this server: bring it back and run again",
             )
         })?;
+    let _lock = if options.plan_only {
+        None
+    } else {
+        Some(crate::operator_lock::on_registry_host(
+            &runtime,
+            &connected,
+            &inventory.registry.host,
+            &format!("node remove {}", names.join(" ")),
+            options.lock_wait,
+        )?)
+    };
     let kubectl = Kubectl::on(&session);
     let cluster = runtime.block_on(kubectl.nodes())?.unwrap_or_default();
     let mut planned = Vec::new();

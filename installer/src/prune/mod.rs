@@ -36,6 +36,8 @@ pub struct PruneOptions {
     pub registry_url: Option<String>,
     pub registry_options: RegistryOptions,
     pub state_root: PathBuf,
+    /// How long to wait for another operator's run (`--lock-wait`).
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +122,17 @@ pub fn prune(
             "prune works on the registry host: bring it back and run again",
         )
     })?;
+    let _lock = if options.plan_only {
+        None
+    } else {
+        Some(crate::operator_lock::on_registry_host(
+            &runtime,
+            &connected,
+            host,
+            &format!("prune --keep {}", options.keep),
+            options.lock_wait,
+        )?)
+    };
     let state = if options.plan_only {
         StateDir::open_dry(&options.state_root, &inventory.name)
     } else {

@@ -17,12 +17,12 @@ use bundle_format::limits;
 use oci_remote::{Connection, Purpose, RegistryOptions, connect};
 use serde::{Deserialize, Serialize};
 
-use self::plan::plan;
-use self::preflight::preflight;
+use self::plan::{PushPlan, plan};
+use self::preflight::{Preflight, preflight};
 use self::upload::{ManifestBytes, Uploaded, upload_concurrently};
 use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
-use crate::ledger::{Acceptance, Candidate, in_registry};
+use crate::ledger::{Acceptance, Candidate, Ledger, in_registry};
 use crate::runtime::io_runtime;
 
 #[derive(Debug, Clone)]
@@ -34,6 +34,9 @@ pub struct PushOptions {
     pub concurrency: usize,
     /// Accept a bundle older than the registry's ledger holds (a deliberate rollback).
     pub allow_downgrade: bool,
+    /// Take the operator lock inside the registry, waiting this long for another run's; None
+    /// where the caller holds a lock of its own (install, on the registry host).
+    pub lock_wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +79,34 @@ pub fn push(bundle: &VerifiedBundle, options: &PushOptions) -> Result<PushReport
     push_with(&runtime, &registry, bundle, options)
 }
 
+/// The registry's ledger and its verdict on a bundle.
+struct Judged {
+    ledger: Ledger,
+    /// A trust root newer than the one the ledger holds (or its first), to keep.
+    trust_root: Option<String>,
+    acceptance: Acceptance,
+}
+
+/// Read the registry's ledger and judge `bundle` by it: refused, or how it is accepted.
+fn judge(
+    runtime: &tokio::runtime::Runtime,
+    registry: &Arc<Connection>,
+    bundle: &VerifiedBundle,
+    options: &PushOptions,
+) -> Result<Judged, InstallError> {
+    let ledger = runtime.block_on(in_registry::read(registry))?;
+    let place = format!("registry {}", registry.registry);
+    let trust_root = crate::trust_root_check::reconcile(bundle, &ledger, &place)?;
+    let acceptance = ledger
+        .check(&Candidate::of(bundle), options.allow_downgrade, &place)
+        .map_err(InstallError::Rollback)?;
+    Ok(Judged {
+        ledger,
+        trust_root,
+        acceptance,
+    })
+}
+
 /// Push through an existing runtime and connection (install's tunnel provides both).
 pub fn push_with(
     runtime: &tokio::runtime::Runtime,
@@ -87,13 +118,7 @@ pub fn push_with(
     let _entered = span.enter();
     let index = bundle.index();
     // Rollback protection first: nothing is sent for a bundle the registry must refuse.
-    let candidate = Candidate::of(bundle);
-    let ledger = runtime.block_on(in_registry::read(registry))?;
-    let place = format!("registry {}", registry.registry);
-    let trust_root = crate::trust_root_check::reconcile(bundle, &ledger, &place)?;
-    let acceptance = ledger
-        .check(&candidate, options.allow_downgrade, &place)
-        .map_err(InstallError::Rollback)?;
+    let mut judged = judge(runtime, registry, bundle, options)?;
     let plan = plan(index)?;
     let base = index
         .base
@@ -112,6 +137,51 @@ pub fn push_with(
         present = checked.present_blobs,
         "preflight done"
     );
+    // One operator at a time, from the first write on: a refused push writes nothing, not even
+    // the lock. Under the lock the ledger is read and judged again, as another run may have
+    // delivered since.
+    let lock = match options.lock_wait {
+        Some(wait) => {
+            let holder =
+                crate::operator_lock::Holder::new(format!("push {} {}", index.name, index.version));
+            let lock = runtime.block_on(crate::operator_lock::in_registry::acquire(
+                registry, &holder, wait,
+            ))?;
+            match judge(runtime, registry, bundle, options) {
+                Ok(now) => judged = now,
+                Err(e) => {
+                    runtime.block_on(lock.release());
+                    return Err(e);
+                }
+            }
+            Some(lock)
+        }
+        None => None,
+    };
+    let pushed = deliver(runtime, registry, bundle, options, &plan, &checked, judged);
+    if let Some(lock) = lock {
+        runtime.block_on(lock.release());
+    }
+    pushed
+}
+
+/// Everything push writes, in order: blobs, manifests, tags, referrers tags, the ledger.
+fn deliver(
+    runtime: &tokio::runtime::Runtime,
+    registry: &Arc<Connection>,
+    bundle: &VerifiedBundle,
+    options: &PushOptions,
+    plan: &PushPlan,
+    checked: &Preflight,
+    judged: Judged,
+) -> Result<PushReport, InstallError> {
+    let Judged {
+        ledger,
+        trust_root,
+        acceptance,
+    } = judged;
+    let index = bundle.index();
+    let candidate = Candidate::of(bundle);
     let uploaded = Uploaded::default();
     std::thread::scope(|scope| {
         // Every byte is verified before any manifest or tag is written: a bundle file front to
@@ -165,8 +235,8 @@ pub fn push_with(
     };
     runtime.block_on(finish::finish(
         registry,
-        &plan,
-        &checked,
+        plan,
+        checked,
         &manifests,
         &mut report,
     ))?;

@@ -53,6 +53,7 @@ impl Stage for PushStage {
             registry_options: RegistryOptions::default(),
             concurrency: run.options.concurrency,
             allow_downgrade: run.options.allow_downgrade,
+            lock_wait: None,
         };
         let pushed = push_with(&run.runtime, &access.connection, run.bundle, &options)?;
         let mut report = StageReport::new(StageName::Push);
