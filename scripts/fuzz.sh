@@ -2,7 +2,8 @@
 # Runs one cargo-fuzz target for a fixed number of executions, its corpus seeded from testdata.
 #
 #   scripts/fuzz.sh TARGET [RUNS]      TARGET: bundle_reader | manifest_parser |
-#                                              inventory_parser | parts_manifest | attachments
+#                                              inventory_parser | parts_manifest | attachments |
+#                                              trust_root
 #
 # RUNS defaults to 10 000 000. Needs a nightly toolchain and cargo-fuzz
 # (`cargo install cargo-fuzz --locked`). The build has no sanitizer but keeps debug assertions,
@@ -16,7 +17,7 @@ target=${1:?usage: scripts/fuzz.sh TARGET [RUNS]}
 runs=${2:-10000000}
 case "$target" in
   bundle_reader | attachments) max_len=65536 ;;
-  manifest_parser | inventory_parser | parts_manifest) max_len=8192 ;;
+  manifest_parser | inventory_parser | parts_manifest | trust_root) max_len=8192 ;;
   *) echo "unknown fuzz target '$target'" >&2; exit 2 ;;
 esac
 mkdir -p "corpus/$target"

@@ -39,6 +39,13 @@ pub fn carried_roots(index_bytes: &[u8]) -> Vec<String> {
         #[serde(default)]
         trust_roots: Vec<String>,
     }
+    // The index is parsed once more only when it may carry roots at all.
+    if !index_bytes
+        .windows(b"\"trustRoots\"".len())
+        .any(|w| w == b"\"trustRoots\"")
+    {
+        return Vec::new();
+    }
     let mut roots = serde_json::from_slice::<Carried>(index_bytes)
         .map(|carried| carried.trust_roots)
         .unwrap_or_default();
