@@ -129,6 +129,10 @@ up() {
     local root=$dir/$host/root
     install -D -m 600 "$dir/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
     echo "$host" >"$root/etc/hostname"
+    # A machine id of its own, as distinct machines have (the base image's is empty, and a
+    # cloned id is what preflight refuses).
+    od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
+    echo >>"$root/etc/machine-id"
     rm -f "$root"/etc/ssh/ssh_host_*
     ssh-keygen -q -t ed25519 -N '' -C "$host" -f "$root/etc/ssh/ssh_host_ed25519_key"
     ssh-keygen -q -t ecdsa -N '' -C "$host" -f "$root/etc/ssh/ssh_host_ecdsa_key"

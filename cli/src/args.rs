@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
                   5 unsigned bundle, 6 signer not trusted, 7 older bundle than installed \
                   (rollback refused), 8 expired bundle or trust root, 9 state directory does not \
                   match the installation, 10 signed by fewer trusted keys than the trust root's \
-                  threshold, 11 another operator's run holds the lock."
+                  threshold, 11 another operator's run holds the lock, 12 a preflight check failed."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -56,6 +56,10 @@ pub enum Command {
     /// Old name of `ferry snapshot`.
     #[command(hide = true)]
     Inventory(SnapshotArgs),
+    /// Check every host of an inventory for what would break this install (disk space and
+    /// inodes, clock, kernel modules, sysctls, ports, names, machine ids, cgroups, SELinux,
+    /// firewalld), read-only; install runs the same checks first.
+    Preflight(PreflightArgs),
     /// Install a bundle onto the hosts of an inventory over SSH: registry, push, (nodes).
     Install(InstallArgs),
     /// Every delivery the far side accepted (install, push, rollbacks), from the ledger on the
@@ -268,6 +272,42 @@ pub struct PasswordArgs {
     /// Read the secret key's password from this file (first line).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+}
+
+/// Preflight failures to let through.
+#[derive(Debug, Args)]
+pub struct IgnorePreflightArgs {
+    /// Proceed past these failed preflight checks (comma-separated names, as the table shows
+    /// them: disk-space, clock, ports, …); the history records it.
+    #[arg(
+        long = "ignore-preflight",
+        value_name = "NAME[,NAME]",
+        value_delimiter = ','
+    )]
+    pub ignore_preflight: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// A bundle, or a parts directory.
+    pub bundle: PathBuf,
+    /// The inventory (YAML, `kind: Inventory`).
+    #[arg(short, long, value_name = "FILE")]
+    pub inventory: PathBuf,
+    /// An existing registry install would use instead of its own (as `install --registry-url`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub registry_url: Option<String>,
+    #[command(flatten)]
+    pub ignore: IgnorePreflightArgs,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
 }
 
 /// One operator at a time: install, push, prune and node removal hold a lock for their run.
@@ -484,6 +524,8 @@ pub struct InstallArgs {
     pub json: bool,
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub ignore: IgnorePreflightArgs,
 }
 
 #[derive(Debug, Args)]

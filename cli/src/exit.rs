@@ -17,6 +17,8 @@ pub const STATE_DIVERGED: u8 = 9;
 pub const BELOW_THRESHOLD: u8 = 10;
 /// Another operator's install, push, prune or node removal holds the lock.
 pub const LOCKED: u8 = 11;
+/// A preflight check failed (`ferry preflight`, or install before it changed anything).
+pub const PREFLIGHT: u8 = 12;
 
 pub fn category_code(category: Category) -> u8 {
     match category {
@@ -69,6 +71,7 @@ fn refusal_code(error: &anyhow::Error) -> Option<u8> {
             installer::InstallError::StateDiverged { .. } => Some(STATE_DIVERGED),
             installer::InstallError::Rollback(_) => Some(ROLLBACK),
             installer::InstallError::Locked { .. } => Some(LOCKED),
+            installer::InstallError::Preflight(_) => Some(PREFLIGHT),
             _ => None,
         },
     )

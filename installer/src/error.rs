@@ -12,8 +12,12 @@ pub enum InstallError {
     Ssh(#[from] crate::ssh::SshError),
     #[error(transparent)]
     Inventory(#[from] crate::inventory::InventoryError),
-    #[error("preflight found problems; nothing was changed:\n{}", problems.join("\n"))]
-    Preflight { problems: Vec<String> },
+    #[error(
+        "preflight failed; nothing was changed:\n{}\nfix each, or let one through with \
+         --ignore-preflight NAME (the history records it)",
+        .0.failures().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    )]
+    Preflight(Box<crate::preflight::PreflightReport>),
     #[error(
         "{} of {} hosts could not be reached and were left out; the others are done. Bring them \
          back and run install again:\n{}",

@@ -32,4 +32,6 @@ pub struct InstallOptions {
     pub chart_wait: Option<std::time::Duration>,
     /// How long to wait for another operator's run to end (`--lock-wait`).
     pub lock_wait: std::time::Duration,
+    /// Preflight checks whose failures are let through (`--ignore-preflight`).
+    pub ignore_preflight: Vec<String>,
 }

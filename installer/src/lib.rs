@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod node_remove;
 pub mod operator_lock;
+pub mod preflight;
 pub mod provenance_check;
 pub mod prune;
 pub mod push;

@@ -30,6 +30,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         drain_timeout: args.drain_timeout,
         chart_wait: (!args.no_wait).then_some(args.wait_timeout),
         lock_wait: args.lock.lock_wait,
+        ignore_preflight: checked_names(&args.ignore.ignore_preflight)?,
     };
     // The signature is checked before any host is touched.
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
@@ -40,6 +41,91 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         crate::render::line(&render(&report));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--ignore-preflight` names, each one a check preflight has.
+fn checked_names(names: &[String]) -> Result<Vec<String>> {
+    let unknown = installer::preflight::unknown_checks(names);
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "--ignore-preflight: no check is named {}; the checks are {}",
+            unknown.join(", "),
+            installer::preflight::CHECKS.join(", ")
+        );
+    }
+    Ok(names.to_vec())
+}
+
+/// `ferry preflight`: every check on every host, read-only, as a table or JSON.
+pub fn preflight(args: &crate::args::PreflightArgs) -> Result<ExitCode> {
+    let inventory = load_inventory(&args.inventory)?;
+    let policy = keys::signature_policy(&args.trust, &args.accept)?;
+    let options = InstallOptions {
+        identities: args.ssh.identities.clone(),
+        accept_new_host_keys: args.ssh.accept_new_host_keys,
+        plan_only: true,
+        state_root: default_state_root(),
+        registry_url: args.registry_url.clone(),
+        registry_options: oci_remote::RegistryOptions::default(),
+        concurrency: 1,
+        prune: false,
+        allow_downgrade: false,
+        rotate_ca: false,
+        force_k3s_version: false,
+        drain_timeout: std::time::Duration::from_secs(300),
+        chart_wait: None,
+        lock_wait: std::time::Duration::ZERO,
+        ignore_preflight: checked_names(&args.ignore.ignore_preflight)?,
+    };
+    let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
+    let report = installer::preflight::preflight_only(&bundle, &inventory, &options)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        crate::render::line(&preflight_table(&report));
+    }
+    Ok(if report.failures().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::PREFLIGHT)
+    })
+}
+
+/// Per host, one line per finding: verdict, check, what was measured, what is needed, the fix.
+pub fn preflight_table(report: &installer::preflight::PreflightReport) -> String {
+    let mut text = String::new();
+    for (host, findings) in report.by_host() {
+        text.push_str(&format!("{host}\n"));
+        let width = findings.iter().map(|f| f.check.len()).max().unwrap_or(0);
+        for f in findings {
+            text.push_str(&format!(
+                "  {:<4}  {:<width$}  {}  (needs {})\n",
+                f.verdict.to_string(),
+                f.check,
+                f.measured,
+                f.needed
+            ));
+            if !f.fix.is_empty() {
+                text.push_str(&format!(
+                    "        {:<width$}  fix: {}{}\n",
+                    "",
+                    f.fix,
+                    if f.ignored {
+                        " (ignored: --ignore-preflight)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
+    let failures = report.failures().len();
+    text.push_str(&if failures == 0 {
+        format!("preflight passed ({} warnings)", report.warnings().len())
+    } else {
+        format!("preflight FAILED: {failures} checks; nothing was changed")
+    });
+    text
 }
 
 fn render(report: &InstallReport) -> String {

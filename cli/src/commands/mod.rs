@@ -49,6 +49,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             crate::render::deprecated("ferry inventory", "ferry snapshot");
             push::snapshot(&args)
         }
+        Command::Preflight(args) => install::preflight(&args),
         Command::Install(args) => install::run(&args),
         Command::History(args) => install::history(&args),
         Command::Node(NodeCommand::Remove(args)) => install::node_remove(&args),

@@ -25,6 +25,7 @@ mod operator_lock;
 mod output;
 mod packages;
 mod parts;
+mod preflight;
 mod provenance;
 mod push;
 mod registry_export;

@@ -18,7 +18,7 @@ const STATE_DIVERGED: i32 = 9;
 
 /// Every file ferry or k3s could have written on every host, with its digest, and when each
 /// service last started: equal before and after means nothing changed anywhere.
-fn snapshot(bed: &Testbed) -> String {
+pub(crate) fn snapshot(bed: &Testbed) -> String {
     bed.hosts
         .iter()
         .map(|host| {

@@ -88,6 +88,9 @@ pub struct Event {
     /// What was done (nodes removed, bytes reclaimed) or why it failed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
+    /// Preflight failures the operator let through (`--ignore-preflight`), as `host: check`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight_ignored: Vec<String>,
 }
 
 impl Event {
@@ -104,6 +107,7 @@ impl Event {
             signer: None,
             rollback: false,
             detail: detail.into(),
+            preflight_ignored: Vec::new(),
         }
     }
 
@@ -140,6 +144,7 @@ impl From<&Delivery> for Event {
             signer: Some(delivery.signer.clone()),
             rollback: delivery.rollback,
             detail: String::new(),
+            preflight_ignored: Vec::new(),
         }
     }
 }

@@ -53,6 +53,9 @@ pub struct InstallReport {
     /// Nodes and hosts the inventory and the cluster disagree on; None without a cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Drift>,
+    /// Every preflight finding, pass, warn and fail (failures let through marked).
+    #[serde(default)]
+    pub preflight: crate::preflight::PreflightReport,
 }
 
 impl InstallReport {
@@ -98,6 +101,13 @@ fn remember(run: &Run, outcome: Outcome, detail: String) {
     let mut event =
         Event::new(EventAction::Install, outcome, detail).of_bundle(&run.delivery.candidate);
     event.rollback = run.delivery.acceptance == Acceptance::Rollback;
+    event.preflight_ignored = run
+        .preflight
+        .findings
+        .iter()
+        .filter(|f| f.ignored)
+        .map(|f| format!("{}: {}", f.host, f.check))
+        .collect();
     if let Err(e) = run
         .runtime
         .block_on(crate::history::log::append(session, &run.state, &event))
@@ -136,7 +146,8 @@ pub fn install(
     crate::provenance_check::check_bundle(bundle, &inventory.provenance)?;
     let runtime = io_runtime()?;
     // 1. Connect to every host, gather facts, preflight them all; nothing changes before this.
-    let (connected, facts) = connect_and_check(&runtime, bundle.index(), inventory, options)?;
+    let (connected, facts, preflight) =
+        connect_and_check(&runtime, bundle.index(), inventory, options)?;
     let state = if options.plan_only {
         StateDir::open_dry(&options.state_root, &inventory.name)
     } else {
@@ -194,6 +205,7 @@ pub fn install(
         state,
         secrets,
         delivery,
+        preflight,
     };
     let outcome = carry_out(&run);
     if let Some(lock) = lock {
@@ -232,6 +244,7 @@ fn carry_out(run: &Run) -> Result<InstallReport, InstallError> {
         rollback: run.delivery.acceptance == Acceptance::Rollback,
         state_dir: run.state.dir.clone(),
         drift: None,
+        preflight: run.preflight.clone(),
     };
     if options.plan_only {
         report.drift = cluster_drift(run)?;

@@ -30,6 +30,8 @@ pub struct Run<'a> {
     pub secrets: Secrets,
     /// The registry host's ledger as found, and what it says of this bundle.
     pub delivery: Delivery,
+    /// What preflight found, failures let through included.
+    pub preflight: crate::preflight::PreflightReport,
 }
 
 #[derive(Debug, Clone)]
