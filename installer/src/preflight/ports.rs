@@ -1,6 +1,7 @@
 //! The ports each role needs, free or held by the service that should hold them: on servers
-//! 6443 (API), 10250 (kubelet), 2379-2380 (etcd, with more than one server), 8472/udp
-//! (flannel); on agents 10250 and 8472/udp; on ferry's registry host its pull and push ports.
+//! 6443 (API), 10250 (kubelet), 2379-2380 (embedded etcd, once a second server joins),
+//! 8472/udp (flannel); on agents 10250 and 8472/udp; on ferry's registry host its pull and push
+//! ports.
 
 use super::kernel::is_k3s_node;
 use super::probe::Probe;
