@@ -17,7 +17,7 @@ pub enum InstallError {
          --ignore-preflight NAME (the history records it)",
         .0.failures().iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
     )]
-    Preflight(Box<crate::preflight::PreflightReport>),
+    Preflight(Box<crate::preflight_report::PreflightReport>),
     #[error(
         "{} of {} hosts could not be reached and were left out; the others are done. Bring them \
          back and run install again:\n{}",
@@ -26,7 +26,7 @@ pub enum InstallError {
         unreachable.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
     )]
     Incomplete {
-        unreachable: Vec<crate::stages::connect_all::Unreachable>,
+        unreachable: Vec<crate::unreachable::Unreachable>,
         total: usize,
     },
     #[error(
@@ -56,7 +56,7 @@ pub enum InstallError {
         origin: String,
     },
     #[error(transparent)]
-    Rollback(Box<crate::ledger::RollbackRefused>),
+    Rollback(Box<crate::rollback_refused::RollbackRefused>),
     #[error(
         "{place} is in use by {holder}, and stayed so for the {waited} s this run waited: one \
          operator at a time. Wait for that run to end (or ask its operator), then run again, or \

@@ -63,13 +63,8 @@ impl VerifiedBundle {
         })
     }
 
-    /// Who vouches for the bundle, as the ledger keeps releases apart: the trust root (its
-    /// keys rotate, its releases are one line), else the minisign key id that signed the
-    /// index, or `unsigned`.
+    /// The minisign key id that signed the index (the first trusted one), or `unsigned`.
     pub fn signer(&self) -> String {
-        if self.random.trust().root().is_some() {
-            return crate::ledger::TRUST_ROOT_SIGNER.to_owned();
-        }
         self.random
             .signature()
             .key_id()

@@ -9,9 +9,9 @@ use crate::error::InstallError;
 use crate::host::files::{quote, read_file};
 use crate::host::paths::{FERRY_STATE_DIR_ON_HOST, HISTORY_LOG};
 use crate::ledger::{Candidate, Delivery};
+use crate::operator::operator;
 use crate::registry_inventory::now_rfc3339;
 use crate::ssh::SshSession;
-use crate::stages::record::operator;
 use crate::state::{StateDir, names};
 
 /// The log is a few hundred bytes per event; refuse to read more than this.

@@ -21,6 +21,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::VerifiedBundle;
+pub use crate::rollback_refused::RollbackRefused;
 
 const FORMAT_VERSION: u32 = 1;
 /// The signer of every release judged by a trust root: its keys change, its line does not.
@@ -128,64 +129,14 @@ impl Candidate {
             version: index.version.clone(),
             bundle_id: index.bundle_id().to_string(),
             release: index.release_digest().to_string(),
-            signer: bundle.signer(),
+            // A trust root's keys rotate; its releases are one line whoever signed them.
+            signer: if bundle.trust().root().is_some() {
+                TRUST_ROOT_SIGNER.to_owned()
+            } else {
+                bundle.signer()
+            },
         }
     }
-}
-
-/// Why a bundle was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RollbackRefused {
-    #[error(
-        "{name} {offered} (signer {signer}) is older than {highest}, which {place} already \
-         holds: a rollback is refused. Deliver {highest} or newer, or pass --allow-downgrade \
-         if you mean to roll back (the history records it)"
-    )]
-    Older {
-        name: String,
-        signer: String,
-        offered: String,
-        highest: String,
-        place: String,
-    },
-    #[error(
-        "{name} {offered} (signer {signer}) was delivered to {place} before, but {current} has \
-         been delivered since: delivering {offered} again would roll {place} back, and is \
-         refused. Deliver {current} or newer, or pass --allow-downgrade if you mean to roll \
-         back (the history records it)"
-    )]
-    Replayed {
-        name: String,
-        signer: String,
-        offered: String,
-        current: String,
-        place: String,
-    },
-    #[error(
-        "{name} {offered} (signer {signer}) is bundle {offered_id}, but {place} already holds \
-         another bundle under that version ({held_id}): the same version must be the same \
-         bundle. Give the new bundle a new version, or pass --allow-downgrade to replace it"
-    )]
-    Replaced {
-        name: String,
-        signer: String,
-        offered: String,
-        offered_id: String,
-        held_id: String,
-        place: String,
-    },
-    #[error(
-        "{name} {offered} (signer {signer}) cannot be ordered against {highest}, which {place} \
-         already holds (not semver): it could be older. Use semver versions, or pass \
-         --allow-downgrade if this delivery is meant"
-    )]
-    Unordered {
-        name: String,
-        signer: String,
-        offered: String,
-        highest: String,
-        place: String,
-    },
 }
 
 /// What accepting a candidate means.

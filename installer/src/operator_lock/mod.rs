@@ -31,7 +31,7 @@ impl Holder {
         let mut token = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut token);
         Self {
-            by: crate::stages::record::operator(),
+            by: crate::operator::operator(),
             command: bundle_format::printable::printable(&command.into()),
             since: crate::registry_inventory::now_rfc3339(),
             token: token.iter().map(|b| format!("{b:02x}")).collect(),

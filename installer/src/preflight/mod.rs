@@ -6,6 +6,7 @@
 mod basics;
 mod cgroups;
 mod clock;
+mod command;
 mod disk;
 mod identity;
 mod kernel;
@@ -15,16 +16,16 @@ pub mod probe;
 mod rhel;
 mod run;
 
-pub use run::{preflight_only, run};
-
-use std::collections::BTreeMap;
+pub use command::preflight_only;
+pub use run::run;
 
 use bundle_format::BundleIndex;
-use serde::{Deserialize, Serialize};
 
 use crate::host::facts::HostFacts;
 use crate::inventory::Inventory;
 use probe::Probe;
+
+pub use crate::preflight_report::{Finding, PreflightReport, Verdict};
 
 /// Every check by name, as `--ignore-preflight` takes them and docs/inventory.md lists them.
 pub const CHECKS: [&str; 16] = [
@@ -45,103 +46,6 @@ pub const CHECKS: [&str; 16] = [
     "selinux",
     "firewalld",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Pass,
-    Warn,
-    Fail,
-}
-
-impl std::fmt::Display for Verdict {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Pass => "pass",
-            Self::Warn => "warn",
-            Self::Fail => "FAIL",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    pub host: String,
-    pub check: String,
-    pub verdict: Verdict,
-    /// What was found.
-    pub measured: String,
-    /// What install needs.
-    pub needed: String,
-    /// How to fix it (empty on a pass).
-    pub fix: String,
-    /// A failure let through with `--ignore-preflight`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub ignored: bool,
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: {} {}: {}; needs {}",
-            self.host, self.check, self.verdict, self.measured, self.needed
-        )?;
-        if !self.fix.is_empty() {
-            write!(f, "; {}", self.fix)?;
-        }
-        if self.ignored {
-            f.write_str(" (ignored: --ignore-preflight)")?;
-        }
-        Ok(())
-    }
-}
-
-/// Everything preflight found, host by host.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PreflightReport {
-    pub findings: Vec<Finding>,
-    /// Checks the operator let through (`--ignore-preflight`).
-    pub ignored: Vec<String>,
-}
-
-impl PreflightReport {
-    /// Failures not let through.
-    pub fn failures(&self) -> Vec<&Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.verdict == Verdict::Fail && !f.ignored)
-            .collect()
-    }
-
-    pub fn warnings(&self) -> Vec<&Finding> {
-        self.findings
-            .iter()
-            .filter(|f| f.verdict == Verdict::Warn)
-            .collect()
-    }
-
-    /// Let the named checks' failures through.
-    pub fn ignore(&mut self, names: &[String]) {
-        for finding in &mut self.findings {
-            if finding.verdict == Verdict::Fail && names.contains(&finding.check) {
-                finding.ignored = true;
-            }
-        }
-        self.ignored = names.to_vec();
-    }
-
-    /// Findings per host, in inventory order.
-    pub fn by_host(&self) -> BTreeMap<&str, Vec<&Finding>> {
-        let mut hosts: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-        for finding in &self.findings {
-            hosts.entry(&finding.host).or_default().push(finding);
-        }
-        hosts
-    }
-}
 
 /// A name `--ignore-preflight` does not know, with the names it does.
 pub fn unknown_checks(names: &[String]) -> Vec<String> {

@@ -255,7 +255,7 @@ fn deliver(
         acceptance,
         "push",
         &crate::registry_inventory::now_rfc3339(),
-        &crate::stages::record::operator(),
+        &crate::operator::operator(),
     );
     if updated != ledger {
         runtime.block_on(in_registry::write(registry, &updated))?;

@@ -6,30 +6,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
-use serde::{Deserialize, Serialize};
 
 use crate::error::InstallError;
 use crate::inventory::{Host, Inventory};
 use crate::ssh::{HostId, SshOptions, SshSession, SshTarget, connect};
+pub use crate::unreachable::Unreachable;
 
 #[derive(Debug)]
 pub struct Connected {
     pub sessions: HashMap<String, Arc<SshSession>>,
     /// Every host that could not be reached, by name, with the reason.
     pub unreachable: Vec<Unreachable>,
-}
-
-/// A host install could not reach and set aside.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unreachable {
-    pub host: String,
-    pub reason: String,
-}
-
-impl std::fmt::Display for Unreachable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.host, self.reason)
-    }
 }
 
 impl Connected {
