@@ -4,6 +4,50 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `ferry --help`: the commands as the journey goes, grouped by where they run. The groups are
+/// written here; a test checks that every command is in exactly one of them.
+const HELP_TEMPLATE: &str = "\
+{before-help}{about-with-newline}
+{usage-heading} {usage}
+
+On the workstation (with internet):
+  export       Export the artifacts of a manifest into one signed bundle
+  verify       Verify a bundle's signatures and every digest, streaming
+  inspect      Show a bundle's artifacts, sizes, platforms, signers and what images carry
+  diff         What changed between two bundles, and the new blob bytes
+  sign         Add a signature (a second person's) to a bundle, parts or a snapshot
+  trust        Trust roots: who signs, how many must, and who may replace the list
+  key          Generate signing keys
+
+Across the one-way link:
+  split        Cut a bundle into signed parts plus repair parts
+  join         Join parts in any order, rebuilding lost ones, then verify
+  parts        `parts status DIR`: every part valid, missing or corrupt, and what is needed
+
+On the far side:
+  preflight    Check every host for what would break the install, read-only
+  install      Install onto the hosts of an inventory over SSH: registry, push, nodes, k3s, charts
+  push         Push into an existing OCI registry: only what it lacks, tags last
+  serve        Serve a bundle or parts directory as a read-only registry, in place
+  self         `self install BUNDLE`: replace this ferry with the bundle's, verified
+
+Day 2:
+  status       What is installed and configured on every host, read-only
+  history      Every delivery the far side accepted, with its outcome
+  snapshot     A signed snapshot of a registry's blobs: the base of the next delta
+  prune        Delete what the last N bundles do not reference, then collect garbage
+  node         `node remove NAME…`: cordon, drain, delete and clean nodes
+  state        Hand an installation's state to another operator, encrypted
+
+Tools:
+  schema       Print the JSON Schema of an input file format
+  completions  Print shell completions
+  man          Write man pages
+  help         Print this message or the help of the given command
+
+Options:
+{options}{after-help}";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ferry",
@@ -12,6 +56,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "ferry exports container images, Helm charts, files and OS packages into one signed, \
                   content-addressed bundle, carries it across a one-way link, and installs it \
                   into a private cloud.",
+    help_template = HELP_TEMPLATE,
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 corrupt bundle, 4 bad signature, \
                   5 unsigned bundle, 6 signer not trusted, 7 older bundle than installed \
                   (rollback refused), 8 expired bundle or trust root, 9 state directory does not \
@@ -926,6 +971,27 @@ pub enum KeyCommand {
 #[cfg(test)]
 mod tests {
     use super::parse_size;
+
+    /// Every command appears once in `ferry --help`'s groups, and the groups name no other.
+    #[test]
+    fn the_help_groups_list_every_command_once() {
+        use clap::CommandFactory;
+        let listed: Vec<&str> = super::HELP_TEMPLATE
+            .lines()
+            .filter(|line| line.starts_with("  ") && !line.starts_with("   "))
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        let mut commands: Vec<String> = super::Cli::command()
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| c.get_name().to_owned())
+            .collect();
+        commands.push("help".into());
+        let mut sorted_listed: Vec<String> = listed.iter().map(|s| (*s).to_owned()).collect();
+        sorted_listed.sort();
+        commands.sort();
+        assert_eq!(sorted_listed, commands);
+    }
 
     #[test]
     fn sizes_parse_with_binary_units_and_refuse_nonsense() {
