@@ -27,6 +27,11 @@ pub struct PartsManifest {
     /// Data parts in order; `cat` of them in this order is the bundle.
     pub parts: Vec<PartEntry>,
     pub repair: RepairParameters,
+    /// The trust roots the bundle carries, copied from its index: a far side on an older root
+    /// takes them (as it would from the bundle) before it counts the manifest's signatures,
+    /// which the newest root's keys made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust_roots: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +123,11 @@ impl PartsManifest {
         }
         let envelope: Envelope = serde_json::from_slice(envelope)
             .map_err(|e| (format!("not a parts manifest: {e}"), None))?;
+        let carried = crate::reader::carried_roots(envelope.parts_manifest.as_bytes());
+        let carried: Vec<&[u8]> = carried.iter().map(String::as_bytes).collect();
+        let trusted = &trusted
+            .updated_by(&carried)
+            .map_err(|e| (e.to_string(), None))?;
         let check = check_signature(
             envelope.parts_manifest.as_bytes(),
             envelope.signature.as_bytes(),

@@ -76,6 +76,7 @@ pub fn split(
         &SignaturePolicy::Report(Trust::none()),
     )?;
     let (name, version) = (head.index().name.clone(), head.index().version.clone());
+    let trust_roots = head.index().trust_roots.clone();
     let bundle_id = Digest::of(head.index_bytes());
     drop(head);
     std::fs::create_dir_all(out_dir).map_err(io(format!("creating {}", out_dir.display())))?;
@@ -263,6 +264,7 @@ pub fn split(
             stripe_bytes: stripe,
             parts: entries(repair_names, repair_hashers),
         },
+        trust_roots,
     };
     let envelope = manifest.sign(key)?;
     for copy in PartsManifest::copy_names(&name, &version) {

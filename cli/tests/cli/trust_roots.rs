@@ -473,6 +473,51 @@ fn a_root_chain_retires_keys_one_version_at_a_time() {
         "--trust-root",
         "root2.json",
     ]);
+    // Its parts too: the parts manifest carries the roots, so a far side still on v1 counts
+    // the manifest's signatures (b1 at the split, b4 added) against v3's keys.
+    keys.ok(&[
+        "split",
+        "rotated.tar.zst",
+        "-o",
+        "rotated-parts",
+        "--part-size",
+        "4K",
+        "--key",
+        "b1.key",
+        "--trust-root",
+        "root.json",
+    ]);
+    let below = keys.ferry(&[
+        "join",
+        "rotated-parts",
+        "-o",
+        "joined.tar.zst",
+        "--trust-root",
+        "root.json",
+    ]);
+    assert_eq!(
+        below.status.code(),
+        Some(BELOW_THRESHOLD),
+        "{}",
+        stderr(&below)
+    );
+    keys.ok(&[
+        "sign",
+        "rotated-parts",
+        "--key",
+        "b4.key",
+        "--trust-root",
+        "root.json",
+    ]);
+    keys.ok(&[
+        "join",
+        "rotated-parts",
+        "-o",
+        "joined.tar.zst",
+        "--trust-root",
+        "root.json",
+    ]);
+    keys.ok(&["verify", "rotated-parts", "--trust-root", "root.json"]);
     // v3 alone from v1: a skipped version is refused.
     let skipped = keys.bundle("skipped", "1.0.0", &["b1", "b4"], &["root3.json"]);
     let refused = keys.verify(&skipped, "root.json");
