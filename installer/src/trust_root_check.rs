@@ -66,3 +66,59 @@ fn text_of(root: &TrustRoot) -> String {
 fn bundle_error(e: TrustRootError) -> InstallError {
     InstallError::Bundle(e.into())
 }
+
+/// The trust a run judges the bundle by, once it knows the root the far side holds: with a
+/// pinned root, the newer of the two (two different roots of one version refused); with no key
+/// at all, the held root (the far side was pinned once, and keeps it); with plain keys, the
+/// keys ([`reconcile`] then refuses them where a root is held).
+pub fn with_held(trust: Trust, held: Option<&str>) -> Result<Trust, InstallError> {
+    let Some(text) = held else {
+        return Ok(trust);
+    };
+    let held =
+        TrustRoot::pin(text.as_bytes(), time::OffsetDateTime::now_utc()).map_err(bundle_error)?;
+    match trust.root() {
+        Some(pinned) => Ok(Trust::from_root(
+            pinned.clone().reconcile(&held).map_err(bundle_error)?,
+        )),
+        None if trust.keys().is_empty() => Ok(Trust::from_root(held)),
+        None => Ok(trust),
+    }
+}
+
+/// The root the registry host's ledger holds (install), read before the bundle is judged; None
+/// when it holds none or cannot be reached (install then says so itself).
+pub fn held_on_host(
+    inventory: &crate::inventory::Inventory,
+    ssh: &crate::ssh::SshOptions,
+) -> Result<Option<String>, InstallError> {
+    let runtime = crate::runtime::io_runtime()?;
+    let mut registry_only = inventory.clone();
+    registry_only
+        .hosts
+        .retain(|h| h.name == inventory.registry.host);
+    let connected =
+        runtime.block_on(crate::stages::connect_all::connect_all(&registry_only, ssh))?;
+    let Some(session) = connected.sessions.get(&inventory.registry.host) else {
+        return Ok(None);
+    };
+    Ok(runtime
+        .block_on(crate::ledger::on_host::read(session))?
+        .trust_root)
+}
+
+/// The root a registry's ledger holds (push), read before the bundle is judged.
+pub fn held_in_registry(
+    registry: &str,
+    options: &oci_remote::RegistryOptions,
+) -> Result<Option<String>, InstallError> {
+    let runtime = crate::runtime::io_runtime()?;
+    let connection = std::sync::Arc::new(oci_remote::connect(
+        options,
+        registry,
+        oci_remote::Purpose::Push,
+    )?);
+    Ok(runtime
+        .block_on(crate::ledger::in_registry::read(&connection))?
+        .trust_root)
+}

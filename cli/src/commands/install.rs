@@ -14,7 +14,7 @@ use crate::render::print_json;
 
 pub fn run(args: &InstallArgs) -> Result<ExitCode> {
     let inventory = load_inventory(&args.inventory)?;
-    let policy = keys::signature_policy(&args.trust, &args.accept)?;
+    let mut policy = keys::signature_policy(&args.trust, &args.accept)?;
     let options = InstallOptions {
         identities: args.ssh.identities.clone(),
         accept_new_host_keys: args.ssh.accept_new_host_keys,
@@ -32,7 +32,17 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         lock_wait: args.lock.lock_wait,
         ignore_preflight: checked_names(&args.ignore.ignore_preflight)?,
     };
-    // The signature is checked before any host is touched.
+    // With a trust root (or no key at all), the root the registry host holds joins in first:
+    // the far side was pinned once and judges by the newest root it accepted. The signature is
+    // then checked before any host is changed.
+    if args.trust.trust_root.is_some() || policy.trust().keys().is_empty() {
+        let ssh = installer::stages::connect::ssh_options(&inventory, &options);
+        let held = installer::trust_root_check::held_on_host(&inventory, &ssh)?;
+        policy = policy.with_trust(installer::trust_root_check::with_held(
+            policy.trust().clone(),
+            held.as_deref(),
+        )?);
+    }
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
     let report = install(&bundle, &inventory, &options)?;
     if args.json {

@@ -14,7 +14,7 @@ use crate::keys;
 use crate::render::{AtomicFile, counted, human_bytes, print_json};
 
 pub fn push(args: &PushArgs) -> Result<ExitCode> {
-    let policy = keys::signature_policy(&args.trust, &args.accept)?;
+    let mut policy = keys::signature_policy(&args.trust, &args.accept)?;
     let options = PushOptions {
         lock_wait: Some(args.lock.lock_wait),
         registry: args.to.clone(),
@@ -22,6 +22,18 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
         concurrency: usize::from(args.jobs),
         allow_downgrade: args.allow_downgrade,
     };
+    // With a trust root (or no key at all), the root the registry's ledger holds joins in: the
+    // far side judges by the newest root it accepted.
+    if args.via.is_none() && (args.trust.trust_root.is_some() || policy.trust().keys().is_empty()) {
+        let held = installer::trust_root_check::held_in_registry(
+            &options.registry,
+            &options.registry_options,
+        )?;
+        policy = policy.with_trust(installer::trust_root_check::with_held(
+            policy.trust().clone(),
+            held.as_deref(),
+        )?);
+    }
     let bundle = VerifiedBundle::open(&args.bundle, &policy, args.accept.allow_expired)?;
     let report = match &args.via {
         None => installer::push::push(&bundle, &options)?,

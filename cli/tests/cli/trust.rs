@@ -783,3 +783,107 @@ fn two_installs_started_together_run_one_after_the_other_and_a_dead_run_holds_no
         &["--lock-wait", "0"],
     ));
 }
+
+#[test]
+fn the_registry_host_keeps_its_trust_root_and_judges_later_installs_by_it() {
+    let Some(bed) = testbed() else { return };
+    bed.reset();
+    if crate::support::require_fixtures().is_none() {
+        return;
+    }
+    let ws = Workspace::new();
+    let dir = ws.dir.path();
+    for name in ["r1", "b1", "b2"] {
+        ok(run(ferry().current_dir(dir).args([
+            "key",
+            "generate",
+            "--unencrypted",
+            "-o",
+            name,
+        ])));
+    }
+    ok(run(ferry().current_dir(dir).args([
+        "trust",
+        "init",
+        "root.json",
+        "--root-key",
+        "r1.pub",
+        "--bundle-key",
+        "b1.pub",
+        "--bundle-key",
+        "b2.pub",
+        "--bundle-threshold",
+        "2",
+    ])));
+    ok(run(ferry().current_dir(dir).args([
+        "trust",
+        "sign",
+        "root.json",
+        "--key",
+        "r1.key",
+    ])));
+    let signed_by = |version: &str, signers: &[&str]| {
+        let bundle = ws.path(&format!("app-{version}.tar.zst"));
+        ok(run(ferry()
+            .current_dir(dir)
+            .arg("export")
+            .arg("-m")
+            .arg(app_manifest(&ws, version, "app2"))
+            .arg("-o")
+            .arg(&bundle)
+            .args(["--key", &format!("{}.key", signers[0])])));
+        for signer in &signers[1..] {
+            ok(run(ferry().current_dir(dir).arg("sign").arg(&bundle).args(
+                [
+                    "--key",
+                    &format!("{signer}.key"),
+                    "--trust-root",
+                    "root.json",
+                ],
+            )));
+        }
+        bundle
+    };
+    let inventory = inventory(&ws, &bed, "testbed", 5000, &bed.known_hosts());
+    let state = ws.path("state");
+    let install = |bundle: &Path, trust: &[&str]| {
+        run(ferry()
+            .arg("install")
+            .arg(bundle)
+            .arg("-i")
+            .arg(&inventory)
+            .arg("--state-dir")
+            .arg(&state)
+            .current_dir(dir)
+            .args(trust))
+    };
+    // Pinned once: the registry host keeps the root in its ledger.
+    let two = signed_by("2.0.0", &["b1", "b2"]);
+    ok(install(&two, &["--trust-root", "root.json"]));
+    let h1 = bed.hosts[0].address.clone();
+    let ledger: serde_json::Value =
+        serde_json::from_str(&host_text(&bed, &h1, "cat /var/lib/ferry/ledger.json")).unwrap();
+    let held = ledger["trustRoot"]
+        .as_str()
+        .expect("the ledger holds the root");
+    assert!(held.contains("\"version\": 1"), "{held}");
+    // Later runs need no key: the held root judges. One signature of two is refused (exit 10).
+    let one = signed_by("2.1.0", &["b1"]);
+    let refused = install(&one, &[]);
+    assert_eq!(refused.status.code(), Some(10), "{}", stderr(&refused));
+    ok(run(ferry().current_dir(dir).arg("sign").arg(&one).args([
+        "--key",
+        "b2.key",
+        "--trust-root",
+        "root.json",
+    ])));
+    ok(install(&one, &[]));
+    // Plain keys no longer do where a root is held.
+    let plain = install(&one, &["--trusted-key", "b1.pub"]);
+    assert!(!plain.status.success());
+    assert!(
+        stderr(&plain).contains("holds trust root version 1"),
+        "{}",
+        stderr(&plain)
+    );
+}

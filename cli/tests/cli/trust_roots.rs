@@ -674,8 +674,11 @@ fn a_registry_keeps_the_newest_root_it_accepted_and_judges_by_it() {
         "{}",
         stderr(&refused)
     );
-    // A replay of 1.0.0, accepted once, is refused; 1.1.0 again is a quiet re-run.
+    // Pinned once: with no key given at all, the registry's own root judges (b1 + b2 pass).
+    let pinned_once = keys.bundle("pinned-once", "1.1.1", &["b1", "b2"], &[]);
+    ok(push(&keys, &registry, &pinned_once, &[]));
+    // A replay of 1.0.0, accepted once, is refused; 1.1.1 again is a quiet re-run.
     let replay = push(&keys, &registry, &first, &pin);
     assert_eq!(replay.status.code(), Some(ROLLBACK), "{}", stderr(&replay));
-    ok(push(&keys, &registry, &next, &pin));
+    ok(push(&keys, &registry, &pinned_once, &pin));
 }
