@@ -105,10 +105,11 @@ impl TrustRoot {
                 Err(TrustRootError::Fork { version: held })
             };
         }
-        if offered != held + 1 {
+        let next = held.saturating_add(1);
+        if offered != next || next == held {
             return Err(TrustRootError::SkippedVersion {
                 held,
-                next: held + 1,
+                next,
                 offered,
             });
         }

@@ -19,6 +19,9 @@ pub const SPEC_VERSION: &str = "1.0.31";
 pub const MAX_ROOT_BYTES: u64 = 1 << 20;
 /// The most keys a root lists.
 pub const MAX_KEYS: usize = 64;
+/// The highest version a root may have: one a day for far longer than anyone keeps a root, and
+/// every version after it still representable.
+pub const MAX_VERSION: u64 = 1 << 32;
 
 /// The roles ferry uses, by the names TUF gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,6 +303,12 @@ impl RootSigned {
         }
         if self.version == 0 {
             return Err("its version is 0; versions start at 1".into());
+        }
+        if self.version > MAX_VERSION {
+            return Err(format!(
+                "its version {} is beyond {MAX_VERSION}",
+                self.version
+            ));
         }
         super::expiry::parse(&self.expires)?;
         if self.keys.len() > MAX_KEYS {
