@@ -1,0 +1,35 @@
+//! Software bills of materials for ferry (issue 29, first step): what an image's layers hold,
+//! read streaming from their tar streams with whiteouts honoured and every read bounded, and
+//! written as SPDX 2.3 and CycloneDX 1.5 JSON. Pure: no network, no async, no printing; the
+//! caller hands in decompressed layer streams, the subject's name and digest, and the time.
+//!
+//! Read so far: the OS (`os-release`), Debian packages (`/var/lib/dpkg/status` and the
+//! `status.d/` of distroless images), Alpine packages (`/lib/apk/db/installed`) and Python
+//! distributions (`*.dist-info/METADATA`). Go binaries and RPM databases are still to come.
+
+pub mod apk;
+pub mod cyclonedx;
+pub mod dpkg;
+pub mod layers;
+pub mod licenses;
+pub mod os_release;
+pub mod package;
+pub mod purl;
+pub mod python;
+pub mod spdx;
+
+pub use layers::{ImageFiles, LayerError};
+pub use package::{Ecosystem, ImageInventory, OsInfo, Package};
+
+/// What an SBOM describes and when it was made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject {
+    /// The image reference (`docker.io/library/debian:12`) and platform, for people.
+    pub name: String,
+    /// The digest of the platform manifest described: `sha256:…`.
+    pub digest: String,
+    /// RFC 3339, UTC, whole seconds.
+    pub created: String,
+    /// The tool, `ferry-0.1.0`.
+    pub tool: String,
+}
