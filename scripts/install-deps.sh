@@ -76,3 +76,12 @@ if ! "$tuf_env/bin/python" -c 'import tuf.api.metadata' >/dev/null 2>&1; then
   python3 -m venv "$tuf_env"
   "$tuf_env/bin/pip" install -q tuf==7.0.1
 fi
+
+# The SBOM validators the ecosystem uses (cli/tests/cli/sbom.rs): spdx-tools (pyspdxtools) and
+# cyclonedx-python-lib's JSON schema validator, pinned, in a virtual environment of their own.
+sbom_env=${FERRY_TEST_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry-test-tools}/sbom-validators
+if ! "$sbom_env/bin/python" -c 'import spdx_tools, cyclonedx.validation.json, jsonschema' >/dev/null 2>&1; then
+  echo "installing the SBOM validators into $sbom_env"
+  python3 -m venv "$sbom_env"
+  "$sbom_env/bin/pip" install -q spdx-tools==0.8.5 'cyclonedx-python-lib[json-validation]==11.12.0'
+fi

@@ -15,6 +15,7 @@ On the workstation (with internet):
   verify       Verify a bundle's signatures and every digest, streaming
   inspect      Show a bundle's artifacts, sizes, platforms, signers and what images carry
   diff         What changed between two bundles, and the new blob bytes
+  sbom         Each image's OS and packages, as SPDX 2.3 and CycloneDX 1.5 JSON
   sign         Add a signature (a second person's) to a bundle, parts or a snapshot
   trust        Trust roots: who signs, how many must, and who may replace the list
   key          Generate signing keys
@@ -81,6 +82,9 @@ pub enum Command {
     Sign(SignArgs),
     /// List artifacts added, removed and changed between two bundles, and the new blob bytes.
     Diff(DiffArgs),
+    /// The software bill of materials of every image in a bundle: its OS and packages (Debian,
+    /// Alpine, Python) with versions, licences and package URLs, as SPDX 2.3 and CycloneDX 1.5.
+    Sbom(SbomArgs),
     /// Split a bundle into verified parts plus Reed-Solomon repair parts, for a one-way link.
     Split(SplitArgs),
     /// Join parts (any order, duplicates and strays welcome) back into the bundle, rebuilding
@@ -317,6 +321,31 @@ pub struct PasswordArgs {
     /// Read the secret key's password from this file (first line).
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomFormat {
+    SpdxJson,
+    CyclonedxJson,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// A bundle, or a parts directory.
+    pub bundle: PathBuf,
+    /// Only this image (its reference as `ferry inspect` shows it).
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
+    /// One format only; both by default.
+    #[arg(long, value_enum)]
+    pub format: Option<SbomFormat>,
+    /// Where the documents go (created if needed), one per image and platform.
+    #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
 }
 
 /// Preflight failures to let through.

@@ -8,6 +8,7 @@
 //! distributions (`*.dist-info/METADATA`). Go binaries and RPM databases are still to come.
 
 pub mod apk;
+pub mod bundle;
 pub mod cyclonedx;
 pub mod dpkg;
 pub mod layers;

@@ -8,6 +8,7 @@ mod key;
 mod meta;
 mod parts;
 mod push;
+mod sbom;
 mod sign;
 mod state;
 mod trust;
@@ -28,6 +29,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Inspect(args) => inspect::run(&args),
         Command::Sign(args) => sign::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Sbom(args) => sbom::run(&args),
         Command::Split(args) => parts::split(&args),
         Command::Join(args) => parts::join(&args),
         Command::Parts(PartsCommand::Status(args)) => {

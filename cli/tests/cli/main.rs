@@ -32,6 +32,7 @@ mod registry_export;
 mod release;
 mod reporting;
 mod round_trip;
+mod sbom;
 mod schema;
 mod serve;
 mod tamper;

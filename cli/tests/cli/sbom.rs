@@ -1,0 +1,224 @@
+//! `ferry sbom` against ground truth built here: an image whose layer holds this machine's own
+//! Debian package database (and os-release and a Python distribution) is exported, and the SBOM
+//! ferry writes from inside the bundle lists exactly what `dpkg-query -W` lists here; the SPDX
+//! document passes spdx-tools' validation and the CycloneDX one cyclonedx-python-lib's.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bundle_format::Digest;
+use serde_json::json;
+
+use crate::support::{Workspace, ferry, ok, require, require_tools, run, stderr, stdout};
+
+/// The SBOM validators' Python, from the virtual environment scripts/install-deps.sh makes.
+fn validators() -> Option<PathBuf> {
+    let base = std::env::var_os("FERRY_TEST_TOOLS_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("ferry-test-tools"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferry-test-tools"))
+        })
+        .unwrap_or_default();
+    let python = base.join("sbom-validators/bin/python");
+    require(
+        python.is_file(),
+        &format!(
+            "the SBOM validators are not installed in {}",
+            python.display()
+        ),
+    )
+    .then_some(python)
+}
+
+fn blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
+    let digest = Digest::of(bytes);
+    std::fs::write(layout.join("blobs/sha256").join(digest.hex()), bytes).unwrap();
+    (digest, bytes.len() as u64)
+}
+
+/// An OCI layout with one image, tag `1.0`, of one gzip layer holding `root`.
+fn layout_of(ws: &Workspace, root: &Path) -> PathBuf {
+    let layout = ws.path("layout");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let tar = ws.path("layer.tar");
+    ok(run(Command::new("tar")
+        .arg("-C")
+        .arg(root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")));
+    let raw = std::fs::read(&tar).unwrap();
+    ok(run(Command::new("gzip").args(["-n", "-k", "-f"]).arg(&tar)));
+    let gz = std::fs::read(ws.path("layer.tar.gz")).unwrap();
+    let (layer, layer_size) = blob(&layout, &gz);
+    let config = json!({"architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [Digest::of(&raw).to_string()]}});
+    let (config, config_size) = blob(&layout, config.to_string().as_bytes());
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": layer.to_string(), "size": layer_size}]});
+    let (manifest, manifest_size) = blob(&layout, manifest.to_string().as_bytes());
+    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": manifest.to_string(), "size": manifest_size,
+        "annotations": {"org.opencontainers.image.ref.name": "1.0"}}]});
+    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
+    layout
+}
+
+#[test]
+fn the_sbom_of_a_debian_image_is_what_dpkg_lists_and_validates_with_the_ecosystems_tools() {
+    if !require_tools(&["dpkg-query", "tar", "gzip"]) {
+        return;
+    }
+    let Some(python) = validators() else { return };
+    let ws = Workspace::new();
+    let root = ws.path("root");
+    for dir in [
+        "etc",
+        "var/lib/dpkg",
+        "usr/lib/python3/dist-packages/Demo_Pkg-1.2.dist-info",
+    ] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    std::fs::copy("/usr/lib/os-release", root.join("etc/os-release")).unwrap();
+    std::fs::copy("/var/lib/dpkg/status", root.join("var/lib/dpkg/status")).unwrap();
+    std::fs::write(
+        root.join("usr/lib/python3/dist-packages/Demo_Pkg-1.2.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.2\nLicense: MIT\n\n",
+    )
+    .unwrap();
+    let layout = layout_of(&ws, &root);
+    let manifest = ws.write(
+        "m.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: sbom, version: '1'}}\nspec:\n  images:\n    - {{name: example.org/debian-like:1.0, from: 'oci-layout:{}:1.0'}}\n",
+            layout.display()
+        ),
+    );
+    let bundle = ws.export(&manifest, "b.tar.zst");
+    let out = ws.path("sbom");
+    let made = ok(run(ferry()
+        .arg("sbom")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&out)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    assert!(
+        stdout(&made).contains("example.org/debian-like:1.0 linux/amd64: debian"),
+        "{}",
+        stdout(&made)
+    );
+
+    // Ground truth: every installed package dpkg knows here, by name and version.
+    let listed = ok(run(Command::new("dpkg-query").args([
+        "-W",
+        "-f",
+        "${db:Status-Abbrev} ${Package} ${Version}\\n",
+    ])));
+    let truth: BTreeSet<(String, String)> = stdout(&listed)
+        .lines()
+        .filter(|l| l.starts_with("ii"))
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            Some((f.next()?.to_owned(), f.next()?.to_owned()))
+        })
+        .collect();
+    let spdx_path = out.join("example.org_debian-like_1.0_linux_amd64.spdx.json");
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&spdx_path).unwrap()).unwrap();
+    let debs: BTreeSet<(String, String)> = spdx["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["externalRefs"][0]["referenceLocator"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("pkg:deb/"))
+        })
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["versionInfo"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(!truth.is_empty());
+    assert_eq!(debs, truth);
+    assert!(
+        spdx["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Demo_Pkg"
+                && p["licenseDeclared"] == "MIT"
+                && p["externalRefs"][0]["referenceLocator"] == "pkg:pypi/demo-pkg@1.2"),
+        "{spdx:#}"
+    );
+
+    // The ecosystem's validators accept both documents.
+    let cdx_path = out.join("example.org_debian-like_1.0_linux_amd64.cdx.json");
+    let checked = run(Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import sys\n\
+             from spdx_tools.spdx.parser.parse_anything import parse_file\n\
+             from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document\n\
+             from cyclonedx.validation.json import JsonStrictValidator\n\
+             from cyclonedx.schema import SchemaVersion\n\
+             problems = validate_full_spdx_document(parse_file(sys.argv[1]))\n\
+             assert not problems, [p.validation_message for p in problems][:5]\n\
+             error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[2]).read())\n\
+             assert error is None, error\n\
+             print('valid')\n",
+        )
+        .arg(&spdx_path)
+        .arg(&cdx_path));
+    assert!(
+        stdout(&checked).contains("valid"),
+        "{}\n{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+
+    // One format, one image; an unknown image is named.
+    let only = ws.path("only");
+    ok(run(ferry()
+        .arg("sbom")
+        .arg(&bundle)
+        .args([
+            "--format",
+            "cyclonedx-json",
+            "--image",
+            "example.org/debian-like:1.0",
+            "-o",
+        ])
+        .arg(&only)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    let files: Vec<_> = std::fs::read_dir(&only)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let missing = run(ferry()
+        .arg("sbom")
+        .arg(&bundle)
+        .args(["--image", "nope:1"])
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub")));
+    assert!(
+        stderr(&missing).contains("no image nope:1"),
+        "{}",
+        stderr(&missing)
+    );
+}
