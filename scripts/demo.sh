@@ -41,6 +41,9 @@ echo "== ferry verify"
 echo "== ferry inspect"
 "$ferry" inspect "$work/demo.tar.zst" --trusted-key "$work/demo.pub"
 
+echo "== ferry sbom: each image's OS and packages, as SPDX 2.3 and CycloneDX 1.5"
+"$ferry" sbom "$work/demo.tar.zst" -o "$work/sbom" --trusted-key "$work/demo.pub"
+
 echo "== two people sign: a trust root wants 2 bundle keys; the second signs after verifying the first"
 "$ferry" key generate -o "$work/second" --unencrypted
 "$ferry" trust init "$work/root.json" --root-key "$work/demo.pub" --bundle-key "$work/demo.pub" \
