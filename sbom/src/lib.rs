@@ -9,6 +9,7 @@
 
 pub mod apk;
 pub mod bundle;
+pub mod compare;
 pub mod cyclonedx;
 pub mod dpkg;
 pub mod layers;

@@ -40,16 +40,16 @@ fn blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
     (digest, bytes.len() as u64)
 }
 
-/// An OCI layout with one image, tag `1.0`, of one gzip layer holding `root`.
-fn layout_of(ws: &Workspace, root: &Path) -> PathBuf {
-    let layout = ws.path("layout");
+/// An OCI layout `name` with one image, tag `1.0`, of one gzip layer holding `root`.
+fn layout_of(ws: &Workspace, root: &Path, name: &str) -> PathBuf {
+    let layout = ws.path(name);
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
     std::fs::write(
         layout.join("oci-layout"),
         r#"{"imageLayoutVersion":"1.0.0"}"#,
     )
     .unwrap();
-    let tar = ws.path("layer.tar");
+    let tar = ws.path(&format!("{name}.tar"));
     ok(run(Command::new("tar")
         .arg("-C")
         .arg(root)
@@ -58,7 +58,7 @@ fn layout_of(ws: &Workspace, root: &Path) -> PathBuf {
         .arg(".")));
     let raw = std::fs::read(&tar).unwrap();
     ok(run(Command::new("gzip").args(["-n", "-k", "-f"]).arg(&tar)));
-    let gz = std::fs::read(ws.path("layer.tar.gz")).unwrap();
+    let gz = std::fs::read(ws.path(&format!("{name}.tar.gz"))).unwrap();
     let (layer, layer_size) = blob(&layout, &gz);
     let config = json!({"architecture": "amd64", "os": "linux", "config": {},
         "rootfs": {"type": "layers", "diff_ids": [Digest::of(&raw).to_string()]}});
@@ -96,15 +96,17 @@ fn the_sbom_of_a_debian_image_is_what_dpkg_lists_and_validates_with_the_ecosyste
         "Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.2\nLicense: MIT\n\n",
     )
     .unwrap();
-    let layout = layout_of(&ws, &root);
-    let manifest = ws.write(
-        "m.yaml",
-        &format!(
-            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: sbom, version: '1'}}\nspec:\n  images:\n    - {{name: example.org/debian-like:1.0, from: 'oci-layout:{}:1.0'}}\n",
-            layout.display()
-        ),
-    );
-    let bundle = ws.export(&manifest, "b.tar.zst");
+    let manifest_of = |layout: &Path, version: &str| {
+        ws.write(
+            &format!("m{version}.yaml"),
+            &format!(
+                "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: sbom, version: '{version}'}}\nspec:\n  images:\n    - {{name: example.org/debian-like:1.0, from: 'oci-layout:{}:1.0'}}\n",
+                layout.display()
+            ),
+        )
+    };
+    let layout = layout_of(&ws, &root, "layout");
+    let bundle = ws.export(&manifest_of(&layout, "1"), "b.tar.zst");
     let out = ws.path("sbom");
     let made = ok(run(ferry()
         .arg("sbom")
@@ -220,5 +222,65 @@ fn the_sbom_of_a_debian_image_is_what_dpkg_lists_and_validates_with_the_ecosyste
         stderr(&missing).contains("no image nope:1"),
         "{}",
         stderr(&missing)
+    );
+
+    // ferry diff shows the package changes: a Debian package added, a Python one upgraded.
+    let mut status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
+    status.push_str(
+        "\nPackage: ferry-demo\nStatus: install ok installed\nArchitecture: all\nVersion: 1.0-1\n",
+    );
+    std::fs::write(root.join("var/lib/dpkg/status"), status).unwrap();
+    std::fs::write(
+        root.join("usr/lib/python3/dist-packages/Demo_Pkg-1.2.dist-info/METADATA"),
+        "Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.3\nLicense: MIT\n\n",
+    )
+    .unwrap();
+    let newer = ws.export(
+        &manifest_of(&layout_of(&ws, &root, "layout2"), "2"),
+        "b2.tar.zst",
+    );
+    let diffed = ok(run(ferry()
+        .arg("diff")
+        .arg(&bundle)
+        .arg(&newer)
+        .arg("--json")
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    let report: serde_json::Value = serde_json::from_slice(&diffed.stdout).unwrap();
+    let list: Vec<(String, Option<String>, Option<String>)> = report["packages"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["old"].as_str().map(str::to_owned),
+                c["new"].as_str().map(str::to_owned),
+            )
+        })
+        .collect();
+    assert_eq!(
+        list,
+        vec![
+            ("ferry-demo".to_owned(), None, Some("1.0-1".to_owned())),
+            (
+                "Demo_Pkg".to_owned(),
+                Some("1.2".to_owned()),
+                Some("1.3".to_owned())
+            ),
+        ],
+        "{report:#}"
+    );
+    let text = ok(run(ferry()
+        .arg("diff")
+        .arg(&bundle)
+        .arg(&newer)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    assert!(
+        stdout(&text).contains("~ pypi  Demo_Pkg  1.2 -> 1.3")
+            && stdout(&text).contains("+ deb   ferry-demo  1.0-1"),
+        "{}",
+        stdout(&text)
     );
 }
