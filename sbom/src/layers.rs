@@ -26,7 +26,7 @@ pub enum LayerError {
         path: String,
         limit: u64,
     },
-    #[error("the image's package databases together exceed {MAX_KEPT_BYTES} bytes")]
+    #[error("the image's package databases, over all its layers, exceed {MAX_KEPT_BYTES} bytes")]
     TooMuch,
 }
 
@@ -41,6 +41,9 @@ enum Kept {
 pub struct ImageFiles {
     kept: BTreeMap<String, Kept>,
     layers: usize,
+    /// Bytes read into files of `kept` over every layer (a later layer's copy or whiteout does
+    /// not give them back): the bound counts what was read, not what is left.
+    read_bytes: u64,
 }
 
 fn interesting(path: &str) -> bool {
@@ -67,16 +70,6 @@ fn normalise(path: &str) -> Option<String> {
 impl ImageFiles {
     pub fn new() -> Self {
         Self::default()
-    }
-
-    fn kept_bytes(&self) -> u64 {
-        self.kept
-            .values()
-            .map(|k| match k {
-                Kept::File(bytes) => bytes.len() as u64,
-                Kept::Link(target) => target.len() as u64,
-            })
-            .sum()
     }
 
     /// Apply the next layer (an uncompressed tar stream) over those before it.
@@ -155,11 +148,12 @@ impl ImageFiles {
                 .take(MAX_FILE_BYTES + 1)
                 .read_to_end(&mut bytes)
                 .map_err(tar_error)?;
-            self.kept.insert(path.clone(), Kept::File(bytes));
-            added.insert(path);
-            if self.kept_bytes() > MAX_KEPT_BYTES {
+            self.read_bytes += bytes.len() as u64;
+            if self.read_bytes > MAX_KEPT_BYTES {
                 return Err(LayerError::TooMuch);
             }
+            self.kept.insert(path.clone(), Kept::File(bytes));
+            added.insert(path);
         }
         Ok(())
     }

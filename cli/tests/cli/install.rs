@@ -69,14 +69,16 @@ pub(crate) fn install(ws: &Workspace, bundle: &Path, inventory: &Path, extra: &[
 }
 
 /// `ferry install` trusting the workspace's key, with the state directory `state`.
-pub(crate) fn install_with_state(
+/// `ferry install BUNDLE -i INVENTORY --trusted-key k.pub --state-dir STATE EXTRA…`, not yet run.
+pub(crate) fn install_command(
     ws: &Workspace,
     bundle: &Path,
     inventory: &Path,
     state: &Path,
     extra: &[&str],
-) -> Output {
-    run(ferry()
+) -> std::process::Command {
+    let mut command = ferry();
+    command
         .arg("install")
         .arg(bundle)
         .arg("-i")
@@ -85,7 +87,18 @@ pub(crate) fn install_with_state(
         .arg(ws.path("k.pub"))
         .arg("--state-dir")
         .arg(state)
-        .args(extra))
+        .args(extra);
+    command
+}
+
+pub(crate) fn install_with_state(
+    ws: &Workspace,
+    bundle: &Path,
+    inventory: &Path,
+    state: &Path,
+    extra: &[&str],
+) -> Output {
+    run(&mut install_command(ws, bundle, inventory, state, extra))
 }
 
 /// A YAML file from a host, as JSON values.

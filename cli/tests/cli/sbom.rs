@@ -10,29 +10,8 @@ use std::process::Command;
 use bundle_format::Digest;
 use serde_json::json;
 
-use crate::support::{Workspace, ferry, ok, require, require_tools, run, stderr, stdout};
-
-/// The SBOM validators' Python, from the virtual environment scripts/install-deps.sh makes.
-fn validators() -> Option<PathBuf> {
-    let base = std::env::var_os("FERRY_TEST_TOOLS_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("ferry-test-tools"))
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferry-test-tools"))
-        })
-        .unwrap_or_default();
-    let python = base.join("sbom-validators/bin/python");
-    require(
-        python.is_file(),
-        &format!(
-            "the SBOM validators are not installed in {}",
-            python.display()
-        ),
-    )
-    .then_some(python)
-}
+use crate::support::signing_tools::venv_python;
+use crate::support::{Workspace, ferry, ok, require_tools, run, stderr, stdout};
 
 fn blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
     let digest = Digest::of(bytes);
@@ -79,7 +58,9 @@ fn the_sbom_of_a_debian_image_is_what_dpkg_lists_and_validates_with_the_ecosyste
     if !require_tools(&["dpkg-query", "tar", "gzip"]) {
         return;
     }
-    let Some(python) = validators() else { return };
+    let Some(python) = venv_python("sbom-validators") else {
+        return;
+    };
     let ws = Workspace::new();
     let root = ws.path("root");
     for dir in [

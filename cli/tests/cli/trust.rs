@@ -653,16 +653,7 @@ fn spawn_install(
     state: &Path,
     extra: &[&str],
 ) -> std::process::Child {
-    ferry()
-        .arg("install")
-        .arg(bundle)
-        .arg("-i")
-        .arg(inventory)
-        .arg("--trusted-key")
-        .arg(ws.path("k.pub"))
-        .arg("--state-dir")
-        .arg(state)
-        .args(extra)
+    crate::install::install_command(ws, bundle, inventory, state, extra)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::support::{Registry, Workspace, ferry, ok, require, require_tools, run, stderr, stdout};
+use crate::support::signing_tools::venv_python;
+use crate::support::{Registry, Workspace, ferry, ok, require_tools, run, stderr, stdout};
 
 const BELOW_THRESHOLD: i32 = 10;
 const UNTRUSTED: i32 = 6;
@@ -96,25 +97,6 @@ impl Keys {
     fn verify(&self, bundle: &Path, root: &str) -> Output {
         self.ferry(&["verify", bundle.to_str().unwrap(), "--trust-root", root])
     }
-}
-
-/// python-tuf, from the virtual environment scripts/install-deps.sh makes.
-fn python_tuf() -> Option<PathBuf> {
-    let base = std::env::var_os("FERRY_TEST_TOOLS_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("ferry-test-tools"))
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferry-test-tools"))
-        })
-        .unwrap_or_default();
-    let python = base.join("python-tuf/bin/python");
-    require(
-        python.is_file(),
-        &format!("python-tuf is not installed in {}", python.display()),
-    )
-    .then_some(python)
 }
 
 /// python-tuf's verdict on `root`, signed by the root role of `by` (itself, or the version
@@ -209,7 +191,7 @@ fn two_people_sign_a_bundle_and_its_parts_and_each_signature_is_an_ordinary_one(
     let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
     assert_eq!(shown["complete"], true);
     assert_eq!(shown["roles"]["bundle"]["threshold"], 2);
-    if let Some(python) = python_tuf() {
+    if let Some(python) = venv_python("python-tuf") {
         let root = keys.path("root.json");
         tuf_verifies(&python, &root, &root).unwrap();
     }
@@ -436,7 +418,7 @@ fn a_root_chain_retires_keys_one_version_at_a_time() {
             .code(),
         Some(1)
     );
-    if let Some(python) = python_tuf() {
+    if let Some(python) = venv_python("python-tuf") {
         // TUF's own code agrees: v2 is signed by v1's root role and by its own.
         tuf_verifies(&python, &keys.path("root2.json"), &keys.path("root.json")).unwrap();
         tuf_verifies(&python, &keys.path("root2.json"), &keys.path("root2.json")).unwrap();
@@ -603,7 +585,7 @@ fn a_root_chain_retires_keys_one_version_at_a_time() {
         "{}",
         stderr(&refused)
     );
-    if let Some(python) = python_tuf() {
+    if let Some(python) = venv_python("python-tuf") {
         assert!(tuf_verifies(&python, &keys.path("forged.json"), &keys.path("root.json")).is_err());
     }
 }

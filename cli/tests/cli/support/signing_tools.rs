@@ -7,8 +7,10 @@ use std::process::{Command, Output};
 
 use super::{ok, require, run, stdout};
 
-fn cache_bin() -> PathBuf {
-    let base = std::env::var_os("FERRY_TEST_TOOLS_CACHE")
+/// Where scripts/install-deps.sh puts the tools no Debian 12 package carries: the same rule as
+/// the script's (`$FERRY_TEST_TOOLS_CACHE`, else the XDG cache, else `~/.cache`).
+pub fn test_tools_dir() -> PathBuf {
+    std::env::var_os("FERRY_TEST_TOOLS_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("ferry-test-tools"))
@@ -16,8 +18,23 @@ fn cache_bin() -> PathBuf {
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ferry-test-tools"))
         })
-        .unwrap_or_default();
-    base.join("trixie/root/usr/bin")
+        .unwrap_or_default()
+}
+
+/// The Python of a virtual environment install-deps.sh made there, or None (skipped; a failure
+/// under CI=true) when it is missing.
+#[track_caller]
+pub fn venv_python(name: &str) -> Option<PathBuf> {
+    let python = test_tools_dir().join(name).join("bin/python");
+    require(
+        python.is_file(),
+        &format!("{name} is not installed in {}", python.display()),
+    )
+    .then_some(python)
+}
+
+fn cache_bin() -> PathBuf {
+    test_tools_dir().join("trixie/root/usr/bin")
 }
 
 /// cosign and oras, or None (skipped; a failure under CI=true) when they are not unpacked.
