@@ -455,6 +455,10 @@ pub struct ExportArgs {
     /// if its root keys signed it (`ferry trust`). Carry every version after the far side's.
     #[arg(long = "carry-root", value_name = "FILE")]
     pub carry_roots: Vec<PathBuf>,
+    /// Make no SBOMs. By default every image's platform manifests are described (SPDX 2.3 and
+    /// CycloneDX 1.5, from their layers) and the documents attached to them as referrers.
+    #[arg(long)]
+    pub no_sbom: bool,
     #[command(flatten)]
     pub trust: TrustArgs,
     /// Print the result as JSON.

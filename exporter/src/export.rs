@@ -20,6 +20,7 @@ use crate::plan::delta::{CutSummary, cut_against};
 use crate::plan::{BlobSource, ExportPlan, plan};
 use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries, RegistryOptions};
+use crate::sboms::{SbomSummary, attach_sboms};
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -34,6 +35,8 @@ pub struct ExportOptions {
     pub expires: Option<String>,
     /// Trust root files carried for the far side to rotate to (`--carry-root`), each its text.
     pub trust_roots: Vec<String>,
+    /// Describe every image in SBOMs attached to it (on unless `--no-sbom`).
+    pub sbom: bool,
 }
 
 impl Default for ExportOptions {
@@ -46,6 +49,7 @@ impl Default for ExportOptions {
             base: None,
             expires: None,
             trust_roots: Vec::new(),
+            sbom: true,
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct ExportSummary {
     pub cached_blobs: u64,
     /// For a delta: the blobs left out because the base holds them.
     pub assumed: Option<CutSummary>,
+    /// What the SBOM step made; None with `--no-sbom`.
+    pub sboms: Option<SbomSummary>,
     pub warnings: Vec<String>,
 }
 
@@ -92,6 +98,34 @@ pub fn export<W: Write>(
         )
     })?;
     let mut plan = runtime.block_on(plan(manifest, &registries, &cache, options.concurrency))?;
+    let readiness = Arc::new(Readiness::default());
+    let stats = Arc::new(FetchStats::default());
+    // The SBOMs read every layer, those a delta leaves out too, so fetch before the cut.
+    let jobs = if options.sbom {
+        fetch_jobs(&plan)
+    } else {
+        Vec::new()
+    };
+    let fetching = runtime.spawn(fetch_all(
+        jobs,
+        cache.clone(),
+        readiness.clone(),
+        stats.clone(),
+        options.concurrency,
+    ));
+    let sboms = if options.sbom {
+        let sources = plan.sources.clone();
+        let open = |digest: &Digest| open_blob(&sources, digest, None, &readiness);
+        match attach_sboms(&mut plan, &open) {
+            Ok(made) => Some(made),
+            Err(error) => {
+                fetching.abort();
+                return Err(error);
+            }
+        }
+    } else {
+        None
+    };
     let assumed = options
         .base
         .as_ref()
@@ -105,17 +139,21 @@ pub fn export<W: Write>(
         plan.index.files.len(),
     );
 
-    let warnings = plan.warnings.clone();
-    let jobs = fetch_jobs(&plan);
-    let readiness = Arc::new(Readiness::default());
-    let stats = Arc::new(FetchStats::default());
-    let fetching = runtime.spawn(fetch_all(
-        jobs,
-        cache.clone(),
-        readiness.clone(),
-        stats.clone(),
-        options.concurrency,
-    ));
+    let mut warnings = plan.warnings.clone();
+    if let Some(made) = &sboms {
+        warnings.extend(made.skipped.iter().map(|why| format!("no SBOM for {why}")));
+    }
+    let fetching = if options.sbom {
+        fetching
+    } else {
+        runtime.spawn(fetch_all(
+            fetch_jobs(&plan),
+            cache.clone(),
+            readiness.clone(),
+            stats.clone(),
+            options.concurrency,
+        ))
+    };
     let written = write_bundle(plan, out, signer, options.writer, &readiness);
     if written.is_err() {
         fetching.abort();
@@ -132,6 +170,7 @@ pub fn export<W: Write>(
             fetched_bytes: stats.fetched_bytes.load(Ordering::Relaxed),
             cached_blobs: stats.cached_blobs.load(Ordering::Relaxed),
             assumed,
+            sboms,
             warnings,
         },
     ))
@@ -386,29 +425,44 @@ fn write_bundle<W: Write>(
             ));
         };
         let owner = owners.get(&digest);
-        let open = |path: &PathBuf| -> Result<Box<dyn Read + '_>, ExportError> {
-            let file = bundle_format::bounded::open_regular(path).map_err(|e| {
-                ExportError::source(
-                    owner.cloned().unwrap_or_default(),
-                    format!("cannot open {}: {e}", path.display()),
-                    "the source changed since planning: export again",
-                )
-            })?;
-            Ok(Box::new(BufReader::with_capacity(256 << 10, file)))
-        };
-        let mut reader: Box<dyn Read + '_> = match source {
-            BlobSource::File(path) => open(path)?,
-            BlobSource::Packaged(temp) => open(&temp.path().to_path_buf())?,
-            BlobSource::Metadata(bytes) => Box::new(bytes.as_slice()),
-            BlobSource::Remote { .. } => {
-                open(&readiness.wait(&digest).map_err(ExportError::Fetch)?)?
-            }
-        };
+        let mut reader = open_blob(&sources, &digest, owner, readiness)?;
         writer
             .add_blob(&digest, &mut reader)
             .map_err(|e| blame(e, owner, source))?;
     }
     Ok(writer.finish()?)
+}
+
+/// A blob of the plan, as a stream; a registry blob once its download is in the cache.
+fn open_blob<'a>(
+    sources: &'a HashMap<Digest, BlobSource>,
+    digest: &Digest,
+    owner: Option<&String>,
+    readiness: &Readiness,
+) -> Result<Box<dyn Read + 'a>, ExportError> {
+    let Some(source) = sources.get(digest) else {
+        return Err(ExportError::source(
+            digest.to_string(),
+            "the plan has no source for this blob",
+            "report this as a bug",
+        ));
+    };
+    let open = |path: &std::path::Path| -> Result<Box<dyn Read + 'a>, ExportError> {
+        let file = bundle_format::bounded::open_regular(path).map_err(|e| {
+            ExportError::source(
+                owner.cloned().unwrap_or_else(|| digest.to_string()),
+                format!("cannot open {}: {e}", path.display()),
+                "the source changed since planning: export again",
+            )
+        })?;
+        Ok(Box::new(BufReader::with_capacity(256 << 10, file)))
+    };
+    match source {
+        BlobSource::File(path) => open(path),
+        BlobSource::Packaged(temp) => open(temp.path()),
+        BlobSource::Metadata(bytes) => Ok(Box::new(bytes.as_slice())),
+        BlobSource::Remote { .. } => open(&readiness.wait(digest).map_err(ExportError::Fetch)?),
+    }
 }
 
 /// Name the artifact a failed blob belongs to; a source that no longer matches its digest is the

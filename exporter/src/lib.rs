@@ -9,6 +9,7 @@ mod package;
 pub mod packages;
 pub mod plan;
 pub mod remote;
+pub mod sboms;
 pub mod source;
 
 pub use error::ExportError;

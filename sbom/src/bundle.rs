@@ -4,11 +4,13 @@
 use std::io::{BufReader, Read};
 
 use bundle_format::random_access::BundleFile;
-use bundle_format::vocabulary::oci::{ImageIndex, ImageManifest};
+use bundle_format::vocabulary::oci::ImageManifest;
 use bundle_format::{Digest, limits};
 
-use crate::layers::{ImageFiles, LayerError};
+use crate::decompress::layer_stream;
+use crate::layers::{ImageFiles, LayerError, LayerSummary};
 use crate::package::ImageInventory;
+use crate::platforms::{PlatformManifest, platform_manifests};
 
 /// One platform manifest of one image, and what its layers hold.
 #[derive(Debug, Clone)]
@@ -78,33 +80,20 @@ pub fn image_sboms(bundle: &BundleFile, only: Option<&str>) -> Result<Vec<ImageS
     for image in images {
         let reference = image.reference.as_str();
         let top = read_manifest(bundle, &image.digest, reference)?;
-        let manifests: Vec<(Digest, String)> = match serde_json::from_slice::<ImageIndex>(&top) {
-            Ok(list) if !list.manifests.is_empty() => list
-                .manifests
-                .iter()
-                .filter_map(|m| {
-                    let p = m.platform.as_ref()?;
-                    // Attestation manifests carry the platform `unknown/unknown`.
-                    (p.os != "unknown").then(|| {
-                        let mut platform = format!("{}/{}", p.os, p.architecture);
-                        if let Some(variant) = &p.variant {
-                            platform.push('/');
-                            platform.push_str(variant);
-                        }
-                        (m.digest, platform)
-                    })
-                })
-                .collect(),
-            _ => vec![(
-                image.digest,
-                image
-                    .platforms
-                    .first()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
-            )],
+        let own = PlatformManifest {
+            digest: image.digest,
+            media_type: image.media_type.clone(),
+            size: top.len() as u64,
+            platform: image
+                .platforms
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         };
-        for (digest, platform) in manifests {
+        for PlatformManifest {
+            digest, platform, ..
+        } in platform_manifests(&top, own)
+        {
             let bytes = read_manifest(bundle, &digest, reference)?;
             let manifest: ImageManifest =
                 serde_json::from_slice(&bytes).map_err(|e| SbomError::Manifest {
@@ -112,7 +101,7 @@ pub fn image_sboms(bundle: &BundleFile, only: Option<&str>) -> Result<Vec<ImageS
                     cause: format!("manifest {digest} is not an image manifest: {e}"),
                 })?;
             let mut files = ImageFiles::new();
-            for layer in &manifest.layers {
+            for (number, layer) in manifest.layers.iter().enumerate() {
                 if index.blob(&layer.digest).is_none() {
                     return Err(SbomError::Assumed {
                         image: reference.to_owned(),
@@ -120,24 +109,18 @@ pub fn image_sboms(bundle: &BundleFile, only: Option<&str>) -> Result<Vec<ImageS
                     });
                 }
                 let stream = BufReader::with_capacity(1 << 20, bundle.open_blob(&layer.digest)?);
-                let applied = if layer.media_type.contains("gzip") {
-                    files.apply_layer(flate2::read::GzDecoder::new(stream))
-                } else if layer.media_type.contains("zstd") {
-                    let decoder =
-                        zstd::stream::read::Decoder::with_buffer(stream).map_err(|e| {
-                            SbomError::Manifest {
-                                image: reference.to_owned(),
-                                cause: format!("layer {}: {e}", layer.digest),
-                            }
-                        })?;
-                    files.apply_layer(decoder)
-                } else {
-                    files.apply_layer(stream)
-                };
-                applied.map_err(|source| SbomError::Layer {
+                let layer_error = |source| SbomError::Layer {
                     image: reference.to_owned(),
                     source,
+                };
+                let tar = layer_stream(&layer.media_type, stream).map_err(|cause| {
+                    layer_error(LayerError::Tar {
+                        layer: number,
+                        cause,
+                    })
                 })?;
+                let summary = LayerSummary::read(tar, number).map_err(layer_error)?;
+                files.apply(&summary).map_err(layer_error)?;
             }
             out.push(ImageSbom {
                 reference: reference.to_owned(),

@@ -36,11 +36,30 @@ enum Kept {
     Link(String),
 }
 
+/// What one layer does to the files the SBOM reads, in the order its tar stream holds them:
+/// read once, while the layer streams past, and applied to every image that has the layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayerSummary {
+    changes: Vec<Change>,
+    /// Bytes kept from this layer.
+    kept_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Change {
+    /// `.wh..wh..opq` in this directory (`""`: the root).
+    Opaque(String),
+    /// `.wh.NAME`: this path and everything under it.
+    Whiteout(String),
+    /// Something that is not a kept file took this path (a directory, device, …).
+    Replaced(String),
+    Kept(String, Kept),
+}
+
 /// The files kept so far, by path without a leading `/`.
 #[derive(Debug, Default)]
 pub struct ImageFiles {
     kept: BTreeMap<String, Kept>,
-    layers: usize,
     /// Bytes read into files of `kept` over every layer (a later layer's copy or whiteout does
     /// not give them back): the bound counts what was read, not what is left.
     read_bytes: u64,
@@ -67,20 +86,14 @@ fn normalise(path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
-impl ImageFiles {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Apply the next layer (an uncompressed tar stream) over those before it.
-    pub fn apply_layer(&mut self, layer: impl Read) -> Result<(), LayerError> {
-        let number = self.layers;
-        self.layers += 1;
+impl LayerSummary {
+    /// Read one layer (an uncompressed tar stream; `number` names it in errors) to its end.
+    pub fn read(layer: impl Read, number: usize) -> Result<Self, LayerError> {
         let tar_error = |cause| LayerError::Tar {
             layer: number,
             cause,
         };
-        let mut added: BTreeSet<String> = BTreeSet::new();
+        let mut summary = Self::default();
         let mut archive = tar::Archive::new(layer);
         for entry in archive.entries().map_err(tar_error)? {
             let mut entry = entry.map_err(tar_error)?;
@@ -89,50 +102,39 @@ impl ImageFiles {
                 continue;
             };
             let (dir, name) = match path.rsplit_once('/') {
-                Some((dir, name)) => (dir.to_owned(), name.to_owned()),
-                None => (String::new(), path.clone()),
+                Some((dir, name)) => (dir, name),
+                None => ("", path.as_str()),
+            };
+            let join = |name: &str| {
+                if dir.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{dir}/{name}")
+                }
             };
             if name == ".wh..wh..opq" {
-                let prefix = if dir.is_empty() {
-                    String::new()
-                } else {
-                    format!("{dir}/")
-                };
-                self.kept
-                    .retain(|kept, _| !kept.starts_with(&prefix) || added.contains(kept));
+                summary.changes.push(Change::Opaque(dir.to_owned()));
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(".wh.") {
-                let target = if dir.is_empty() {
-                    hidden.to_owned()
-                } else {
-                    format!("{dir}/{hidden}")
-                };
-                let below = format!("{target}/");
-                self.kept.retain(|kept, _| {
-                    added.contains(kept) || (kept != &target && !kept.starts_with(&below))
-                });
+                summary.changes.push(Change::Whiteout(join(hidden)));
+                continue;
+            }
+            if !interesting(&path) {
+                // Only kept paths matter, and a kept path is always an interesting one.
                 continue;
             }
             let kind = entry.header().entry_type();
-            if !interesting(&path) {
-                // A directory or file replacing a kept path hides what was kept under it.
-                if !kind.is_dir() {
-                    self.kept.remove(&path);
-                }
-                continue;
-            }
             if kind.is_symlink() {
                 let target = entry
                     .link_name_bytes()
                     .map(|t| String::from_utf8_lossy(&t).into_owned())
                     .unwrap_or_default();
-                self.kept.insert(path.clone(), Kept::Link(target));
-                added.insert(path);
+                summary.changes.push(Change::Kept(path, Kept::Link(target)));
                 continue;
             }
             if !kind.is_file() {
-                self.kept.remove(&path);
+                summary.changes.push(Change::Replaced(path));
                 continue;
             }
             if entry.size() > MAX_FILE_BYTES {
@@ -148,12 +150,62 @@ impl ImageFiles {
                 .take(MAX_FILE_BYTES + 1)
                 .read_to_end(&mut bytes)
                 .map_err(tar_error)?;
-            self.read_bytes += bytes.len() as u64;
-            if self.read_bytes > MAX_KEPT_BYTES {
+            summary.kept_bytes += bytes.len() as u64;
+            if summary.kept_bytes > MAX_KEPT_BYTES {
                 return Err(LayerError::TooMuch);
             }
-            self.kept.insert(path.clone(), Kept::File(bytes));
-            added.insert(path);
+            summary.changes.push(Change::Kept(path, Kept::File(bytes)));
+        }
+        Ok(summary)
+    }
+}
+
+impl ImageFiles {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read and apply the next layer (an uncompressed tar stream) over those before it.
+    pub fn apply_layer(&mut self, layer: impl Read) -> Result<(), LayerError> {
+        let summary = LayerSummary::read(layer, 0)?;
+        self.apply(&summary)
+    }
+
+    /// Apply the next layer's summary over the layers before it.
+    pub fn apply(&mut self, layer: &LayerSummary) -> Result<(), LayerError> {
+        self.read_bytes += layer.kept_bytes;
+        if self.read_bytes > MAX_KEPT_BYTES {
+            return Err(LayerError::TooMuch);
+        }
+        // What this layer itself put in place: its own whiteouts do not remove it.
+        let mut added: BTreeSet<&str> = BTreeSet::new();
+        for change in &layer.changes {
+            match change {
+                Change::Opaque(dir) => {
+                    let prefix = if dir.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{dir}/")
+                    };
+                    self.kept.retain(|kept, _| {
+                        !kept.starts_with(&prefix) || added.contains(kept.as_str())
+                    });
+                }
+                Change::Whiteout(target) => {
+                    let below = format!("{target}/");
+                    self.kept.retain(|kept, _| {
+                        added.contains(kept.as_str())
+                            || (kept != target && !kept.starts_with(&below))
+                    });
+                }
+                Change::Replaced(path) => {
+                    self.kept.remove(path);
+                }
+                Change::Kept(path, kept) => {
+                    self.kept.insert(path.clone(), kept.clone());
+                    added.insert(path);
+                }
+            }
         }
         Ok(())
     }

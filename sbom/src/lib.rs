@@ -8,19 +8,22 @@
 //! distributions (`*.dist-info/METADATA`). Go binaries and RPM databases are still to come.
 
 pub mod apk;
+pub mod attach;
 pub mod bundle;
 pub mod compare;
 pub mod cyclonedx;
+pub mod decompress;
 pub mod dpkg;
 pub mod layers;
 pub mod licenses;
 pub mod os_release;
 pub mod package;
+pub mod platforms;
 pub mod purl;
 pub mod python;
 pub mod spdx;
 
-pub use layers::{ImageFiles, LayerError};
+pub use layers::{ImageFiles, LayerError, LayerSummary};
 pub use package::{Ecosystem, ImageInventory, OsInfo, Package};
 
 /// What an SBOM describes and when it was made.

@@ -50,6 +50,7 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             .iter()
             .map(|path| keys::carried_root(path))
             .collect::<Result<_>>()?,
+        sbom: !args.no_sbom,
     };
     let output = AtomicFile::create(&args.output)?;
     let (file, export) = exporter::export(&manifest, output.writer(), signer.as_ref(), &options)?;
@@ -74,6 +75,11 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
                 "assumedBlobs": cut.assumed_blobs,
                 "assumedBytes": cut.assumed_bytes,
             })),
+            "sboms": export.sboms.as_ref().map(|made| json!({
+                "described": made.described,
+                "documents": made.documents,
+                "skipped": made.skipped,
+            })),
             "warnings": export.warnings,
             "signedBy": signed_by,
         }))?;
@@ -94,6 +100,18 @@ pub fn run(args: &ExportArgs) -> Result<ExitCode> {
             human_bytes(export.fetched_bytes),
             counted(export.cached_blobs, "blob", "blobs"),
         ));
+        if let Some(made) = &export.sboms {
+            crate::render::line(&format!(
+                "  SBOMs: {} described ({} documents attached){}",
+                counted(made.described, "platform manifest", "platform manifests"),
+                made.documents,
+                if made.skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} not (see the warnings)", made.skipped.len())
+                }
+            ));
+        }
         if let Some(cut) = export.assumed {
             crate::render::line(&format!(
                 "  delta: {} ({}) left out, the base holds them",

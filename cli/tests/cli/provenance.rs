@@ -124,6 +124,20 @@ spec:
             .args(["--plain-http", from, "--cache-dir"])
             .arg(self.ws.path("cache")))
     }
+
+    /// Export with `--no-sbom`: only what the image's publishers attached is related to it.
+    fn export_upstream_only(
+        &self,
+        manifest: &Path,
+        bundle: &str,
+        from: &str,
+    ) -> std::process::Output {
+        run(self
+            .ws
+            .export_command(manifest, &self.ws.path(bundle))
+            .args(["--no-sbom", "--plain-http", from, "--cache-dir"])
+            .arg(self.ws.path("cache")))
+    }
 }
 
 /// `ferry push` of `bundle` into `far`, trusting the workspace's key.
@@ -135,10 +149,22 @@ fn push(ws: &Workspace, far: &Registry, bundle: &Path) {
         .arg(ws.path("k.pub"))));
 }
 
+/// ferry's own SBOMs: on the platform manifests, where this image's publishers attached
+/// nothing (their attachments are on the image's index).
+fn is_ferrys(
+    image: &bundle_format::ImageArtifact,
+    related: &bundle_format::RelatedArtifact,
+) -> bool {
+    related.kind == bundle_format::RelatedKind::Sbom && related.subject != image.digest
+}
+
+/// What the publishers attached, as `kind:delivery`.
 fn kinds(index: &bundle_format::BundleIndex) -> Vec<String> {
-    let mut kinds: Vec<String> = index.images[0]
+    let image = &index.images[0];
+    let mut kinds: Vec<String> = image
         .related
         .iter()
+        .filter(|r| !is_ferrys(image, r))
         .map(|r| format!("{}:{}", r.kind, r.delivery()))
         .collect();
     kinds.sort();
@@ -162,6 +188,19 @@ fn signatures_attestations_and_sboms_cross_and_verify_with_cosign_and_oras_on_th
     );
     let image = &index.images[0];
     assert_eq!(image.digest.to_string(), source.digest);
+    // Beside them, never instead: ferry's SPDX and CycloneDX documents on each platform.
+    let mut ours: Vec<(String, String)> = image
+        .related
+        .iter()
+        .filter(|r| is_ferrys(image, r))
+        .map(|r| (r.subject.to_string(), r.sbom_formats.join(",")))
+        .collect();
+    ours.sort();
+    assert_eq!(ours.len(), 2 * image.platforms.len(), "{ours:?}");
+    assert!(
+        ours.iter()
+            .all(|(subject, _)| image.blobs.iter().any(|b| b.to_string() == *subject))
+    );
     let signature = image
         .related
         .iter()
@@ -269,7 +308,7 @@ fn attachments_can_be_left_out_per_image_or_for_all() {
         &format!("{{name: {}, provenance: false}}", source.image()),
         "",
     );
-    ok(source.export(&per_image, "one.tar.zst", &source.registry.address));
+    ok(source.export_upstream_only(&per_image, "one.tar.zst", &source.registry.address));
     let one = index_of(&source.ws.path("one.tar.zst"));
     assert!(one.images[0].related.is_empty());
     assert_eq!(one.format_version, bundle_format::FORMAT_VERSION);
@@ -278,7 +317,7 @@ fn attachments_can_be_left_out_per_image_or_for_all() {
         &source.image(),
         "  provenance: {carry: false}\n",
     );
-    ok(source.export(&all, "all.tar.zst", &source.registry.address));
+    ok(source.export_upstream_only(&all, "all.tar.zst", &source.registry.address));
     assert!(
         index_of(&source.ws.path("all.tar.zst")).images[0]
             .related
@@ -545,7 +584,7 @@ spec:
             ),
         )
     };
-    ok(source.export(&write("v1.yaml", "1.0.0"), "v1.tar.zst", &address));
+    ok(source.export_upstream_only(&write("v1.yaml", "1.0.0"), "v1.tar.zst", &address));
     let v1 = source.ws.path("v1.tar.zst");
     assert!(index_of(&v1).images[0].related.is_empty());
     let far = Registry::start();
