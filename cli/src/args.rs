@@ -16,6 +16,7 @@ On the workstation (with internet):
   inspect      Show a bundle's artifacts, sizes, platforms, signers and what images carry
   diff         What changed between two bundles, and the new blob bytes
   sbom         Each image's OS and packages, as SPDX 2.3 and CycloneDX 1.5 JSON
+  report       One HTML page a reviewer reads before the bundle crosses
   sign         Add a signature (a second person's) to a bundle, parts or a snapshot
   trust        Trust roots: who signs, how many must, and who may replace the list
   key          Generate signing keys
@@ -85,6 +86,11 @@ pub enum Command {
     /// The software bill of materials of every image in a bundle: its OS and packages (Debian,
     /// Alpine, Python) with versions, licences and package URLs, as SPDX 2.3 and CycloneDX 1.5.
     Sbom(SbomArgs),
+    /// One self-contained HTML page for a reviewer: the bundle, its signers and expiry, images
+    /// with their platforms, sizes, shared layers and attachments, packages per image (with a
+    /// filter box), OS packages, charts with the images they use, files; with --base, what
+    /// changed, down to package versions.
+    Report(ReportArgs),
     /// Split a bundle into verified parts plus Reed-Solomon repair parts, for a one-way link.
     Split(SplitArgs),
     /// Join parts (any order, duplicates and strays welcome) back into the bundle, rebuilding
@@ -341,6 +347,22 @@ pub struct SbomArgs {
     pub format: Option<SbomFormat>,
     /// Where the documents go (created if needed), one per image and platform.
     #[arg(short, long, value_name = "DIR", default_value = ".")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub accept: AcceptArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A bundle, or a parts directory.
+    pub bundle: PathBuf,
+    /// The bundle delivered before (or its parts directory): show what changed since.
+    #[arg(long, value_name = "OLD")]
+    pub base: Option<PathBuf>,
+    /// The page to write.
+    #[arg(short, long, value_name = "FILE", default_value = "report.html")]
     pub output: PathBuf,
     #[command(flatten)]
     pub trust: TrustArgs,

@@ -111,6 +111,8 @@ pub struct ChartReading {
     pub values: Option<Value>,
     /// `appVersion` of `<chart>/Chart.yaml`.
     pub app_version: Option<String>,
+    /// `dependencies` of `<chart>/Chart.yaml`: each subchart's name and version (range).
+    pub dependencies: Vec<(String, String)>,
     /// Whether a template of the chart or of a subchart (vendored as a directory or a `.tgz`)
     /// reads `global.imageRegistry`: such charts let it replace images' registries.
     pub reads_global_registry: bool,
@@ -170,11 +172,27 @@ fn scan(archive: &mut dyn Read, chart: Option<&str>, depth: usize, reading: &mut
             reading.reads_global_registry |= text.contains(GLOBAL_REGISTRY);
         } else if path == values_name {
             reading.values = serde_saphyr::from_str(&text).ok();
-        } else {
-            reading.app_version = serde_saphyr::from_str::<Value>(&text).ok().and_then(|c| {
-                c.get("appVersion")
-                    .and_then(|v| v.as_str().map(str::to_owned))
-            });
+        } else if let Ok(chart_yaml) = serde_saphyr::from_str::<Value>(&text) {
+            reading.app_version = chart_yaml
+                .get("appVersion")
+                .and_then(|v| v.as_str().map(str::to_owned));
+            reading.dependencies = chart_yaml
+                .get("dependencies")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(|d| {
+                            let name = d.get("name")?.as_str()?.to_owned();
+                            let version = d
+                                .get("version")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned();
+                            Some((name, version))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
         }
     }
 }

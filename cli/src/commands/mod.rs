@@ -8,6 +8,7 @@ mod key;
 mod meta;
 mod parts;
 mod push;
+mod report;
 mod sbom;
 mod sign;
 mod state;
@@ -30,6 +31,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Sign(args) => sign::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Sbom(args) => sbom::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Split(args) => parts::split(&args),
         Command::Join(args) => parts::join(&args),
         Command::Parts(PartsCommand::Status(args)) => {

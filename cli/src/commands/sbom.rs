@@ -24,20 +24,29 @@ fn file_stem(reference: &str, platform: &str) -> String {
         .collect()
 }
 
-fn open(path: &Path, policy: &bundle_format::SignaturePolicy) -> Result<BundleFile> {
+/// A bundle or a parts directory, opened for reading in place, and its size in bytes.
+pub fn open(path: &Path, policy: &bundle_format::SignaturePolicy) -> Result<(BundleFile, u64)> {
+    use bundle_format::positioned::ReadAt as _;
     if path.is_dir() {
         let status = bundle_format::parts::scan(path, policy.trust())?;
-        let assembled = bundle_format::parts::assemble(&status, path)?;
-        return Ok(BundleFile::over(Arc::new(assembled), policy)?);
+        let assembled = Arc::new(bundle_format::parts::assemble(&status, path)?);
+        let size = assembled
+            .len()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok((BundleFile::over(assembled, policy)?, size));
     }
     let file = bundle_format::bounded::open_regular(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    Ok(BundleFile::open(file, policy)?)
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    Ok((BundleFile::open(file, policy)?, size))
 }
 
 pub fn run(args: &SbomArgs) -> Result<ExitCode> {
     let policy = keys::signature_policy(&args.trust, &args.accept)?;
-    let bundle = open(&args.bundle, &policy)?;
+    let (bundle, _) = open(&args.bundle, &policy)?;
     let sboms = sbom::bundle::image_sboms(&bundle, args.image.as_deref())?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create {}", args.output.display()))?;

@@ -30,6 +30,7 @@ mod provenance;
 mod push;
 mod registry_export;
 mod release;
+mod report;
 mod reporting;
 mod round_trip;
 mod sbom;

@@ -20,7 +20,7 @@ fn blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
 }
 
 /// An OCI layout `name` with one image, tag `1.0`, of one gzip layer holding `root`.
-fn layout_of(ws: &Workspace, root: &Path, name: &str) -> PathBuf {
+pub(crate) fn layout_of(ws: &Workspace, root: &Path, name: &str) -> PathBuf {
     let layout = ws.path(name);
     std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
     std::fs::write(
@@ -54,7 +54,7 @@ fn layout_of(ws: &Workspace, root: &Path, name: &str) -> PathBuf {
 }
 
 /// A root holding this machine's os-release and dpkg database and one Python distribution.
-fn debian_like_root(ws: &Workspace) -> PathBuf {
+pub(crate) fn debian_like_root(ws: &Workspace) -> PathBuf {
     let root = ws.path("root");
     for dir in [
         "etc",
@@ -74,7 +74,7 @@ fn debian_like_root(ws: &Workspace) -> PathBuf {
 }
 
 /// Ground truth: every installed package dpkg knows here, by name and version.
-fn dpkg_truth() -> BTreeSet<(String, String)> {
+pub(crate) fn dpkg_truth() -> BTreeSet<(String, String)> {
     let listed = ok(run(Command::new("dpkg-query").args([
         "-W",
         "-f",
