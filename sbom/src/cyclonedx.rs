@@ -123,4 +123,67 @@ mod tests {
         );
         assert_eq!(spdx["relationships"].as_array().map(Vec::len), Some(3));
     }
+
+    #[test]
+    fn go_modules_and_rpms_keep_their_purls_and_map_licences() {
+        let subject = Subject {
+            name: "registry.example/app:1 linux/amd64".into(),
+            digest: "sha256:01".into(),
+            created: "2026-12-07T00:00:00Z".into(),
+            tool: "ferry-0.1.0".into(),
+        };
+        let package = |ecosystem, name: &str, version: &str, licence: &str, purl: &str| Package {
+            ecosystem,
+            name: name.into(),
+            version: version.into(),
+            arch: None,
+            licenses: [licence]
+                .iter()
+                .filter(|l| !l.is_empty())
+                .map(|l| l.to_string())
+                .collect(),
+            purl: purl.into(),
+            found_in: "x".into(),
+        };
+        let inventory = ImageInventory {
+            os: None,
+            packages: vec![
+                package(
+                    Ecosystem::Rpm,
+                    "bash",
+                    "5.1.8-9.el9",
+                    "GPLv3+",
+                    "pkg:rpm/rhel/bash@5.1.8-9.el9?arch=x86_64&distro=rhel-9.4",
+                ),
+                package(
+                    Ecosystem::Golang,
+                    "github.com/BurntSushi/toml",
+                    "v1.3.2",
+                    "",
+                    "pkg:golang/github.com/burntsushi/toml@v1.3.2",
+                ),
+            ],
+        };
+        let cdx = document(&subject, &inventory);
+        assert_eq!(
+            cdx["components"][0]["licenses"][0]["license"]["id"],
+            "GPL-3.0-or-later"
+        );
+        assert_eq!(
+            cdx["components"][1]["purl"],
+            "pkg:golang/github.com/burntsushi/toml@v1.3.2"
+        );
+        assert!(cdx["components"][1].get("licenses").is_none());
+        let spdx = crate::spdx::document(&subject, &inventory);
+        assert_eq!(spdx["packages"][1]["licenseDeclared"], "GPL-3.0-or-later");
+        assert_eq!(
+            spdx["packages"][2]["SPDXID"],
+            "SPDXRef-Package-1-github.com-BurntSushi-toml"
+        );
+        assert_eq!(spdx["packages"][2]["licenseDeclared"], "NOASSERTION");
+        assert_eq!(
+            spdx["packages"][2]["externalRefs"][0]["referenceLocator"],
+            "pkg:golang/github.com/burntsushi/toml@v1.3.2"
+        );
+    }
 }

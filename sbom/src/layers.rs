@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
 use crate::package::{ImageInventory, Package};
-use crate::{apk, dpkg, os_release, python};
+use crate::{apk, dpkg, golang, os_release, python, rpm};
 
 /// The most one kept file may hold (a dpkg status of thousands of packages is a few MiB).
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -34,6 +34,8 @@ pub enum LayerError {
 enum Kept {
     File(Vec<u8>),
     Link(String),
+    /// What an executable holds, read as it streamed past (a Go binary's modules).
+    Packages(Vec<Package>),
 }
 
 /// What one layer does to the files the SBOM reads, in the order its tar stream holds them:
@@ -51,7 +53,8 @@ enum Change {
     Opaque(String),
     /// `.wh.NAME`: this path and everything under it.
     Whiteout(String),
-    /// Something that is not a kept file took this path (a directory, device, …).
+    /// Something that is not kept took this path (a directory, a device, an executable that is
+    /// not a Go binary, …).
     Replaced(String),
     Kept(String, Kept),
 }
@@ -69,8 +72,14 @@ fn interesting(path: &str) -> bool {
     matches!(
         path,
         "etc/os-release" | "usr/lib/os-release" | "var/lib/dpkg/status" | "lib/apk/db/installed"
-    ) || (path.starts_with("var/lib/dpkg/status.d/") && !path.ends_with(".md5sums"))
+    ) || rpm::DATABASE_PATHS.contains(&path)
+        || (path.starts_with("var/lib/dpkg/status.d/") && !path.ends_with(".md5sums"))
         || path.ends_with(".dist-info/METADATA")
+}
+
+/// A regular file anyone may execute: the files Go binaries are looked for in.
+fn executable(header: &tar::Header) -> bool {
+    header.entry_type().is_file() && header.mode().is_ok_and(|mode| mode & 0o111 != 0)
 }
 
 /// `./a/b/` → `a/b`; None for a path that climbs out (`..`).
@@ -121,7 +130,19 @@ impl LayerSummary {
                 continue;
             }
             if !interesting(&path) {
-                // Only kept paths matter, and a kept path is always an interesting one.
+                if executable(entry.header()) {
+                    let size = entry.size();
+                    // A binary that cannot be read as Go's is not a Go binary: nothing to list.
+                    let change = match golang::scan(&mut entry, size) {
+                        Ok(Some(info)) => {
+                            let packages = golang::packages(&info, &path);
+                            Change::Kept(path, Kept::Packages(packages))
+                        }
+                        Ok(None) | Err(_) => Change::Replaced(path),
+                    };
+                    summary.changes.push(change);
+                }
+                // Other paths are never kept (kept paths are interesting ones or executables).
                 continue;
             }
             let kind = entry.header().entry_type();
@@ -213,7 +234,7 @@ impl ImageFiles {
     fn text(&self, path: &str) -> Option<String> {
         match self.kept.get(path)? {
             Kept::File(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-            Kept::Link(_) => None,
+            Kept::Link(_) | Kept::Packages(_) => None,
         }
     }
 
@@ -225,7 +246,19 @@ impl ImageFiles {
             .map(|text| os_release::parse(&text));
         let mut packages: Vec<Package> = Vec::new();
         for (path, kept) in &self.kept {
-            let Kept::File(bytes) = kept else { continue };
+            let bytes = match kept {
+                Kept::File(bytes) => bytes,
+                Kept::Packages(found) => {
+                    packages.extend(found.iter().cloned());
+                    continue;
+                }
+                Kept::Link(_) => continue,
+            };
+            if rpm::DATABASE_PATHS.contains(&path.as_str()) {
+                // A database that does not read lists nothing rather than failing the image.
+                packages.extend(rpm::packages(bytes, path, os.as_ref()).unwrap_or_default());
+                continue;
+            }
             let text = String::from_utf8_lossy(bytes);
             if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
                 packages.extend(dpkg::parse(&text, path, os.as_ref()));

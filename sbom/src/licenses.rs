@@ -3,7 +3,7 @@
 //! the text in a comment, CycloneDX the text as a licence name.
 
 /// Ids from the SPDX licence list that packages commonly declare, and spellings of them.
-const KNOWN: [(&str, &str); 26] = [
+const KNOWN: &[(&str, &str)] = &[
     ("mit", "MIT"),
     ("mit license", "MIT"),
     ("apache-2.0", "Apache-2.0"),
@@ -30,6 +30,18 @@ const KNOWN: [(&str, &str); 26] = [
     ("the unlicense", "Unlicense"),
     ("cc0-1.0", "CC0-1.0"),
     ("bsl-1.0", "BSL-1.0"),
+    // The short names of Fedora's and RHEL's License tags before their move to SPDX (RHEL 9
+    // still writes them), where one names exactly one SPDX id. `LGPLv2+` and `BSD` do not.
+    ("gplv2", "GPL-2.0-only"),
+    ("gplv2+", "GPL-2.0-or-later"),
+    ("gplv3", "GPL-3.0-only"),
+    ("gplv3+", "GPL-3.0-or-later"),
+    ("lgplv2.1", "LGPL-2.1-only"),
+    ("lgplv2.1+", "LGPL-2.1-or-later"),
+    ("lgplv3", "LGPL-3.0-only"),
+    ("lgplv3+", "LGPL-3.0-or-later"),
+    ("asl 2.0", "Apache-2.0"),
+    ("mplv2.0", "MPL-2.0"),
 ];
 
 /// The SPDX id a declaration names, if it names exactly one known id.
@@ -49,5 +61,8 @@ mod tests {
         assert_eq!(super::spdx_id(" gpl-2.0-only "), Some("GPL-2.0-only"));
         assert_eq!(super::spdx_id("BSD License"), None);
         assert_eq!(super::spdx_id("MIT OR Apache-2.0"), None);
+        assert_eq!(super::spdx_id("GPLv2+"), Some("GPL-2.0-or-later"));
+        assert_eq!(super::spdx_id("ASL 2.0"), Some("Apache-2.0"));
+        assert_eq!(super::spdx_id("LGPLv2+"), None);
     }
 }

@@ -4,7 +4,10 @@
 pub enum Ecosystem {
     Deb,
     Apk,
+    Rpm,
     Pypi,
+    /// Go modules compiled into a binary, and the Go standard library it was built with.
+    Golang,
 }
 
 impl Ecosystem {
@@ -12,7 +15,9 @@ impl Ecosystem {
         match self {
             Self::Deb => "deb",
             Self::Apk => "apk",
+            Self::Rpm => "rpm",
             Self::Pypi => "pypi",
+            Self::Golang => "golang",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Package URLs (the purl specification): `pkg:TYPE/NAMESPACE/NAME@VERSION?QUALIFIERS`, each
-//! component percent-encoded.
+//! component percent-encoded; a namespace of several segments (a Go module path's
+//! `github.com/gorilla`) keeps its `/` separators and has each segment encoded.
 
 /// Percent-encode everything but unreserved characters (`A-Z a-z 0-9 . - _ ~`).
 pub fn encode(text: &str) -> String {
@@ -24,8 +25,10 @@ pub fn purl(
 ) -> String {
     let mut out = format!("pkg:{kind}/");
     if let Some(namespace) = namespace.filter(|n| !n.is_empty()) {
-        out.push_str(&encode(namespace));
-        out.push('/');
+        for segment in namespace.split('/').filter(|s| !s.is_empty()) {
+            out.push_str(&encode(segment));
+            out.push('/');
+        }
     }
     out.push_str(&encode(name));
     if !version.is_empty() {
@@ -67,6 +70,24 @@ mod tests {
         assert_eq!(
             purl("pypi", None, "pip", "24.0", &[("x", "")]),
             "pkg:pypi/pip@24.0"
+        );
+    }
+
+    #[test]
+    fn namespace_segments_keep_their_separators() {
+        assert_eq!(
+            purl(
+                "golang",
+                Some("github.com/go-yaml/"),
+                "yaml",
+                "v3.0.0+incompatible",
+                &[]
+            ),
+            "pkg:golang/github.com/go-yaml/yaml@v3.0.0%2Bincompatible"
+        );
+        assert_eq!(
+            purl("golang", Some("a b/c"), "d", "", &[]),
+            "pkg:golang/a%20b/c/d"
         );
     }
 }
