@@ -157,6 +157,11 @@ ferry_export() {
   "$ferry" export -m "$work/main.yaml" -o "$bundle" --key "$key.key" --cache-dir "$work/cache" \
     --plain-http "$source_registry"
 }
+ferry_export_no_sbom() {
+  rm -rf "$work/cache" "$work/no-sbom.tar.zst"
+  "$ferry" export -m "$work/main.yaml" -o "$work/no-sbom.tar.zst" --key "$key.key" \
+    --cache-dir "$work/cache" --plain-http "$source_registry" --no-sbom
+}
 skopeo_pipeline() {
   rm -rf "$work/layout" "$work/skopeo.tar.zst"
   for i in $(seq 22); do
@@ -167,19 +172,22 @@ skopeo_pipeline() {
   tar --zstd -cf "$work/skopeo.tar.zst" -C "$work/layout" . -C /usr/bin docker-registry
 }
 floor() { cat "$work/layout"/blobs/sha256/* /usr/bin/docker-registry | sha256sum; }
-export -f ferry_export skopeo_pipeline floor
+export -f ferry_export ferry_export_no_sbom skopeo_pipeline floor
 
 section_export() {
   header "export: 22 images from a loopback registry into one signed bundle"
-  local f=() s=() z=()
+  local f=() s=() z=() n=()
   for _ in $(seq "$RUNS"); do
     f+=("$(measure ferry_export)")
+    n+=("$(measure ferry_export_no_sbom)")
     s+=("$(measure skopeo_pipeline)")
     cat "$work/layout"/blobs/sha256/* >/dev/null
     z+=("$(measure floor)")
   done
-  local fs ss zs
-  fs=$(med 1 "${f[@]}") ss=$(med 1 "${s[@]}") zs=$(med 1 "${z[@]}")
+  local fs ss zs ns
+  fs=$(med 1 "${f[@]}") ss=$(med 1 "${s[@]}") zs=$(med 1 "${z[@]}") ns=$(med 1 "${n[@]}")
+  row "export (cold cache), SBOMs made (the default)" "$fs s" "$(mib "$(med 2 "${f[@]}")") MiB" \
+    "ferry export --no-sbom" "$ns s" "$(mib "$(med 2 "${n[@]}")") MiB" "**$(ratio "$fs" "$ns")**"
   row "export (cold cache)" "$fs s" "$(mib "$(med 2 "${f[@]}")") MiB" "skopeo copy to an OCI layout + tar --zstd" \
     "$ss s" "$(mib "$(med 2 "${s[@]}")") MiB" "**$(ratio "$fs" "$ss")**"
   row "export (cold cache)" "$fs s" "$(mib "$(med 2 "${f[@]}")") MiB" "floor: cat + sha256sum of the same blobs" \
