@@ -225,6 +225,9 @@ pub struct PruneArgs {
     /// deleted, and blob reclamation is left to its owner.
     #[arg(long, value_name = "HOST:PORT")]
     pub registry_url: Option<String>,
+    /// --registry-url's kind and layout, as install was given them.
+    #[command(flatten)]
+    pub target: TargetArgs,
     #[command(flatten)]
     pub registry: RegistryArgs,
     #[command(flatten)]
@@ -507,6 +510,34 @@ pub struct RegistryArgs {
     pub registry_auth_file: Option<PathBuf>,
 }
 
+/// The kinds of registry, for --registry-kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegistryKindArg {
+    /// Tell from the registry's answers: Harbor answers its systeminfo API.
+    Auto,
+    /// The CNCF distribution registry.
+    Distribution,
+    /// Harbor: repositories in projects, which ferry creates if missing.
+    Harbor,
+    /// Any other registry that makes repositories on push.
+    Generic,
+}
+
+/// What kind of registry a push goes into, and where its repositories go in it.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The registry's kind; `auto` detects Harbor.
+    #[arg(long, value_enum, default_value_t = RegistryKindArg::Auto)]
+    pub registry_kind: RegistryKindArg,
+    /// Put every repository under this one project (Harbor) or namespace, instead of one
+    /// project per upstream host (docs/registries.md).
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// Create missing Harbor projects public (default: private).
+    #[arg(long)]
+    pub public_projects: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// A bundle, or a parts directory (streamed in one pass, without joining it).
@@ -514,6 +545,8 @@ pub struct PushArgs {
     /// The registry, as host:port.
     #[arg(long, value_name = "REGISTRY")]
     pub to: String,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Reach the registry through this host (ssh://user@host[:port]), for a registry only it
     /// can see; TLS stays end to end. Host keys are checked against --known-hosts.
     #[arg(long, value_name = "ssh://USER@HOST[:PORT]")]
@@ -587,6 +620,9 @@ pub struct InstallArgs {
     /// installing one; the push goes through SSH to it with TLS end to end.
     #[arg(long, value_name = "HOST:PORT")]
     pub registry_url: Option<String>,
+    /// --registry-url's kind and layout (Harbor projects).
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Local state (generated CA, registry password, install record); default
     /// $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry.
     #[arg(long, value_name = "DIR")]

@@ -17,6 +17,8 @@ pub struct InstallOptions {
     pub registry_url: Option<String>,
     /// How to reach `registry_url` (CA, credentials, plain HTTP).
     pub registry_options: RegistryOptions,
+    /// `registry_url`'s kind (None: detect) and where repositories go in it.
+    pub registry_target: crate::push::TargetOptions,
     pub concurrency: usize,
     /// Remove charts an earlier bundle deployed and this one no longer carries.
     pub prune: bool,

@@ -30,6 +30,8 @@ pub enum Target<'a> {
     Existing {
         url: &'a str,
         options: &'a RegistryOptions,
+        /// Every repository under this project (`--project`).
+        project: Option<&'a str>,
     },
 }
 
@@ -51,12 +53,18 @@ pub fn reach_registry(
 ) -> Result<RegistryAccess, InstallError> {
     let settings = &inventory.registry;
     match target {
-        Target::Existing { url, options } => {
+        Target::Existing {
+            url,
+            options,
+            project,
+        } => {
             let tunnel = runtime.block_on(open_connect_proxy(session, url))?;
             let mut options = options.clone();
             options.proxy = Some(format!("http://{}", tunnel.local));
             Ok(RegistryAccess {
-                connection: Arc::new(connect(&options, url, Purpose::Push)?),
+                connection: Arc::new(
+                    connect(&options, url, Purpose::Push)?.within(project.map(str::to_owned)),
+                ),
                 registry: url.to_owned(),
                 _tunnel: tunnel,
             })

@@ -111,13 +111,13 @@ pub fn held_on_host(
 pub fn held_in_registry(
     registry: &str,
     options: &oci_remote::RegistryOptions,
+    project: Option<&str>,
 ) -> Result<Option<String>, InstallError> {
     let runtime = crate::runtime::io_runtime()?;
-    let connection = std::sync::Arc::new(oci_remote::connect(
-        options,
-        registry,
-        oci_remote::Purpose::Push,
-    )?);
+    let connection = std::sync::Arc::new(
+        oci_remote::connect(options, registry, oci_remote::Purpose::Push)?
+            .within(project.map(str::to_owned)),
+    );
     Ok(runtime
         .block_on(crate::ledger::in_registry::read(&connection))?
         .trust_root)

@@ -32,7 +32,7 @@ pub enum Referrers {
 }
 
 impl Connection {
-    fn base_url(&self) -> String {
+    pub(crate) fn base_url(&self) -> String {
         let scheme = if self.plain_http { "http" } else { "https" };
         // As oci-client resolves it: Docker Hub's API is not served at docker.io itself.
         let host = if self.registry == "docker.io" {
@@ -57,7 +57,7 @@ impl Connection {
             RegistryAuth::Anonymous | RegistryAuth::Bearer(_) => {
                 let anchor = oci_client::Reference::with_tag(
                     self.registry.clone(),
-                    repository.to_owned(),
+                    self.path(repository),
                     "latest".to_owned(),
                 );
                 if let Ok(Some(token)) = self
@@ -90,7 +90,11 @@ impl Connection {
         } else {
             format!("{}/{repository}:{reference}", self.registry)
         };
-        let url = format!("{}/v2/{repository}/manifests/{reference}", self.base_url());
+        let url = format!(
+            "{}/v2/{}/manifests/{reference}",
+            self.base_url(),
+            self.path(repository)
+        );
         let accept = crate::push::MANIFEST_TYPES.join(", ");
         let response = self.authorized_get(&url, repository, &accept).await?;
         let status = response.status().as_u16();
@@ -134,7 +138,11 @@ impl Connection {
         limit: u64,
     ) -> Result<Referrers, RemoteError> {
         let what = format!("{}/{repository} referrers of {subject}", self.registry);
-        let mut url = format!("{}/v2/{repository}/referrers/{subject}", self.base_url());
+        let mut url = format!(
+            "{}/v2/{}/referrers/{subject}",
+            self.base_url(),
+            self.path(repository)
+        );
         let mut pages = Vec::new();
         let mut remaining = limit;
         loop {
@@ -199,7 +207,7 @@ impl Connection {
 }
 
 /// The body, refused as soon as it passes `limit` bytes.
-async fn read_bounded(
+pub(crate) async fn read_bounded(
     mut response: reqwest::Response,
     limit: u64,
     what: &str,

@@ -35,6 +35,26 @@ pub struct Connection {
     pub auth: RegistryAuth,
     pub registry: String,
     pub plain_http: bool,
+    /// Every repository lives under this project (a Harbor target's `--project`): callers name
+    /// repositories as the bundle lays them out, and only requests carry the prefix.
+    pub project: Option<String>,
+}
+
+impl Connection {
+    /// Where `repository` is on the registry: under the project, if there is one.
+    pub fn path(&self, repository: &str) -> String {
+        match &self.project {
+            Some(project) => format!("{project}/{repository}"),
+            None => repository.to_owned(),
+        }
+    }
+
+    /// This connection with every repository under `project`.
+    #[must_use]
+    pub fn within(mut self, project: Option<String>) -> Self {
+        self.project = project;
+        self
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -121,6 +141,7 @@ pub fn connect(
         auth,
         registry: registry.to_owned(),
         plain_http,
+        project: None,
     })
 }
 

@@ -26,8 +26,9 @@ impl Connection {
         let what = format!("{}/{repository}@{digest}", self.registry);
         let scheme = if self.plain_http { "http" } else { "https" };
         let url = format!(
-            "{scheme}://{}/v2/{repository}/manifests/{digest}",
-            self.registry
+            "{scheme}://{}/v2/{}/manifests/{digest}",
+            self.registry,
+            self.path(repository)
         );
         let mut request = self.http.delete(&url);
         match &self.auth {
@@ -39,7 +40,7 @@ impl Connection {
         if !matches!(self.auth, RegistryAuth::Basic(..)) {
             let reference = oci_client::Reference::with_digest(
                 self.registry.clone(),
-                repository.to_owned(),
+                self.path(repository),
                 digest.to_string(),
             );
             if let Ok(Some(token)) = self

@@ -8,8 +8,10 @@ pub mod chart_images;
 pub mod client;
 pub mod delete;
 pub mod error;
+pub mod harbor;
 pub mod layout;
 pub mod push;
+pub mod registry_kind;
 pub mod tls;
 
 pub use auth::{AuthSources, Credentials, Secret};

@@ -18,13 +18,13 @@ impl Connection {
     fn at_digest(&self, repository: &str, digest: &Digest) -> Reference {
         Reference::with_digest(
             self.registry.clone(),
-            repository.to_owned(),
+            self.path(repository),
             digest.to_string(),
         )
     }
 
     fn at_tag(&self, repository: &str, tag: &str) -> Reference {
-        Reference::with_tag(self.registry.clone(), repository.to_owned(), tag.to_owned())
+        Reference::with_tag(self.registry.clone(), self.path(repository), tag.to_owned())
     }
 
     async fn ready(&self) {
@@ -51,6 +51,26 @@ impl Connection {
     /// would not (then the blob must be uploaded).
     pub async fn mount_blob(&self, repository: &str, from: &str, digest: &Digest) -> bool {
         self.ready().await;
+        // With credentials, ask directly: a bearer token oci-client gets for the target alone
+        // lacks the source's pull scope, and registries that check it (Harbor) refuse.
+        if let oci_client::secrets::RegistryAuth::Basic(user, password) = &self.auth {
+            let url = format!(
+                "{}/v2/{}/blobs/uploads/",
+                self.base_url(),
+                self.path(repository)
+            );
+            let from = self.path(from);
+            let digest_text = digest.to_string();
+            return self
+                .http
+                .post(url)
+                .query(&[("mount", digest_text.as_str()), ("from", from.as_str())])
+                .basic_auth(user, Some(password))
+                .header(reqwest::header::CONTENT_LENGTH, "0")
+                .send()
+                .await
+                .is_ok_and(|response| response.status().as_u16() == 201);
+        }
         let target = self.at_digest(repository, digest);
         let source = self.at_digest(from, digest);
         self.client
@@ -158,7 +178,7 @@ impl Connection {
         let full = if let Some(digest) = reference.strip_prefix('@') {
             Reference::with_digest(
                 self.registry.clone(),
-                repository.to_owned(),
+                self.path(repository),
                 digest.to_owned(),
             )
         } else {
@@ -249,28 +269,95 @@ impl Connection {
         Ok(digest)
     }
 
-    /// Every repository, through the catalog API.
+    /// Every repository, through the catalog API (within the project, named without it).
     pub async fn repositories(&self) -> Result<Vec<String>, RemoteError> {
         self.ready().await;
         let anchor = self.at_tag("catalog", "latest");
         let mut all: Vec<String> = Vec::new();
         loop {
-            let page = self
-                .client
-                .catalog(
-                    &anchor,
-                    &self.auth,
-                    Some(PAGE),
-                    all.last().map(String::as_str),
-                )
-                .await
-                .map_err(|e| self.fail(&e, "_catalog"))?;
-            let count = page.repositories.len();
-            all.extend(page.repositories);
+            let last = all.last().map(String::as_str);
+            let page = match &self.auth {
+                // With credentials, ask directly: the token oci-client would get is scoped to a
+                // repository, and registries that want `registry:catalog:*` (Harbor) refuse it.
+                oci_client::secrets::RegistryAuth::Basic(user, password) => {
+                    self.catalog_page(user, password, last).await?
+                }
+                _ => {
+                    self.client
+                        .catalog(&anchor, &self.auth, Some(PAGE), last)
+                        .await
+                        .map_err(|e| self.fail(&e, "_catalog"))?
+                        .repositories
+                }
+            };
+            let count = page.len();
+            all.extend(page);
             if count < PAGE {
-                return Ok(all);
+                return Ok(match &self.project {
+                    Some(project) => {
+                        let prefix = format!("{project}/");
+                        all.iter()
+                            .filter_map(|r| r.strip_prefix(&prefix).map(str::to_owned))
+                            .collect()
+                    }
+                    None => all,
+                });
             }
         }
+    }
+
+    async fn catalog_page(
+        &self,
+        user: &str,
+        password: &str,
+        last: Option<&str>,
+    ) -> Result<Vec<String>, RemoteError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            repositories: Vec<String>,
+        }
+        let what = format!("{}/_catalog", self.registry);
+        let mut query = vec![("n", PAGE.to_string())];
+        if let Some(last) = last {
+            query.push(("last", last.to_owned()));
+        }
+        let response = self
+            .http
+            .get(format!("{}/v2/_catalog", self.base_url()))
+            .query(&query)
+            .basic_auth(user, Some(password))
+            .send()
+            .await
+            .map_err(|e| {
+                RemoteError::new(
+                    &what,
+                    format!("the request failed: {}", crate::client::root_cause(&e)),
+                    "check that the registry is reachable",
+                )
+            })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(RemoteError::new(
+                &what,
+                format!("the registry answered {status} to listing its repositories"),
+                if status == 401 || status == 403 {
+                    "use an account that may list the catalog (in Harbor: an administrator)"
+                } else {
+                    "see the registry's log"
+                },
+            ));
+        }
+        let body = crate::bounded_get::read_bounded(response, 64 << 20, &what).await?;
+        serde_json::from_slice::<Page>(&body)
+            .map(|page| page.repositories)
+            .map_err(|e| {
+                RemoteError::new(
+                    &what,
+                    format!("not a catalog page: {e}"),
+                    "see the registry's log",
+                )
+            })
     }
 
     pub async fn tags(&self, repository: &str) -> Result<Vec<String>, RemoteError> {

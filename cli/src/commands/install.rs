@@ -22,6 +22,7 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         state_root: args.state_dir.clone().unwrap_or_else(default_state_root),
         registry_url: args.registry_url.clone(),
         registry_options: registry_options(&args.registry)?,
+        registry_target: super::push::target_options(&args.target),
         concurrency: usize::from(args.jobs),
         prune: args.prune,
         allow_downgrade: args.allow_downgrade,
@@ -77,6 +78,7 @@ pub fn preflight(args: &crate::args::PreflightArgs) -> Result<ExitCode> {
         state_root: default_state_root(),
         registry_url: args.registry_url.clone(),
         registry_options: oci_remote::RegistryOptions::default(),
+        registry_target: installer::push::TargetOptions::default(),
         concurrency: 1,
         prune: false,
         allow_downgrade: false,
@@ -398,6 +400,7 @@ pub fn prune(args: &crate::args::PruneArgs) -> Result<ExitCode> {
         plan_only: args.plan,
         registry_url: args.registry_url.clone(),
         registry_options: registry_options(&args.registry)?,
+        project: args.target.project.clone(),
         state_root,
     };
     let report = installer::prune::prune(&inventory, &ssh, &options)?;

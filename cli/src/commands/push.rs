@@ -4,12 +4,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use installer::VerifiedBundle;
 use installer::push::via::{parse_via, push_via};
-use installer::push::{PushOptions, PushReport};
+use installer::push::{PushOptions, PushReport, TargetOptions};
 use installer::registry_inventory::take_inventory;
 use installer::ssh::{HostTrust, SshOptions};
+use oci_remote::registry_kind::RegistryKind;
 
 use super::export::registry_options;
-use crate::args::{PushArgs, SnapshotArgs};
+use crate::args::{PushArgs, RegistryKindArg, SnapshotArgs, TargetArgs};
 use crate::keys;
 use crate::render::{AtomicFile, counted, human_bytes, print_json};
 
@@ -21,6 +22,7 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
         registry_options: registry_options(&args.registry)?,
         concurrency: usize::from(args.jobs),
         allow_downgrade: args.allow_downgrade,
+        target: target_options(&args.target),
     };
     // With a trust root (or no key at all), the root the registry's ledger holds joins in: the
     // far side judges by the newest root it accepted.
@@ -28,6 +30,7 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
         let held = installer::trust_root_check::held_in_registry(
             &options.registry,
             &options.registry_options,
+            options.target.project.as_deref(),
         )?;
         policy = policy.with_trust(installer::trust_root_check::with_held(
             policy.trust().clone(),
@@ -61,17 +64,41 @@ pub fn push(args: &PushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn target_options(args: &TargetArgs) -> TargetOptions {
+    TargetOptions {
+        kind: match args.registry_kind {
+            RegistryKindArg::Auto => None,
+            RegistryKindArg::Distribution => Some(RegistryKind::Distribution),
+            RegistryKindArg::Harbor => Some(RegistryKind::Harbor),
+            RegistryKindArg::Generic => Some(RegistryKind::Generic),
+        },
+        project: args.project.clone(),
+        public_projects: args.public_projects,
+    }
+}
+
 pub fn push_summary(report: &PushReport) -> String {
+    let mut kind = if report.target.is_empty() {
+        String::new()
+    } else {
+        format!("\n  registry: {}", report.target)
+    };
+    if !report.projects_created.is_empty() {
+        kind.push_str(&format!(
+            "\n  created the Harbor projects {}",
+            report.projects_created.join(", ")
+        ));
+    }
     if report.changed_nothing() {
         return format!(
-            "{} already holds everything: {} present, {} unchanged; nothing changed",
+            "{} already holds everything: {} present, {} unchanged; nothing changed{kind}",
             report.registry,
             counted(report.present_blobs, "blob", "blobs"),
             counted(report.tags_unchanged, "tag", "tags")
         );
     }
     format!(
-        "pushed to {}{}{}\n  {} uploaded ({}), {} mounted, {} already present ({})\n  {} written, {} written, {} unchanged",
+        "pushed to {}{}{}{kind}\n  {} uploaded ({}), {} mounted, {} already present ({})\n  {} written, {} written, {} unchanged",
         report.registry,
         if report.delta { " (delta)" } else { "" },
         if report.rollback {

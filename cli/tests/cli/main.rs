@@ -15,6 +15,7 @@ mod crafted;
 mod day2;
 mod delta;
 mod expiry;
+mod harbor;
 mod inputs;
 mod install;
 mod interop;

@@ -178,6 +178,7 @@ impl Run<'_> {
             Some(url) => Target::Existing {
                 url,
                 options: &self.options.registry_options,
+                project: self.options.registry_target.project.as_deref(),
             },
             None => Target::Own {
                 password: self.registry_password()?,

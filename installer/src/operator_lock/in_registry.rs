@@ -14,8 +14,11 @@ use super::{Holder, held_by_another};
 use crate::error::InstallError;
 use crate::registry_document::{self, DocumentPlace};
 
+/// The repository the lease lives in.
+pub const LOCK_REPOSITORY: &str = "ferry/lock";
+
 const PLACE: DocumentPlace = DocumentPlace {
-    repository: "ferry/lock",
+    repository: LOCK_REPOSITORY,
     tag: "current",
     media_type: "application/vnd.ferry.lock.v1+json",
     max_bytes: 64 << 10,

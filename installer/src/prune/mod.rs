@@ -35,6 +35,8 @@ pub struct PruneOptions {
     /// A registry ferry does not own (as install's `--registry-url`).
     pub registry_url: Option<String>,
     pub registry_options: RegistryOptions,
+    /// Where ferry's repositories are in `registry_url` (`--project`).
+    pub project: Option<String>,
     pub state_root: PathBuf,
     /// How long to wait for another operator's run (`--lock-wait`).
     pub lock_wait: std::time::Duration,
@@ -157,6 +159,7 @@ pub fn prune(
         (Some(url), _) => Target::Existing {
             url,
             options: &options.registry_options,
+            project: options.project.as_deref(),
         },
         (None, Some(password)) => Target::Own { password },
         (None, None) => unreachable!("a password is read for ferry's own registry"),

@@ -6,6 +6,7 @@ mod finish;
 pub mod plan;
 pub mod preflight;
 mod referrers;
+pub mod target;
 pub mod upload;
 pub mod via;
 
@@ -15,6 +16,8 @@ use std::sync::atomic::Ordering;
 
 use bundle_format::limits;
 use oci_remote::{Connection, Purpose, RegistryOptions, connect};
+
+pub use self::target::{Target, TargetOptions};
 use serde::{Deserialize, Serialize};
 
 use self::plan::{PushPlan, plan};
@@ -37,6 +40,8 @@ pub struct PushOptions {
     /// Take the operator lock inside the registry, waiting this long for another run's; None
     /// where the caller holds a lock of its own (install, on the registry host).
     pub lock_wait: Option<std::time::Duration>,
+    /// The registry's kind (or detect it) and where repositories go in it.
+    pub target: TargetOptions,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +62,12 @@ pub struct PushReport {
     /// Accepted over a higher version or another bundle under this version (`--allow-downgrade`).
     #[serde(default)]
     pub rollback: bool,
+    /// The registry as ferry took it: `harbor v2.11.0 (detected), a project per upstream host`.
+    #[serde(default)]
+    pub target: String,
+    /// Harbor projects this push created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects_created: Vec<String>,
 }
 
 impl PushReport {
@@ -71,12 +82,35 @@ impl PushReport {
 
 pub fn push(bundle: &VerifiedBundle, options: &PushOptions) -> Result<PushReport, InstallError> {
     let runtime = io_runtime()?;
-    let registry = Arc::new(connect(
-        &options.registry_options,
-        &options.registry,
-        Purpose::Push,
-    )?);
+    let registry = Arc::new(connect_target(&options.registry_options, options)?);
     push_with(&runtime, &registry, bundle, options)
+}
+
+/// A push connection to `options.registry`, its repositories under the target's project.
+pub fn connect_target(
+    registry_options: &RegistryOptions,
+    options: &PushOptions,
+) -> Result<Connection, InstallError> {
+    Ok(connect(registry_options, &options.registry, Purpose::Push)?
+        .within(options.target.project.clone()))
+}
+
+/// Every repository the push writes, the ledger's and the lock's included.
+fn repositories_written(plan: &PushPlan, locking: bool) -> Vec<&str> {
+    let mut out: Vec<&str> = plan
+        .blobs
+        .iter()
+        .filter(|b| b.in_bundle)
+        .flat_map(|b| b.repositories.iter().map(String::as_str))
+        .chain(plan.manifests.iter().map(|m| m.repository.as_str()))
+        .chain(plan.tags.iter().map(|t| t.repository.as_str()))
+        .chain(plan.referrers.iter().map(|r| r.repository.as_str()))
+        .chain([crate::ledger::in_registry::LEDGER_REPOSITORY])
+        .collect();
+    if locking {
+        out.push(crate::operator_lock::in_registry::LOCK_REPOSITORY);
+    }
+    out
 }
 
 /// The registry's ledger and its verdict on a bundle.
@@ -93,8 +127,15 @@ fn judge(
     registry: &Arc<Connection>,
     bundle: &VerifiedBundle,
     options: &PushOptions,
+    target: &Target,
 ) -> Result<Judged, InstallError> {
-    let ledger = runtime.block_on(in_registry::read(registry))?;
+    // In Harbor a repository of a project that does not exist is refused (401), not absent:
+    // no project, no ledger.
+    let ledger = if runtime.block_on(self::target::ledger_may_exist(registry, target))? {
+        runtime.block_on(in_registry::read(registry))?
+    } else {
+        Ledger::default()
+    };
     let place = format!("registry {}", registry.registry);
     let trust_root = crate::trust_root_check::reconcile(bundle, &ledger, &place)?;
     let acceptance = ledger
@@ -117,9 +158,32 @@ pub fn push_with(
     let span = tracing::info_span!("push", registry = %registry.registry);
     let _entered = span.enter();
     let index = bundle.index();
-    // Rollback protection first: nothing is sent for a bundle the registry must refuse.
-    let mut judged = judge(runtime, registry, bundle, options)?;
+    let target = runtime.block_on(self::target::resolve(registry, &options.target))?;
+    tracing::info!(target = %target.describe(), "registry");
+    // Rollback protection first: nothing is sent, no project made, for a bundle the registry
+    // must refuse.
+    let mut judged = judge(runtime, registry, bundle, options, &target)?;
     let plan = plan(index)?;
+    // Harbor's projects before anything is read from or written into them: an account that
+    // may not create them is told so with nothing sent.
+    let projects = self::target::projects_needed(
+        &target,
+        repositories_written(&plan, options.lock_wait.is_some()),
+    )?;
+    let created = runtime.block_on(self::target::prepare(registry, &target, &projects))?;
+    if !created.is_empty() {
+        let mut renew: Vec<&str> = repositories_written(&plan, options.lock_wait.is_some())
+            .into_iter()
+            .filter(|r| {
+                target.project.is_some()
+                    || r.split_once('/')
+                        .is_some_and(|(p, _)| created.iter().any(|c| c == p))
+            })
+            .collect();
+        renew.sort_unstable();
+        renew.dedup();
+        runtime.block_on(registry.renew_tokens(&renew));
+    }
     let base = index
         .base
         .as_ref()
@@ -137,6 +201,7 @@ pub fn push_with(
         present = checked.present_blobs,
         "preflight done"
     );
+
     // One operator at a time, from the first write on: a refused push writes nothing, not even
     // the lock. Under the lock the ledger is read and judged again, as another run may have
     // delivered since.
@@ -147,7 +212,7 @@ pub fn push_with(
             let lock = runtime.block_on(crate::operator_lock::in_registry::acquire(
                 registry, &holder, wait,
             ))?;
-            match judge(runtime, registry, bundle, options) {
+            match judge(runtime, registry, bundle, options, &target) {
                 Ok(now) => judged = now,
                 Err(e) => {
                     runtime.block_on(lock.release());
@@ -162,7 +227,11 @@ pub fn push_with(
     if let Some(lock) = lock {
         runtime.block_on(lock.release());
     }
-    pushed
+    pushed.map(|mut report| {
+        report.target = target.describe();
+        report.projects_created = created;
+        report
+    })
 }
 
 /// Everything push writes, in order: blobs, manifests, tags, referrers tags, the ledger.

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use oci_remote::{Purpose, connect};
-
 use super::{PushOptions, PushReport, push_with};
 use crate::bundle::VerifiedBundle;
 use crate::error::InstallError;
@@ -53,11 +51,7 @@ pub fn push_via(
     let proxy = runtime.block_on(open_connect_proxy(session, &options.registry))?;
     let mut registry_options = options.registry_options.clone();
     registry_options.proxy = Some(format!("http://{}", proxy.local));
-    let connection = Arc::new(connect(
-        &registry_options,
-        &options.registry,
-        Purpose::Push,
-    )?);
+    let connection = Arc::new(super::connect_target(&registry_options, options)?);
     let report = push_with(&runtime, &connection, bundle, options);
     drop(proxy);
     report

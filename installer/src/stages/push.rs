@@ -54,6 +54,15 @@ impl Stage for PushStage {
             concurrency: run.options.concurrency,
             allow_downgrade: run.options.allow_downgrade,
             lock_wait: None,
+            // ferry's own registry is a distribution registry; --registry-url's is as given.
+            target: if run.options.registry_url.is_some() {
+                run.options.registry_target.clone()
+            } else {
+                crate::push::TargetOptions {
+                    kind: Some(oci_remote::registry_kind::RegistryKind::Distribution),
+                    ..Default::default()
+                }
+            },
         };
         let pushed = push_with(&run.runtime, &access.connection, run.bundle, &options)?;
         let mut report = StageReport::new(StageName::Push);

@@ -2,6 +2,7 @@
 //! Tests that need the test bed skip with a printed reason when it is missing, except under
 //! CI=true, where they fail instead.
 
+pub mod harbor;
 pub mod served;
 pub mod signing_tools;
 pub mod testbed;

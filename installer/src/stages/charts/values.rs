@@ -192,8 +192,8 @@ mod tests {
     fn chart(values: Value, reads_global_registry: bool) -> ChartReading {
         ChartReading {
             values: Some(values),
-            app_version: None,
             reads_global_registry,
+            ..ChartReading::default()
         }
     }
 

@@ -1,0 +1,332 @@
+//! Delivering into Harbor, against the Harbor STAND-IN (testdata/harbor-standin.sh, answering
+//! as Harbor does, real Harbor's 401 for a repository of a missing project included) in front
+//! of the real distribution registry: the kind detected, projects made before anything is
+//! sent (or, for an account that may not, named with nothing sent), robot accounts with `$` in
+//! their names, one project for everything, SBOM referrers, and a delta cut against a snapshot
+//! of Harbor.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::harbor::{ADMIN, HarborStandIn, PULLER, PUSHER};
+use crate::support::{
+    Workspace, ferry, index_of, ok, require_fixtures, require_tools, run, stderr,
+};
+
+const REAL_HARBOR_401: &str = "missing-project-401";
+
+fn push(
+    ws: &Workspace,
+    harbor: &HarborStandIn,
+    bundle: &Path,
+    account: (&str, &str),
+    extra: &[&str],
+) -> Output {
+    run(ferry()
+        .args([
+            "push",
+            "--to",
+            &harbor.address,
+            "--plain-http",
+            &harbor.address,
+            "--json",
+        ])
+        .arg("--registry-auth")
+        .arg(harbor.auth_flag(account))
+        .args(extra)
+        .arg(bundle)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub")))
+}
+
+/// The projects a bundle's repositories need, one per upstream host (and charts, files,
+/// ferry's own).
+fn projects_of(bundle: &Path) -> BTreeSet<String> {
+    let index = index_of(bundle);
+    let mut repositories: Vec<String> = index
+        .images
+        .iter()
+        .map(|i| {
+            oci_remote::layout::image_placement(&i.reference)
+                .unwrap()
+                .repository
+        })
+        .collect();
+    repositories.extend(
+        index
+            .charts
+            .iter()
+            .map(|c| oci_remote::layout::artifact_placement(&c.reference).repository),
+    );
+    repositories.extend(
+        index
+            .files
+            .iter()
+            .map(|f| oci_remote::layout::artifact_placement(&f.reference).repository),
+    );
+    repositories.push("ferry/ledger".to_owned());
+    repositories
+        .iter()
+        .map(|r| r.split_once('/').unwrap().0.to_owned())
+        .collect()
+}
+
+fn skopeo_inspect(harbor: &HarborStandIn, reference: &str, account: (&str, &str)) -> Output {
+    run(Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds"])
+        .arg(format!("{}:{}", account.0, account.1))
+        .arg(format!("docker://{}/{reference}", harbor.address)))
+}
+
+#[test]
+fn a_push_makes_harbors_projects_first_and_a_robot_that_may_not_is_told_which_with_nothing_sent() {
+    if !require_tools(&["docker-registry", "skopeo", "python3", "helm"]) {
+        return;
+    }
+    let Some(fixtures) = require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&ws.demo_manifest(&fixtures), "b.tar.zst");
+    let needed = projects_of(&bundle);
+    let harbor = HarborStandIn::start(&[REAL_HARBOR_401]);
+
+    // A robot that may push but not create projects: every missing project named, and the
+    // permission; not one blob, manifest or project sent.
+    let refused = push(&ws, &harbor, &bundle, PUSHER, &[]);
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    for project in &needed {
+        assert!(said.contains(project.as_str()), "{project} in: {said}");
+    }
+    assert!(
+        said.contains("Project: create") && said.contains("nothing was sent"),
+        "{said}"
+    );
+    let requests = harbor.requests();
+    for write in [
+        "POST /v2/",
+        "PUT /v2/",
+        "PATCH /v2/",
+        "POST /api/v2.0/projects ",
+    ] {
+        assert!(
+            !requests
+                .lines()
+                .any(|l| l.starts_with(write) && !l.ends_with(" 403")),
+            "{write} was sent:\n{requests}"
+        );
+    }
+    assert!(harbor.projects().is_empty());
+
+    // An administrator's push: Harbor detected, the projects made private, then everything.
+    let pushed = push(&ws, &harbor, &bundle, ADMIN, &[]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let report: serde_json::Value = serde_json::from_slice(&pushed.stdout).unwrap();
+    assert!(
+        report["target"]
+            .as_str()
+            .unwrap()
+            .starts_with("harbor v2.11.0-standin (detected)"),
+        "{report}"
+    );
+    let created: BTreeSet<String> = report["projectsCreated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(created, needed);
+    assert_eq!(
+        harbor.projects(),
+        needed
+            .iter()
+            .map(|p| (p.clone(), false))
+            .collect::<Vec<_>>(),
+        "created private"
+    );
+    let index = index_of(&bundle);
+    for image in &index.images {
+        let placement = oci_remote::layout::image_placement(&image.reference).unwrap();
+        let reference = format!("{}:{}", placement.repository, placement.tag.unwrap());
+        // The pull-only robot reads every image at its digest.
+        let raw = ok(skopeo_inspect(&harbor, &reference, PULLER));
+        assert_eq!(
+            bundle_format::Digest::of(&raw.stdout),
+            image.digest,
+            "{reference}"
+        );
+    }
+
+    // The robot can deliver now that the projects exist; the same bundle again changes nothing.
+    let again = push(&ws, &harbor, &bundle, PUSHER, &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["uploadedBlobs"], 0);
+    assert_eq!(report["tagsPut"], 0);
+
+    // A name Harbor refuses is refused before anything is asked.
+    let bad = push(&ws, &harbor, &bundle, ADMIN, &["--project", "Platform--X"]);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("Harbor project name"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn one_project_holds_everything_and_sboms_arrive_as_referrers() {
+    if !require_tools(&["docker-registry", "skopeo", "python3", "curl"]) {
+        return;
+    }
+    let Some(fixtures) = require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&ws.demo_manifest(&fixtures), "b.tar.zst");
+    let harbor = HarborStandIn::start(&[REAL_HARBOR_401, "referrers"]);
+    let pushed = push(
+        &ws,
+        &harbor,
+        &bundle,
+        ADMIN,
+        &["--project", "platform", "--registry-kind", "harbor"],
+    );
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let report: serde_json::Value = serde_json::from_slice(&pushed.stdout).unwrap();
+    assert!(
+        report["target"]
+            .as_str()
+            .unwrap()
+            .contains("(as given), every repository in project platform"),
+        "{report}"
+    );
+    assert_eq!(harbor.projects(), [("platform".to_owned(), false)]);
+    let catalog = ok(run(Command::new("curl")
+        .args(["-sf", "-u", &format!("{}:{}", ADMIN.0, ADMIN.1)])
+        .arg(format!("http://{}/v2/_catalog", harbor.address))));
+    let catalog: serde_json::Value = serde_json::from_slice(&catalog.stdout).unwrap();
+    let repositories: Vec<&str> = catalog["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(!repositories.is_empty());
+    assert!(
+        repositories.iter().all(|r| r.starts_with("platform/")),
+        "{repositories:?}"
+    );
+    assert!(repositories.contains(&"platform/docker.io/library/hello"));
+    assert!(repositories.contains(&"platform/ferry/ledger"));
+
+    // ferry's SBOMs of the hello image, through Harbor's referrers API.
+    let index = index_of(&bundle);
+    let hello = index
+        .images
+        .iter()
+        .find(|i| i.reference.ends_with("library/hello:1.0"))
+        .unwrap();
+    let referrers = ok(run(Command::new("curl")
+        .args(["-sf", "-u", &format!("{}:{}", PULLER.0, PULLER.1)])
+        .arg(format!(
+            "http://{}/v2/platform/docker.io/library/hello/referrers/{}",
+            harbor.address, hello.digest
+        ))));
+    let referrers: serde_json::Value = serde_json::from_slice(&referrers.stdout).unwrap();
+    let mut types: Vec<&str> = referrers["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["artifactType"].as_str())
+        .collect();
+    types.sort_unstable();
+    assert_eq!(
+        types,
+        ["application/spdx+json", "application/vnd.cyclonedx+json"],
+        "{referrers}"
+    );
+}
+
+#[test]
+fn a_delta_cut_against_a_snapshot_of_harbor_lands_there() {
+    if !require_tools(&["docker-registry", "skopeo", "python3", "helm"]) {
+        return;
+    }
+    let Some(fixtures) = require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    let v1 = ws.export(&ws.demo_manifest(&fixtures), "v1.tar.zst");
+    let harbor = HarborStandIn::start(&[REAL_HARBOR_401]);
+    let pushed = push(&ws, &harbor, &v1, ADMIN, &[]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+
+    // The far side's snapshot of Harbor is the base of the next export.
+    let snapshot = ws.path("harbor.snapshot");
+    ok(run(ferry()
+        .args([
+            "snapshot",
+            "--registry",
+            &harbor.address,
+            "--plain-http",
+            &harbor.address,
+        ])
+        .arg("--registry-auth")
+        .arg(harbor.auth_flag(ADMIN))
+        .arg("-o")
+        .arg(&snapshot)
+        .arg("--key")
+        .arg(ws.path("k.key"))));
+    let v2_manifest = ws.write(
+        "v2.yaml",
+        &std::fs::read_to_string(ws.demo_manifest(&fixtures))
+            .unwrap()
+            .replace("version: 1.0.0", "version: 2.0.0")
+            .replace("docker.io/library/hello:1.0", "docker.io/library/hello:2.0"),
+    );
+    let delta = ws.path("v2-delta.tar.zst");
+    ok(run(ws
+        .export_command(&v2_manifest, &delta)
+        .arg("--base")
+        .arg(&snapshot)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    let delta_index = index_of(&delta);
+    assert!(delta_index.is_delta());
+    assert!(
+        delta_index.base.as_ref().unwrap().assumed.len() > 3,
+        "the layers Harbor holds are left out"
+    );
+    let before = harbor.requests().len();
+    let pushed = push(&ws, &harbor, &delta, PUSHER, &[]);
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    let report: serde_json::Value = serde_json::from_slice(&pushed.stdout).unwrap();
+    assert_eq!(report["delta"], true);
+    // What the base holds is not sent again: no upload of the delta's push names an assumed
+    // blob.
+    let requests = harbor.requests()[before..].to_owned();
+    for assumed in &delta_index.base.as_ref().unwrap().assumed {
+        let hex = assumed.digest.hex();
+        assert!(
+            !requests.lines().any(|l| l.starts_with("PUT /v2/")
+                && l.contains("/blobs/uploads/")
+                && l.contains(hex.as_str())),
+            "{} was uploaded again",
+            assumed.digest
+        );
+    }
+    let raw = ok(skopeo_inspect(
+        &harbor,
+        "docker.io/library/hello:2.0",
+        PULLER,
+    ));
+    let hello = delta_index
+        .images
+        .iter()
+        .find(|i| i.reference.ends_with("hello:2.0"))
+        .unwrap();
+    assert_eq!(bundle_format::Digest::of(&raw.stdout), hello.digest);
+}
