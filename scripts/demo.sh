@@ -99,6 +99,10 @@ echo "== ferry verify"
 echo "== ferry diff 0.1.0 0.2.0"
 "$ferry" diff "$work/demo.tar.zst" "$work/demo-0.2.0.tar.zst" --trusted-key "$work/demo.pub"
 
+echo "== ferry report: one HTML page for the reviewer, with what changed since 0.1.0"
+"$ferry" report "$work/demo-0.2.0.tar.zst" --base "$work/demo.tar.zst" -o "$work/report.html" \
+  --trusted-key "$work/demo.pub"
+
 echo "== ferry split (1 MiB parts, 20 % repair), then lose a part on the way"
 "$ferry" split "$work/demo.tar.zst" -o "$work/parts" --part-size 1M --repair 20 --key "$work/demo.key"
 rm "$work"/parts/demo-0.1.0.2-of-*.part
