@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh TARGET [RUNS]      TARGET: bundle_reader | manifest_parser |
 #                                              inventory_parser | parts_manifest | attachments |
-#                                              trust_root | sbom_layers
+#                                              trust_root | sbom_layers | sbom_golang | sbom_rpm
 #
 # RUNS defaults to 10 000 000. Needs a nightly toolchain and cargo-fuzz
 # (`cargo install cargo-fuzz --locked`). The build has no sanitizer but keeps debug assertions,
@@ -18,7 +18,7 @@ runs=${2:-10000000}
 case "$target" in
   bundle_reader | attachments) max_len=65536 ;;
   manifest_parser | inventory_parser | parts_manifest | trust_root) max_len=8192 ;;
-  sbom_layers) max_len=65536 ;;
+  sbom_layers | sbom_golang | sbom_rpm) max_len=65536 ;;
   *) echo "unknown fuzz target '$target'" >&2; exit 2 ;;
 esac
 mkdir -p "corpus/$target"

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(docker-registry skopeo umoci buildah openssh-server openssh-client containerd runc
   minisign zstd debootstrap systemd-container iproute2 time python3 python3-pip unzip ca-certificates
   bc openssl apache2-utils python3-jsonschema python3-yaml python3-venv binutils dpkg-dev gnupg xz-utils
-  libzstd-dev pkg-config curl golang-go rpm chromium)
+  libzstd-dev pkg-config curl golang-go rpm chromium python3-debian)
 
 sudo=()
 [[ $(id -u) -eq 0 ]] || sudo=(sudo)

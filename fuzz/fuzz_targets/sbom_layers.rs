@@ -1,7 +1,8 @@
 //! Any bytes as an image layer (a tar stream) walked for package databases, then the inventory
 //! of what it held; and the same bytes as each database format read directly (dpkg status, apk
-//! installed, a Python METADATA, os-release). Never a panic, an abort or an allocation the input
-//! did not pay for: every package database ferry reads comes out of an image someone else built.
+//! installed, a Python METADATA, os-release, a Debian copyright file). Never a panic, an abort
+//! or an allocation the input did not pay for: every package database ferry reads comes out of an
+//! image someone else built.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -16,4 +17,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = sbom::dpkg::parse(&text, "status", Some(&os));
     let _ = sbom::apk::parse(&text, "installed", Some(&os));
     let _ = sbom::python::parse(&text, "METADATA");
+    let _ = sbom::dpkg::copyright::licences(data);
 });

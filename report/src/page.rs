@@ -355,7 +355,7 @@ fn package_tables(image: &ImageFacts, number: usize) -> Vec<Element> {
             continue;
         }
         let rows = contents.packages.iter().map(|p| {
-            let licences = p.licenses.join(" AND ");
+            let licences = p.licenses.join(", ");
             let search = format!(
                 "{} {} {} {} {}",
                 p.ecosystem.as_str(),

@@ -2,6 +2,12 @@
 //! lines indented), and the `status.d/` files distroless images keep instead, one or more
 //! stanzas each. A package counts when its `Status` says installed, or when it has no `Status`
 //! (status.d).
+//!
+//! Licences: the status has none. A package declares them in `/usr/share/doc/PACKAGE/copyright`
+//! ([`copyright`]); the layer reader keeps the short names of those in the machine-readable
+//! format and attaches them to the package of that name (`crate::layers`).
+
+pub mod copyright;
 
 use crate::package::{Ecosystem, OsInfo, Package};
 use crate::purl::purl;

@@ -2,9 +2,16 @@
 //! tar streams once each, keeping only the files package databases live in (every read bounded)
 //! and honouring whiteouts (`.wh.NAME` removes NAME from the layers below, `.wh..wh..opq` empties
 //! its directory of them).
+//!
+//! Debian's copyright files (`usr/share/doc/PACKAGE/copyright`) are reduced as they stream past
+//! to the licence short names they declare ([`dpkg::copyright`]), and a package's licences are
+//! those of the file in its documentation directory, following a symlinked directory (`libffi-dev
+//! -> libffi8`: a package of the same source sharing its documentation) or a symlinked file, at
+//! most [`MAX_LINK_HOPS`] links, within the files kept. Gap: a link through a directory other
+//! than the package's own (`usr/share/doc` itself a symlink) is not followed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
+use std::io::{BufReader, Read};
 
 use crate::package::{ImageInventory, Package};
 use crate::{apk, dpkg, golang, os_release, python, rpm};
@@ -13,6 +20,10 @@ use crate::{apk, dpkg, golang, os_release, python, rpm};
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 /// The most all kept files together may hold.
 pub const MAX_KEPT_BYTES: u64 = 256 << 20;
+/// The most symlinks followed from a package's documentation directory to its copyright file.
+pub const MAX_LINK_HOPS: usize = 8;
+/// Where Debian packages keep their documentation, one directory per package.
+const DOC_DIR: &str = "usr/share/doc/";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
@@ -36,6 +47,22 @@ enum Kept {
     Link(String),
     /// What an executable holds, read as it streamed past (a Go binary's modules).
     Packages(Vec<Package>),
+    /// The licence short names a Debian copyright file declares, read as it streamed past.
+    Licences(Vec<String>),
+}
+
+impl Kept {
+    /// Bytes this keeps, for the bound, where they are not the file's own (counted as read): the
+    /// path and what is kept of the file, so that a layer of a million tiny copyright files
+    /// cannot outgrow the bound either.
+    fn reduced_bytes(path: &str, kept: &Self) -> u64 {
+        let held = match kept {
+            Self::Licences(names) => names.iter().map(|n| n.len() + 1).sum(),
+            Self::Link(target) => target.len(),
+            Self::File(_) | Self::Packages(_) => 0,
+        };
+        (path.len() + held) as u64
+    }
 }
 
 /// What one layer does to the files the SBOM reads, in the order its tar stream holds them:
@@ -75,6 +102,39 @@ fn interesting(path: &str) -> bool {
     ) || rpm::DATABASE_PATHS.contains(&path)
         || (path.starts_with("var/lib/dpkg/status.d/") && !path.ends_with(".md5sums"))
         || path.ends_with(".dist-info/METADATA")
+}
+
+/// `usr/share/doc/PACKAGE`: a package's documentation directory, or a symlink to another's.
+fn doc_dir(path: &str) -> bool {
+    path.strip_prefix(DOC_DIR)
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+/// `usr/share/doc/PACKAGE/copyright`.
+fn copyright_file(path: &str) -> bool {
+    path.strip_suffix("/copyright").is_some_and(doc_dir)
+}
+
+/// Where a symlink at `link` to `target` leads, without a leading `/` (`..` above the root
+/// stays at the root, as the kernel resolves it).
+fn follow(link: &str, target: &str) -> String {
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        let mut parent: Vec<&str> = link.split('/').collect();
+        parent.pop();
+        parent
+    };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
 }
 
 /// A regular file anyone may execute: the files Go binaries are looked for in.
@@ -127,6 +187,35 @@ impl LayerSummary {
             }
             if let Some(hidden) = name.strip_prefix(".wh.") {
                 summary.changes.push(Change::Whiteout(join(hidden)));
+                continue;
+            }
+            if doc_dir(&path) || copyright_file(&path) {
+                let kind = entry.header().entry_type();
+                let change = if kind.is_symlink() {
+                    let target = entry
+                        .link_name_bytes()
+                        .map(|t| String::from_utf8_lossy(&t).into_owned())
+                        .unwrap_or_default();
+                    Change::Kept(path, Kept::Link(target))
+                } else if kind.is_file() && copyright_file(&path) {
+                    // Read whole but held a line at a time: only the names stay.
+                    match dpkg::copyright::licences(BufReader::new(&mut entry))
+                        .map_err(tar_error)?
+                    {
+                        Some(names) => Change::Kept(path, Kept::Licences(names)),
+                        None => Change::Replaced(path),
+                    }
+                } else {
+                    // A directory (or anything else) where a symlink may have been below.
+                    Change::Replaced(path)
+                };
+                if let Change::Kept(path, kept) = &change {
+                    summary.kept_bytes += Kept::reduced_bytes(path, kept);
+                    if summary.kept_bytes > MAX_KEPT_BYTES {
+                        return Err(LayerError::TooMuch);
+                    }
+                }
+                summary.changes.push(change);
                 continue;
             }
             if !interesting(&path) {
@@ -234,8 +323,33 @@ impl ImageFiles {
     fn text(&self, path: &str) -> Option<String> {
         match self.kept.get(path)? {
             Kept::File(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-            Kept::Link(_) | Kept::Packages(_) => None,
+            Kept::Link(_) | Kept::Packages(_) | Kept::Licences(_) => None,
         }
+    }
+
+    /// The licence short names a Debian package's copyright file declares: the one in its
+    /// documentation directory, through symlinks (of the directory or of the file) within the
+    /// files kept; None when there is none or it is not machine-readable.
+    fn debian_licences(&self, package: &str) -> Option<&[String]> {
+        let mut file = format!("{DOC_DIR}{package}/copyright");
+        for _ in 0..=MAX_LINK_HOPS {
+            match self.kept.get(&file) {
+                Some(Kept::Licences(names)) => return Some(names),
+                Some(Kept::Link(target)) => {
+                    file = follow(&file, target);
+                    continue;
+                }
+                Some(Kept::File(_) | Kept::Packages(_)) => return None,
+                None => {}
+            }
+            // Not there: its directory may be a symlink to another package's.
+            let (dir, name) = file.rsplit_once('/')?;
+            match self.kept.get(dir) {
+                Some(Kept::Link(target)) => file = format!("{}/{name}", follow(dir, target)),
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// What the applied layers hold.
@@ -252,7 +366,7 @@ impl ImageFiles {
                     packages.extend(found.iter().cloned());
                     continue;
                 }
-                Kept::Link(_) => continue,
+                Kept::Link(_) | Kept::Licences(_) => continue,
             };
             if rpm::DATABASE_PATHS.contains(&path.as_str()) {
                 // A database that does not read lists nothing rather than failing the image.
@@ -261,7 +375,13 @@ impl ImageFiles {
             }
             let text = String::from_utf8_lossy(bytes);
             if path == "var/lib/dpkg/status" || path.starts_with("var/lib/dpkg/status.d/") {
-                packages.extend(dpkg::parse(&text, path, os.as_ref()));
+                let mut found = dpkg::parse(&text, path, os.as_ref());
+                for package in found.iter_mut().filter(|p| p.licenses.is_empty()) {
+                    if let Some(names) = self.debian_licences(&package.name) {
+                        package.licenses = names.to_vec();
+                    }
+                }
+                packages.extend(found);
             } else if path == "lib/apk/db/installed" {
                 packages.extend(apk::parse(&text, path, os.as_ref()));
             } else if path.ends_with(".dist-info/METADATA") {
@@ -358,5 +478,110 @@ mod tests {
             ImageFiles::new().apply_layer(&stream[..]),
             Err(LayerError::TooLarge { .. } | LayerError::Tar { .. })
         ));
+    }
+
+    /// A layer of symlinks (`path`, `target`) after the files of `layer`.
+    fn with_links(files: &[(&str, &[u8])], links: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, content) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(content.len() as u64);
+            header.set_mode(0o644);
+            builder
+                .append_data(&mut header, path, *content)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+        }
+        for (path, target) in links {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            header.set_mode(0o777);
+            builder
+                .append_link(&mut header, path, target)
+                .unwrap_or_else(|e| unreachable!("{e}"));
+        }
+        builder.into_inner().unwrap_or_default()
+    }
+
+    const DEP5: &[u8] = b"Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\nFiles: *\nCopyright: 2024 A\nLicense: GPL-2+ or Expat\n\nFiles: debian/*\nCopyright: 2024 B\nLicense: public-domain\n\nLicense: GPL-2+\n On Debian systems, see /usr/share/common-licenses/GPL-2.\n";
+
+    fn licences_of(files: &ImageFiles) -> Vec<(String, Vec<String>)> {
+        files
+            .inventory()
+            .packages
+            .into_iter()
+            .map(|p| (p.name, p.licenses))
+            .collect()
+    }
+
+    #[test]
+    fn debian_packages_get_the_licences_of_their_copyright_files_through_symlinks() {
+        let status = b"Package: libfoo1\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: libfoo1\nStatus: install ok installed\nVersion: 1\nArchitecture: i386\n\nPackage: libfoo-dev\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: foo-tools\nStatus: install ok installed\nVersion: 1\nArchitecture: amd64\n\nPackage: foo-doc\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n\nPackage: old\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n\nPackage: loop\nStatus: install ok installed\nVersion: 1\nArchitecture: all\n";
+        let base = with_links(
+            &[
+                ("var/lib/dpkg/status", status),
+                ("usr/share/doc/libfoo1/copyright", DEP5),
+                ("usr/share/doc/foo-doc/copyright", DEP5),
+                (
+                    "usr/share/doc/old/copyright",
+                    b"This package was debianized by someone.\n\nLicense: GPL-2\n",
+                ),
+                ("usr/share/doc/libfoo1/changelog.gz", b"not kept"),
+            ],
+            &[
+                // A relative and an absolute directory link, a file link, and a cycle.
+                ("usr/share/doc/libfoo-dev", "libfoo1"),
+                ("usr/share/doc/foo-tools", "/usr/share/doc/libfoo-dev/"),
+                ("usr/share/doc/loop", "../doc/loop"),
+            ],
+        );
+        let mut files = ImageFiles::new();
+        files
+            .apply_layer(&base[..])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let declared = names(&["GPL-2+", "Expat", "public-domain"]);
+        assert_eq!(
+            licences_of(&files),
+            [
+                ("foo-doc".to_owned(), declared.clone()),
+                ("foo-tools".to_owned(), declared.clone()),
+                ("libfoo-dev".to_owned(), declared.clone()),
+                ("libfoo1".to_owned(), declared.clone()),
+                ("libfoo1".to_owned(), declared.clone()),
+                ("loop".to_owned(), Vec::new()),
+                ("old".to_owned(), Vec::new()),
+            ]
+        );
+        // Only the names are held, and counted: path and names, not the file's bytes.
+        let summary = LayerSummary::read(&base[..], 0).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(
+            summary.kept_bytes < status.len() as u64 + 400,
+            "{}",
+            summary.kept_bytes
+        );
+
+        // A later layer removes libfoo1's directory (libfoo-dev and foo-tools lose it too),
+        // makes foo-doc's copyright a link to a file elsewhere, and old's directory a real one.
+        let upper = with_links(
+            &[
+                ("usr/share/doc/.wh.libfoo1", b""),
+                ("usr/share/doc/old/copyright", DEP5),
+                ("usr/share/common/copyright-text", b""),
+            ],
+            &[(
+                "usr/share/doc/foo-doc/copyright",
+                "../../common/copyright-text",
+            )],
+        );
+        files
+            .apply_layer(&upper[..])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let after = licences_of(&files);
+        assert_eq!(after.len(), 7, "{after:?}");
+        for (name, licences) in &after {
+            // Only old's, now machine-readable, declares anything.
+            assert_eq!(licences.is_empty(), name != "old", "{after:?}");
+        }
     }
 }

@@ -35,6 +35,7 @@ mod report;
 mod reporting;
 mod round_trip;
 mod sbom;
+mod sbom_ecosystems;
 mod schema;
 mod serve;
 mod tamper;

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::support::signing_tools::venv_python;
 use crate::support::{Workspace, ferry, ok, require_tools, run, stderr, stdout};
 
-fn blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
+pub(crate) fn blob(layout: &Path, bytes: &[u8]) -> (Digest, u64) {
     let digest = Digest::of(bytes);
     std::fs::write(layout.join("blobs/sha256").join(digest.hex()), bytes).unwrap();
     (digest, bytes.len() as u64)
@@ -114,7 +114,7 @@ fn debian_packages(spdx: &serde_json::Value) -> BTreeSet<(String, String)> {
 
 /// spdx-tools and cyclonedx-python-lib accept the documents (their Python APIs: the
 /// `pyspdxtools` command exits 0 even on errors).
-fn validate(python: &Path, spdx: &Path, cyclonedx: &Path) {
+pub(crate) fn validate(python: &Path, spdx: &Path, cyclonedx: &Path) {
     let checked = run(Command::new(python)
         .arg("-c")
         .arg(
