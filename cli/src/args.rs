@@ -500,8 +500,9 @@ pub struct RegistryArgs {
     /// Trust this CA (PEM) for one registry: HOST=FILE; repeatable.
     #[arg(long = "registry-ca", value_name = "HOST=FILE")]
     pub registry_ca: Vec<String>,
-    /// Credentials for one registry: HOST=USER:PASSWORD_FILE (the password is read from the file);
-    /// repeatable. Taken before the docker config.
+    /// Credentials for one registry: HOST=USER:PASSWORD_FILE (the password is read from the file,
+    /// or from the environment variable VAR with HOST=USER:env:VAR); repeatable. Taken before
+    /// the docker config. Harbor robot names (`robot$NAME`) as they are: quote the flag.
     #[arg(long = "registry-auth", value_name = "HOST=USER:PASSWORD_FILE")]
     pub registry_auth: Vec<String>,
     /// A docker config.json with `auths`, `credHelpers` or `credsStore` (default:

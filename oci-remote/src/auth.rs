@@ -1,4 +1,5 @@
-//! Registry credentials: `--registry-auth HOST=USER:PASSWORD_FILE` flags first, then a docker
+//! Registry credentials: `--registry-auth HOST=USER:PASSWORD_FILE` (or `HOST=USER:env:VARIABLE`)
+//! flags first, then a docker
 //! `config.json` (`auths`, `credHelpers`, `credsStore`). Secrets are never formatted: `Secret`'s
 //! Debug and Display are redacted, and errors name only the registry and the source.
 
@@ -62,14 +63,25 @@ impl AuthSources {
         let (username, file) = rest
             .split_once(':')
             .ok_or_else(|| bad("no `:` between user and password file"))?;
-        let text =
-            bundle_format::bounded::read_regular_text(Path::new(file), 64 << 10).map_err(|e| {
+        // `env:NAME` takes the secret from the environment (a file so named: `./env:NAME`).
+        let text = match file.strip_prefix("env:") {
+            Some(name) => std::env::var(name).map_err(|_| {
                 RemoteError::new(
                     "--registry-auth",
-                    format!("cannot read the password file {file}: {e}"),
-                    "check the path",
+                    format!("the environment has no variable {name} (or it is not UTF-8)"),
+                    "export it before running ferry, or give a password file",
                 )
-            })?;
+            })?,
+            None => bundle_format::bounded::read_regular_text(Path::new(file), 64 << 10).map_err(
+                |e| {
+                    RemoteError::new(
+                        "--registry-auth",
+                        format!("cannot read the password file {file}: {e}"),
+                        "check the path",
+                    )
+                },
+            )?,
+        };
         let password = Secret(text.lines().next().unwrap_or_default().to_owned());
         self.explicit.insert(
             host.to_owned(),
@@ -307,6 +319,28 @@ mod tests {
         assert_eq!(found.password.expose(), "s3cret");
         assert!(!format!("{found:?}").contains("s3cret"));
         assert!(sources.lookup("other.example").unwrap().is_none());
+    }
+
+    #[test]
+    fn robot_names_and_secrets_with_dollars_come_from_a_file_or_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "s$cr3t'\"x\n").unwrap();
+        let mut sources = AuthSources::default();
+        sources
+            .add_flag(&format!("harbor.test=robot$ferry-push:{}", file.display()))
+            .unwrap();
+        let found = sources.lookup("harbor.test").unwrap().unwrap();
+        assert_eq!(found.username, "robot$ferry-push");
+        assert_eq!(found.password.expose(), "s$cr3t'\"x");
+        let missing = sources
+            .add_flag("x.test=u:env:FERRY_TEST_NO_SUCH_VARIABLE_1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("FERRY_TEST_NO_SUCH_VARIABLE_1"),
+            "{missing}"
+        );
     }
 
     #[test]

@@ -159,8 +159,26 @@ fn a_push_makes_harbors_projects_first_and_a_robot_that_may_not_is_told_which_wi
         );
     }
 
-    // The robot can deliver now that the projects exist; the same bundle again changes nothing.
-    let again = push(&ws, &harbor, &bundle, PUSHER, &[]);
+    // The robot can deliver now that the projects exist, its secret from the environment; the
+    // same bundle again changes nothing.
+    let again = run(ferry()
+        .args([
+            "push",
+            "--to",
+            &harbor.address,
+            "--plain-http",
+            &harbor.address,
+            "--json",
+        ])
+        .arg("--registry-auth")
+        .arg(format!(
+            "{}={}:env:FERRY_TEST_HARBOR_SECRET",
+            harbor.address, PUSHER.0
+        ))
+        .env("FERRY_TEST_HARBOR_SECRET", PUSHER.1)
+        .arg(&bundle)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub")));
     assert!(again.status.success(), "{}", stderr(&again));
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(report["uploadedBlobs"], 0);
