@@ -6,13 +6,15 @@
 # checks in front of it. The endpoints, the exact error answers and every choice made are
 # listed in the header of harbor-standin.py.
 #
-#   testdata/harbor-standin.sh start DIR PORT [--tls]
+#   testdata/harbor-standin.sh start DIR PORT [--tls] [--address IP]
 #       starts the registry under DIR/registry on a free loopback port (DIR/registry.port),
 #       then the front on 127.0.0.1:PORT (pid in DIR/harbor.pid, log appended to
 #       DIR/harbor.log), waits until GET /api/v2.0/ping answers (that probe is the first line
 #       requests.log gets) and prints 127.0.0.1:PORT.
 #       --tls   HTTPS with a throwaway CA, DIR/ca.pem, and a server certificate for 127.0.0.1
 #               and localhost (DIR/server.pem, DIR/server.key)
+#       --address  listen on IP instead of 127.0.0.1 (a test bed's gateway, for its hosts);
+#               with --tls the certificate names it too
 #   testdata/harbor-standin.sh stop DIR        stops both, by their recorded pids
 #
 # Tests control it through files in DIR:
@@ -33,7 +35,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: harbor-standin.sh start DIR PORT [--tls] | stop DIR" >&2
+  echo "usage: harbor-standin.sh start DIR PORT [--tls] [--address IP] | stop DIR" >&2
   exit 2
 }
 
@@ -65,10 +67,15 @@ start)
   port=${3:-}
   [[ "$port" =~ ^[0-9]+$ ]] || usage
   shift 3
-  tls=""
+  tls="" address=127.0.0.1
   while (($#)); do
     case "$1" in
     --tls) tls=1 ;;
+    --address)
+      address=${2:-}
+      [[ "$address" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || usage
+      shift
+      ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -91,17 +98,17 @@ start)
     scheme=https
     openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ferry harbor-standin CA" \
       -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$address" \
       -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
-      >"$dir/server.ext"
+    printf 'subjectAltName=IP:127.0.0.1,IP:%s,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+      "$address" >"$dir/server.ext"
     openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
       -CAcreateserial -days 2 -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
     chmod 600 "$dir/ca.key" "$dir/server.key"
     tls_args=(--tls-cert "$dir/server.pem" --tls-key "$dir/server.key")
   fi
 
-  setsid "$python" "$here/harbor-standin.py" --dir "$dir" --listen "127.0.0.1:$port" \
+  setsid "$python" "$here/harbor-standin.py" --dir "$dir" --listen "$address:$port" \
     --upstream "127.0.0.1:$rport" --registry-data "$dir/registry/data" "${tls_args[@]}" \
     >>"$dir/harbor.log" 2>&1 </dev/null &
   echo $! >"$dir/harbor.pid"
@@ -109,17 +116,17 @@ start)
   curl_args=(-s -o /dev/null -w '%{http_code}' --max-time 2)
   [[ -n "$tls" ]] && curl_args+=(--cacert "$dir/ca.pem")
   for _ in $(seq 300); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      code=$(curl "${curl_args[@]}" "$scheme://127.0.0.1:$port/api/v2.0/ping" || true)
+    if (exec 3<>"/dev/tcp/$address/$port") 2>/dev/null; then
+      code=$(curl "${curl_args[@]}" "$scheme://$address:$port/api/v2.0/ping" || true)
       if [[ "$code" == 200 ]]; then
-        echo "127.0.0.1:$port"
+        echo "$address:$port"
         exit 0
       fi
     fi
     kill -0 "$(cat "$dir/harbor.pid")" 2>/dev/null || break
     sleep 0.05
   done
-  echo "harbor-standin did not start on 127.0.0.1:$port; see $dir/harbor.log" >&2
+  echo "harbor-standin did not start on $address:$port; see $dir/harbor.log" >&2
   cat "$dir/harbor.log" >&2 || true
   stop_pid "$dir/harbor.pid"
   "$here/registry.sh" stop "$dir/registry"

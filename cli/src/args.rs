@@ -624,6 +624,11 @@ pub struct InstallArgs {
     /// --registry-url's kind and layout (Harbor projects).
     #[command(flatten)]
     pub target: TargetArgs,
+    /// The account nodes pull from --registry-url with: USER:PASSWORD_FILE or USER:env:VAR
+    /// (in Harbor a robot account with pull only, `robot$NAME`). Nodes then mirror every
+    /// upstream to it, under --project; without it their registry configuration is left alone.
+    #[arg(long, value_name = "USER:PASSWORD_FILE", requires = "registry_url")]
+    pub node_pull_auth: Option<String>,
     /// Local state (generated CA, registry password, install record); default
     /// $FERRY_STATE_DIR, else $XDG_STATE_HOME/ferry, else ~/.local/state/ferry.
     #[arg(long, value_name = "DIR")]

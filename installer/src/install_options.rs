@@ -19,6 +19,9 @@ pub struct InstallOptions {
     pub registry_options: RegistryOptions,
     /// `registry_url`'s kind (None: detect) and where repositories go in it.
     pub registry_target: crate::push::TargetOptions,
+    /// The account nodes pull from `registry_url` with (`--node-pull-auth`; in Harbor a robot
+    /// account with pull only); None: nodes' registry configuration is left to the operator.
+    pub node_pull_auth: Option<oci_remote::Credentials>,
     pub concurrency: usize,
     /// Remove charts an earlier bundle deployed and this one no longer carries.
     pub prune: bool,

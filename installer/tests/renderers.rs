@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use installer::host::OsFamily;
-use installer::host::render::SecretText;
+use installer::host::render::{NodeAccess, SecretText};
 use installer::host::render::containerd::{ContainerdConfig, HostsToml};
 use installer::host::render::etc_hosts::with_registry_entry;
 use installer::host::render::k3s::{K3sConfig, K3sRegistries};
@@ -151,8 +151,10 @@ fn k3s_config_and_registries() {
             ("docker.io", "docker.io".to_owned()),
             ("localhost:5001", "localhost_5001".to_owned()),
         ],
-        "ferry",
-        HOSTILE,
+        NodeAccess {
+            credentials: Some(("ferry", HOSTILE)),
+            private_ca: true,
+        },
     )
     .render()
     .unwrap();
@@ -173,8 +175,10 @@ fn containerd_files() {
         "docker.io",
         "registry.ferry.internal:5000",
         "docker.io",
-        "ferry",
-        HOSTILE,
+        NodeAccess {
+            credentials: Some(("ferry", HOSTILE)),
+            private_ca: true,
+        },
     )
     .render()
     .unwrap();
@@ -190,7 +194,15 @@ fn containerd_files() {
             .unwrap()
             .starts_with("Basic ")
     );
-    let quay = HostsToml::new("quay.io", "r:5000", "quay.io", "u", "p")
+    let quay = HostsToml::new(
+        "quay.io",
+        "r:5000",
+        "quay.io",
+        NodeAccess {
+            credentials: Some(("u", "p")),
+            private_ca: true,
+        },
+    )
         .render()
         .unwrap();
     assert!(quay.contains("server = \"https://quay.io\""), "{quay}");
@@ -259,4 +271,66 @@ fn ca_trust_per_os_family() {
         ));
     }
     golden("ca-trust", &text);
+}
+
+/// Nodes pulling from an existing Harbor: a robot account whose name and secret hold `$` (and
+/// worse), images under a project, the registry's CA the system's own: every value read back by
+/// containerd's and k3s's formats as it was given.
+#[test]
+fn nodes_of_an_existing_harbor_pull_through_its_project_with_a_robot_account() {
+    let robot = "robot$ferry-pull";
+    let secret = "s3$cr'et\"$(x)`\\";
+    let access = NodeAccess {
+        credentials: Some((robot, secret)),
+        private_ca: false,
+    };
+    let hosts = HostsToml::new(
+        "docker.io",
+        "harbor.internal",
+        "platform/docker.io",
+        access,
+    )
+    .render()
+    .unwrap();
+    let parsed: Value = toml::from_str(&hosts).unwrap();
+    let mirror = &parsed["host"]["https://harbor.internal/v2/platform/docker.io"];
+    assert!(mirror.get("ca").is_none(), "the system's CA store: {hosts}");
+    let basic = mirror["header"]["authorization"].as_str().unwrap();
+    let decoded = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        basic.strip_prefix("Basic ").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(decoded, format!("{robot}:{secret}").as_bytes());
+
+    let registries = K3sRegistries::new(
+        "harbor.internal",
+        [("docker.io", "platform/docker.io".to_owned())],
+        access,
+    )
+    .render()
+    .unwrap();
+    let parsed = yaml(&registries);
+    assert_eq!(
+        parsed["mirrors"]["docker.io"]["rewrite"]["^(.*)$"],
+        "platform/docker.io/$1"
+    );
+    let config = &parsed["configs"]["harbor.internal"];
+    assert_eq!(config["auth"]["username"], robot);
+    assert_eq!(config["auth"]["password"], secret);
+    assert!(config.get("tls").is_none(), "{registries}");
+
+    // Anonymous pulls from public projects: no credentials written anywhere.
+    let anonymous = NodeAccess {
+        credentials: None,
+        private_ca: false,
+    };
+    let hosts = HostsToml::new("quay.io", "harbor.internal", "quay.io", anonymous)
+        .render()
+        .unwrap();
+    assert!(!hosts.contains("authorization"), "{hosts}");
+    let registries = K3sRegistries::new("harbor.internal", [("quay.io", "quay.io".to_owned())], anonymous)
+        .render()
+        .unwrap();
+    assert!(yaml(&registries).get("configs").is_none_or(|c| c.as_object().is_some_and(|o| o.is_empty())), "{registries}");
 }

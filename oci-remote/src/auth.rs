@@ -37,6 +37,46 @@ pub struct Credentials {
     pub password: Secret,
 }
 
+impl Credentials {
+    /// `USER:PASSWORD_FILE`, the secret the file's first line; or `USER:env:VARIABLE`, the
+    /// secret from the environment (a file so named: `./env:NAME`). `flag` names the option in
+    /// errors.
+    pub fn from_flag(flag: &str, text: &str) -> Result<Self, RemoteError> {
+        let (username, file) = text.split_once(':').ok_or_else(|| {
+            RemoteError::new(
+                flag,
+                "no `:` between user and password file",
+                "write it as USER:PASSWORD_FILE or USER:env:VARIABLE",
+            )
+        })?;
+        let secret = match file.strip_prefix("env:") {
+            Some(name) => std::env::var(name).map_err(|_| {
+                RemoteError::new(
+                    flag,
+                    format!("the environment has no variable {name} (or it is not UTF-8)"),
+                    "export it before running ferry, or give a password file",
+                )
+            })?,
+            None => bundle_format::bounded::read_regular_text(Path::new(file), 64 << 10)
+                .map_err(|e| {
+                    RemoteError::new(
+                        flag,
+                        format!("cannot read the password file {file}: {e}"),
+                        "check the path",
+                    )
+                })?
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        Ok(Self {
+            username: username.to_owned(),
+            password: Secret(secret),
+        })
+    }
+}
+
 /// Where to look for credentials, in order.
 #[derive(Debug, Clone, Default)]
 pub struct AuthSources {
@@ -48,48 +88,17 @@ pub struct AuthSources {
 }
 
 impl AuthSources {
-    /// Parse `HOST=USER:PASSWORD_FILE`.
+    /// Parse `HOST=USER:PASSWORD_FILE` (or `HOST=USER:env:VARIABLE`).
     pub fn add_flag(&mut self, flag: &str) -> Result<(), RemoteError> {
-        let bad = |why: &str| {
+        let (host, rest) = flag.split_once('=').ok_or_else(|| {
             RemoteError::new(
                 "--registry-auth",
-                why.to_owned(),
+                "no `=` after the registry host",
                 "write it as HOST=USER:PASSWORD_FILE",
             )
-        };
-        let (host, rest) = flag
-            .split_once('=')
-            .ok_or_else(|| bad("no `=` after the registry host"))?;
-        let (username, file) = rest
-            .split_once(':')
-            .ok_or_else(|| bad("no `:` between user and password file"))?;
-        // `env:NAME` takes the secret from the environment (a file so named: `./env:NAME`).
-        let text = match file.strip_prefix("env:") {
-            Some(name) => std::env::var(name).map_err(|_| {
-                RemoteError::new(
-                    "--registry-auth",
-                    format!("the environment has no variable {name} (or it is not UTF-8)"),
-                    "export it before running ferry, or give a password file",
-                )
-            })?,
-            None => bundle_format::bounded::read_regular_text(Path::new(file), 64 << 10).map_err(
-                |e| {
-                    RemoteError::new(
-                        "--registry-auth",
-                        format!("cannot read the password file {file}: {e}"),
-                        "check the path",
-                    )
-                },
-            )?,
-        };
-        let password = Secret(text.lines().next().unwrap_or_default().to_owned());
-        self.explicit.insert(
-            host.to_owned(),
-            Credentials {
-                username: username.to_owned(),
-                password,
-            },
-        );
+        })?;
+        let credentials = Credentials::from_flag("--registry-auth", rest)?;
+        self.explicit.insert(host.to_owned(), credentials);
         Ok(())
     }
 

@@ -13,6 +13,15 @@ use crate::keys;
 use crate::render::print_json;
 
 pub fn run(args: &InstallArgs) -> Result<ExitCode> {
+    if args.registry_url.is_none()
+        && (args.target.project.is_some()
+            || args.target.registry_kind != crate::args::RegistryKindArg::Auto)
+    {
+        anyhow::bail!(
+            "--project and --registry-kind describe an existing registry: give it with \
+             --registry-url HOST:PORT (ferry's own registry needs neither)"
+        );
+    }
     let inventory = load_inventory(&args.inventory)?;
     let mut policy = keys::signature_policy(&args.trust, &args.accept)?;
     let options = InstallOptions {
@@ -23,6 +32,11 @@ pub fn run(args: &InstallArgs) -> Result<ExitCode> {
         registry_url: args.registry_url.clone(),
         registry_options: registry_options(&args.registry)?,
         registry_target: super::push::target_options(&args.target),
+        node_pull_auth: args
+            .node_pull_auth
+            .as_deref()
+            .map(|text| oci_remote::Credentials::from_flag("--node-pull-auth", text))
+            .transpose()?,
         concurrency: usize::from(args.jobs),
         prune: args.prune,
         allow_downgrade: args.allow_downgrade,
@@ -79,6 +93,7 @@ pub fn preflight(args: &crate::args::PreflightArgs) -> Result<ExitCode> {
         registry_url: args.registry_url.clone(),
         registry_options: oci_remote::RegistryOptions::default(),
         registry_target: installer::push::TargetOptions::default(),
+        node_pull_auth: None,
         concurrency: 1,
         prune: false,
         allow_downgrade: false,

@@ -348,3 +348,151 @@ fn a_delta_cut_against_a_snapshot_of_harbor_lands_there() {
         .unwrap();
     assert_eq!(bundle_format::Digest::of(&raw.stdout), hello.digest);
 }
+
+/// An install into an existing Harbor: ferry pushes into one project and points every node's
+/// containerd and k3s at it through a pull-only robot account; the node's own containerd then
+/// pulls each image by its original reference from the project, as the robot.
+#[test]
+fn nodes_pull_through_the_project_with_a_pull_only_robot() {
+    use crate::install::{install, node_manifest, report, stage};
+    use crate::support::testbed::{on_host, testbed};
+    use installer::install::step::StageName;
+
+    if !require_tools(&["docker-registry", "python3", "openssl"]) {
+        return;
+    }
+    let (Some(fixtures), Some(bed)) = (require_fixtures(), testbed()) else {
+        return;
+    };
+    let ws = Workspace::new();
+    let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
+    let index = index_of(&bundle);
+    let harbor =
+        HarborStandIn::start_with(&[REAL_HARBOR_401], &["--tls", "--address", &bed.gateway]);
+    let h = &bed.hosts;
+    for address in [&h[0].address, &h[1].address] {
+        on_host(
+            &bed,
+            address,
+            "systemctl stop k3s k3s-agent 2>/dev/null; rm -rf /var/lib/k3s-standin /etc/rancher \
+             /etc/systemd/system/k3s*.service /etc/containerd/certs.d; systemctl daemon-reload",
+        );
+    }
+    let inventory = ws.write(
+        "harbor-nodes.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1
+kind: Inventory
+metadata: {{name: harbor}}
+spec:
+  ssh: {{identityFiles: [{identity}], knownHosts: {known_hosts}, agent: false, connectTimeoutSeconds: 5}}
+  hosts:
+    - {{name: h1, address: {a1}, roles: [registry, server]}}
+    - {{name: h2, address: {a2}, roles: [agent]}}
+  registry: {{host: h1, dnsName: registry.ferry.internal, port: 5000}}
+",
+            identity = bed.identity().display(),
+            known_hosts = bed.known_hosts().display(),
+            a1 = h[0].address,
+            a2 = h[1].address,
+        ),
+    );
+    let url = harbor.address.clone();
+    let installed = install(
+        &ws,
+        &bundle,
+        &inventory,
+        &[
+            "--registry-url",
+            &url,
+            "--registry-ca",
+            &format!("{url}={}", harbor.ca_path().display()),
+            "--registry-auth",
+            &harbor.auth_flag(ADMIN),
+            "--project",
+            "platform",
+            "--node-pull-auth",
+            &format!("{}:{}", PULLER.0, harbor.password_file(PULLER).display()),
+        ],
+    );
+    assert!(installed.status.success(), "{}", stderr(&installed));
+    let installed = report(&installed);
+    assert_eq!(harbor.projects(), [("platform".to_owned(), false)]);
+    assert_eq!(stage(&installed, StageName::Nodes).hosts.len(), 2);
+
+    // The files: the project in every mirror path, the robot's `$` intact.
+    let hosts_toml = String::from_utf8(
+        on_host(
+            &bed,
+            &h[1].address,
+            "cat /etc/containerd/certs.d/docker.io/hosts.toml",
+        )
+        .stdout,
+    )
+    .unwrap();
+    let parsed: toml::Value = toml::from_str(&hosts_toml).unwrap();
+    assert!(
+        parsed["host"]
+            .as_table()
+            .unwrap()
+            .contains_key(&format!("https://{url}/v2/platform/docker.io")),
+        "{hosts_toml}"
+    );
+    let registries = String::from_utf8(
+        on_host(&bed, &h[1].address, "cat /etc/rancher/k3s/registries.yaml").stdout,
+    )
+    .unwrap();
+    let registries: serde_json::Value = serde_saphyr::from_str(&registries).unwrap();
+    assert_eq!(
+        registries["mirrors"]["quay.io"]["rewrite"]["^(.*)$"],
+        "platform/quay.io/$1"
+    );
+    assert_eq!(
+        registries["configs"][url.as_str()]["auth"]["username"],
+        PULLER.0
+    );
+    assert_eq!(
+        registries["configs"][url.as_str()]["auth"]["password"],
+        PULLER.1
+    );
+
+    // The node's containerd pulls every image by its original reference, from the project, as
+    // the pull-only robot.
+    on_host(
+        &bed,
+        &h[1].address,
+        "systemctl stop containerd; rm -rf /var/lib/containerd; systemctl start containerd",
+    );
+    let before = harbor.requests().len();
+    for image in &index.images {
+        let pulled = on_host(
+            &bed,
+            &h[1].address,
+            &format!(
+                "ctr -n ferry-harbor images pull --hosts-dir /etc/containerd/certs.d {}",
+                image.reference
+            ),
+        );
+        assert!(
+            pulled.status.success(),
+            "{}: {}",
+            image.reference,
+            String::from_utf8_lossy(&pulled.stderr)
+        );
+    }
+    let pulls = harbor.requests()[before..].to_owned();
+    assert!(
+        pulls.lines().any(
+            |l| l.starts_with("GET /v2/platform/docker.io/library/hello/manifests/")
+                && l.contains(PULLER.0)
+                && l.ends_with(" 200")
+        ),
+        "{pulls}"
+    );
+    assert!(
+        !pulls
+            .lines()
+            .any(|l| l.contains(ADMIN.0) || l.contains(PUSHER.0)),
+        "nodes pull as the pull-only robot only:\n{pulls}"
+    );
+}

@@ -119,6 +119,44 @@ impl Run<'_> {
         }
     }
 
+    /// Where `upstream`'s images are on the registry nodes pull from: `docker.io`, or under the
+    /// project of an existing registry, `platform/docker.io`.
+    pub fn mirror_prefix(&self, upstream: &str) -> String {
+        let prefix = oci_remote::layout::upstream_prefix(upstream);
+        match (&self.options.registry_url, &self.options.registry_target.project) {
+            (Some(_), Some(project)) => format!("{project}/{prefix}"),
+            _ => prefix,
+        }
+    }
+
+    /// The registry chart values name images under: `name:port`, with the project of an
+    /// existing registry (`harbor.internal/platform`).
+    pub fn registry_root(&self) -> String {
+        match (&self.options.registry_url, &self.options.registry_target.project) {
+            (Some(url), Some(project)) => format!("{url}/{project}"),
+            _ => self.registry_address(),
+        }
+    }
+
+    /// The CA nodes need for an existing registry: the one given with `--registry-ca`, if any.
+    pub fn existing_registry_ca(&self) -> Result<Option<Vec<u8>>, InstallError> {
+        let Some(url) = &self.options.registry_url else {
+            return Ok(None);
+        };
+        let Some(path) = self.options.registry_options.ca_files.get(url) else {
+            return Ok(None);
+        };
+        bundle_format::bounded::read_regular(path, 1 << 20)
+            .map(Some)
+            .map_err(|e| {
+                InstallError::other(
+                    format!("--registry-ca {url}={}", path.display()),
+                    format!("cannot read it: {e}"),
+                    "check the path",
+                )
+            })
+    }
+
     pub fn session(&self, host: &str) -> Option<&Arc<SshSession>> {
         self.connected.sessions.get(host)
     }

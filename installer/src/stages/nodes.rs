@@ -2,12 +2,13 @@
 //! private registry: the registry CA in the system store (where the host's OS family keeps it)
 //! and for containerd, a hosts entry for the registry's name, a containerd
 //! `certs.d/<upstream>/hosts.toml` mirror for every upstream in the bundle, and k3s's
-//! `registries.yaml`. A service restarts only when its own configuration changed. Nothing to do
-//! with `--registry-url`.
+//! `registries.yaml`. A service restarts only when its own configuration changed. With
+//! `--registry-url`, nodes are configured only when given an account to pull with
+//! (`--node-pull-auth`): the mirrors then point at that registry, under `--project` if given.
 
 use std::collections::BTreeSet;
 
-use oci_remote::layout::{upstream_of, upstream_prefix};
+use oci_remote::layout::upstream_of;
 
 use super::Stage;
 use crate::error::InstallError;
@@ -19,7 +20,7 @@ use crate::host::paths::{
 };
 use crate::host::render::containerd::{ContainerdConfig, HostsToml};
 use crate::host::render::k3s::K3sRegistries;
-use crate::host::render::{HEADER, WRITTEN_BY_FERRY};
+use crate::host::render::{HEADER, NodeAccess, WRITTEN_BY_FERRY};
 use crate::install::run::Run;
 use crate::install::step::{Action, Content, StageName, Step};
 
@@ -41,16 +42,31 @@ impl Stage for NodesStage {
     }
 
     fn plan(&self, run: &Run) -> Result<Vec<Step>, InstallError> {
-        if !run.own_registry() {
-            return Ok(Vec::new());
-        }
         let settings = &run.inventory.registry;
-        let ca = &run.tls()?.ca_pem;
         let registry = run.registry_address();
-        // Nodes only ever get the pull-only credential: theirs cannot push.
-        let (user, password) = (settings.pull_user.as_str(), run.pull_password()?);
         let upstreams = upstreams(run)?;
         let registry_host = run.inventory.registry_host();
+        // Nodes only ever get a pull-only credential: theirs cannot push. For ferry's own
+        // registry its pull user, with its CA and a hosts entry for its name; for an existing
+        // registry the account given for nodes, its CA if one was given (else the system's).
+        let (ca, access, hosts_entry) = if run.own_registry() {
+            let access = NodeAccess {
+                credentials: Some((settings.pull_user.as_str(), run.pull_password()?)),
+                private_ca: true,
+            };
+            (Some(run.tls()?.ca_pem.clone()), access, true)
+        } else {
+            let Some(credentials) = &run.options.node_pull_auth else {
+                // Without an account for nodes, their registry configuration stays theirs.
+                return Ok(Vec::new());
+            };
+            let ca = run.existing_registry_ca()?;
+            let access = NodeAccess {
+                credentials: Some((credentials.username.as_str(), credentials.password.expose())),
+                private_ca: ca.is_some(),
+            };
+            (ca, access, false)
+        };
         let mut steps = Vec::new();
         for host in run.reached_with(|h| h.is_node()) {
             let family: OsFamily = run
@@ -63,35 +79,34 @@ impl Stage for NodesStage {
                         "report this as a bug: preflight should have stopped here",
                     )
                 })?;
-            let mut actions = vec![
-                Action::File {
-                    path: NODE_CA.to_owned(),
-                    mode: 0o644,
-                    content: Content(ca.clone()),
-                },
-                Action::File {
-                    path: family.ca_anchor().to_owned(),
-                    mode: 0o644,
-                    content: Content(ca.clone()),
-                },
-                Action::RunAfter {
-                    what: "adding the registry CA to the system store",
-                    command: family.ca_refresh(),
-                    after: vec![family.ca_anchor().to_owned()],
-                },
-                Action::HostsEntry {
+            let mut actions = Vec::new();
+            if let Some(ca) = &ca {
+                actions.extend([
+                    Action::File {
+                        path: NODE_CA.to_owned(),
+                        mode: 0o644,
+                        content: Content(ca.clone()),
+                    },
+                    Action::File {
+                        path: family.ca_anchor().to_owned(),
+                        mode: 0o644,
+                        content: Content(ca.clone()),
+                    },
+                    Action::RunAfter {
+                        what: "adding the registry CA to the system store",
+                        command: family.ca_refresh(),
+                        after: vec![family.ca_anchor().to_owned()],
+                    },
+                ]);
+            }
+            if hosts_entry {
+                actions.push(Action::HostsEntry {
                     address: registry_host.address.clone(),
                     name: settings.dns_name.clone(),
-                },
-            ];
+                });
+            }
             for upstream in &upstreams {
-                let toml = HostsToml::new(
-                    upstream,
-                    &registry,
-                    &upstream_prefix(upstream),
-                    user,
-                    password,
-                );
+                let toml = HostsToml::new(upstream, &registry, &run.mirror_prefix(upstream), access);
                 actions.push(Action::File {
                     path: containerd_hosts_toml(upstream)?,
                     mode: 0o600,
@@ -127,9 +142,8 @@ impl Stage for NodesStage {
             }
             let registries = K3sRegistries::new(
                 &registry,
-                upstreams.iter().map(|u| (u.as_str(), upstream_prefix(u))),
-                user,
-                password,
+                upstreams.iter().map(|u| (u.as_str(), run.mirror_prefix(u))),
+                access,
             );
             actions.push(Action::File {
                 path: K3S_REGISTRIES.to_owned(),

@@ -26,6 +26,11 @@ fn script() -> PathBuf {
 impl HarborStandIn {
     /// Started with these flag files (`missing-project-401`, `referrers`) in its directory.
     pub fn start(flags: &[&str]) -> Self {
+        Self::start_with(flags, &[])
+    }
+
+    /// With more options for testdata/harbor-standin.sh (`--tls`, `--address IP`).
+    pub fn start_with(flags: &[&str], options: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let accounts = serde_json::json!([
             {"name": ADMIN.0, "password": ADMIN.1, "admin": true},
@@ -48,9 +53,10 @@ impl HarborStandIn {
             .arg(script())
             .arg("start")
             .arg(dir.path())
-            .arg(port.to_string())));
+            .arg(port.to_string())
+            .args(options)));
         let address = stdout(&output).trim().to_owned();
-        assert_eq!(address, format!("127.0.0.1:{port}"));
+        assert!(address.ends_with(&format!(":{port}")), "{address}");
         Self { address, dir }
     }
 
@@ -72,6 +78,11 @@ impl HarborStandIn {
             account.0,
             self.password_file(account).display()
         )
+    }
+
+    /// The throwaway CA of a `--tls` stand-in.
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// Every request so far: `METHOD PATH ACCOUNT STATUS` a line.

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
-use super::{SecretText, toml};
+use super::{NodeAccess, SecretText, toml};
 use crate::error::InstallError;
 use crate::host::paths::{CONTAINERD_CERTS_D, NODE_CA};
 
@@ -20,26 +20,35 @@ pub struct HostsToml {
 #[derive(Debug, Serialize)]
 struct MirrorHost {
     capabilities: Vec<&'static str>,
-    ca: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ca: Option<&'static str>,
     override_path: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     header: BTreeMap<&'static str, SecretText>,
 }
 
 impl HostsToml {
     /// Pulls of `upstream` go to `registry` (`name:port`) under `prefix`, over TLS with the
     /// registry CA, with basic credentials.
-    pub fn new(upstream: &str, registry: &str, prefix: &str, user: &str, password: &str) -> Self {
+    pub fn new(upstream: &str, registry: &str, prefix: &str, access: NodeAccess<'_>) -> Self {
         let server = if upstream == "docker.io" {
             "https://registry-1.docker.io".to_owned()
         } else {
             format!("https://{upstream}")
         };
-        let basic = STANDARD.encode(format!("{user}:{password}"));
+        let header = access
+            .credentials
+            .map(|(user, password)| {
+                let basic = STANDARD.encode(format!("{user}:{password}"));
+                ("authorization", SecretText(format!("Basic {basic}")))
+            })
+            .into_iter()
+            .collect();
         let mirror = MirrorHost {
             capabilities: vec!["pull", "resolve"],
-            ca: NODE_CA,
+            ca: access.private_ca.then_some(NODE_CA),
             override_path: true,
-            header: [("authorization", SecretText(format!("Basic {basic}")))].into(),
+            header,
         };
         Self {
             server,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{SecretText, yaml};
+use super::{NodeAccess, SecretText, yaml};
 use crate::error::InstallError;
 use crate::host::paths::NODE_CA;
 
@@ -44,8 +44,10 @@ struct Mirror {
 
 #[derive(Debug, Serialize)]
 struct RegistryConfig {
-    auth: Auth,
-    tls: Tls,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<Auth>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<Tls>,
 }
 
 #[derive(Debug, Serialize)]
@@ -65,8 +67,7 @@ impl K3sRegistries {
     pub fn new<'a>(
         registry: &str,
         upstreams: impl IntoIterator<Item = (&'a str, String)>,
-        user: &str,
-        password: &str,
+        access: NodeAccess<'_>,
     ) -> Self {
         let mirrors = upstreams
             .into_iter()
@@ -80,17 +81,18 @@ impl K3sRegistries {
                 )
             })
             .collect();
-        let configs = [(
-            registry.to_owned(),
-            RegistryConfig {
-                auth: Auth {
-                    username: user.to_owned(),
-                    password: SecretText(password.to_owned()),
-                },
-                tls: Tls { ca_file: NODE_CA },
-            },
-        )]
-        .into();
+        let config = RegistryConfig {
+            auth: access.credentials.map(|(user, password)| Auth {
+                username: user.to_owned(),
+                password: SecretText(password.to_owned()),
+            }),
+            tls: access.private_ca.then_some(Tls { ca_file: NODE_CA }),
+        };
+        let configs = if config.auth.is_none() && config.tls.is_none() {
+            BTreeMap::new()
+        } else {
+            [(registry.to_owned(), config)].into()
+        };
         Self { mirrors, configs }
     }
 

@@ -21,6 +21,15 @@ use crate::error::InstallError;
 #[serde(transparent)]
 pub struct SecretText(pub String);
 
+/// How nodes reach the registry they pull from: the account (a pull-only one: ferry's own
+/// registry's pull user, or `--node-pull-auth` for an existing one, such as a Harbor robot
+/// account), and whether its CA is the one ferry writes to `NODE_CA` (else the system's).
+#[derive(Debug, Clone, Copy)]
+pub struct NodeAccess<'a> {
+    pub credentials: Option<(&'a str, &'a str)>,
+    pub private_ca: bool,
+}
+
 impl std::fmt::Debug for SecretText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")

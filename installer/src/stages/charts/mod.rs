@@ -39,7 +39,7 @@ impl Stage for ChartsStage {
         };
         let session = run.required_session(&first.host.name, "first k3s server")?;
         let index = run.bundle.index();
-        let registry = run.registry_address();
+        let registry = run.registry_root();
         let mut actions = Vec::new();
         if !index.charts.is_empty() {
             actions.push(Action::File {
