@@ -6,13 +6,13 @@
 use std::path::PathBuf;
 
 use installer::host::OsFamily;
-use installer::host::render::{NodeAccess, SecretText};
 use installer::host::render::containerd::{ContainerdConfig, HostsToml};
 use installer::host::render::etc_hosts::with_registry_entry;
 use installer::host::render::k3s::{K3sConfig, K3sRegistries};
 use installer::host::render::kubernetes::{helm_chart, registry_access};
 use installer::host::render::registry::RegistryConfig;
 use installer::host::render::units::{k3s_unit, registry_pull_unit, registry_unit};
+use installer::host::render::{NodeAccess, SecretText};
 use serde_json::{Value, json};
 
 /// A password as hostile as a generated one can never be, to show the serializers hold.
@@ -203,8 +203,8 @@ fn containerd_files() {
             private_ca: true,
         },
     )
-        .render()
-        .unwrap();
+    .render()
+    .unwrap();
     assert!(quay.contains("server = \"https://quay.io\""), "{quay}");
     let config = ContainerdConfig::reading_certs_d().render().unwrap();
     golden("containerd-config.toml", &config);
@@ -284,14 +284,9 @@ fn nodes_of_an_existing_harbor_pull_through_its_project_with_a_robot_account() {
         credentials: Some((robot, secret)),
         private_ca: false,
     };
-    let hosts = HostsToml::new(
-        "docker.io",
-        "harbor.internal",
-        "platform/docker.io",
-        access,
-    )
-    .render()
-    .unwrap();
+    let hosts = HostsToml::new("docker.io", "harbor.internal", "platform/docker.io", access)
+        .render()
+        .unwrap();
     let parsed: Value = toml::from_str(&hosts).unwrap();
     let mirror = &parsed["host"]["https://harbor.internal/v2/platform/docker.io"];
     assert!(mirror.get("ca").is_none(), "the system's CA store: {hosts}");
@@ -329,8 +324,17 @@ fn nodes_of_an_existing_harbor_pull_through_its_project_with_a_robot_account() {
         .render()
         .unwrap();
     assert!(!hosts.contains("authorization"), "{hosts}");
-    let registries = K3sRegistries::new("harbor.internal", [("quay.io", "quay.io".to_owned())], anonymous)
-        .render()
-        .unwrap();
-    assert!(yaml(&registries).get("configs").is_none_or(|c| c.as_object().is_some_and(|o| o.is_empty())), "{registries}");
+    let registries = K3sRegistries::new(
+        "harbor.internal",
+        [("quay.io", "quay.io".to_owned())],
+        anonymous,
+    )
+    .render()
+    .unwrap();
+    assert!(
+        yaml(&registries)
+            .get("configs")
+            .is_none_or(|c| c.as_object().is_some_and(|o| o.is_empty())),
+        "{registries}"
+    );
 }

@@ -118,6 +118,24 @@ pub struct ChartReading {
     pub reads_global_registry: bool,
 }
 
+/// What a chart carried in a bundle holds: its packaged archive (the chart layer) read from the
+/// bundle as it streams; an empty reading for a chart without one.
+pub fn read_bundle_chart(
+    bundle: &bundle_format::random_access::BundleFile,
+    chart: &bundle_format::ChartArtifact,
+) -> Result<ChartReading, bundle_format::Error> {
+    let index = bundle.index();
+    let layer = chart.blobs.iter().find(|d| {
+        index.blob(d).is_some_and(|b| {
+            b.media_type == bundle_format::vocabulary::media_types::HELM_CHART_LAYER
+        })
+    });
+    Ok(match layer {
+        Some(digest) => read_chart(bundle.open_blob(digest)?, &chart.name),
+        None => ChartReading::default(),
+    })
+}
+
 /// Nested subchart archives read at most this deep.
 const MAX_DEPTH: usize = 3;
 const GLOBAL_REGISTRY: &str = "global.imageRegistry";

@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 
 use bundle_format::random_access::BundleFile;
-use bundle_format::vocabulary::media_types::HELM_CHART_LAYER;
 use bundle_format::{BundleIndex, Digest, diff};
-use oci_remote::chart_images::{image_fields, read_chart};
+use oci_remote::chart_images::{image_fields, read_bundle_chart};
 use oci_remote::layout::image_placement;
 use sbom::bundle::{ImageSbom, SbomError, image_sboms};
 
@@ -216,23 +215,10 @@ fn chart_facts(bundle: &BundleFile) -> Result<Vec<ChartFacts>, ReportError> {
         .collect();
     let mut out = Vec::new();
     for chart in &index.charts {
-        let layer = chart.blobs.iter().find(|d| {
-            index
-                .blob(d)
-                .is_some_and(|b| b.media_type == HELM_CHART_LAYER)
-        });
-        let reading = match layer {
-            Some(digest) => {
-                let stream = bundle
-                    .open_blob(digest)
-                    .map_err(|cause| ReportError::Chart {
-                        chart: chart.name.clone(),
-                        cause: Box::new(cause),
-                    })?;
-                read_chart(stream, &chart.name)
-            }
-            None => oci_remote::chart_images::ChartReading::default(),
-        };
+        let reading = read_bundle_chart(bundle, chart).map_err(|cause| ReportError::Chart {
+            chart: chart.name.clone(),
+            cause: Box::new(cause),
+        })?;
         let app_version = reading.app_version.clone().unwrap_or_default();
         let images = reading
             .values

@@ -16,6 +16,7 @@
 pub mod apk;
 pub mod attach;
 pub mod bundle;
+pub mod bundle_document;
 pub mod compare;
 pub mod cyclonedx;
 pub mod decompress;

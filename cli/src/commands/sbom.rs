@@ -44,6 +44,60 @@ pub fn open(path: &Path, policy: &bundle_format::SignaturePolicy) -> Result<(Bun
     Ok((BundleFile::open(file, policy)?, size))
 }
 
+fn write_json(target: &Path, document: &serde_json::Value) -> Result<()> {
+    let output = AtomicFile::create(target)?;
+    let mut writer = output.writer();
+    serde_json::to_writer_pretty(&mut writer, document)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writer.write_all(b"\n"))
+        .and_then(|()| writer.flush())
+        .with_context(|| format!("cannot write {}", target.display()))?;
+    drop(writer);
+    output.commit()
+}
+
+/// What the bundle carries besides images, from its signed index and its charts' Chart.yaml.
+fn bundle_contents(bundle: &BundleFile) -> Result<sbom::bundle_document::BundleContents> {
+    use sbom::bundle_document::{BundleContents, Chart, File, OsPackage};
+    let index = bundle.index();
+    let mut charts = Vec::new();
+    for chart in &index.charts {
+        let reading = oci_remote::chart_images::read_bundle_chart(bundle, chart)
+            .with_context(|| format!("chart {}", chart.name))?;
+        charts.push(Chart {
+            name: chart.name.clone(),
+            version: chart.version.clone(),
+            sha256: chart.digest.hex().to_owned(),
+            dependencies: reading.dependencies,
+        });
+    }
+    Ok(BundleContents {
+        name: index.name.clone(),
+        version: index.version.clone(),
+        id: index.bundle_id().to_string(),
+        os_packages: index
+            .package_list()
+            .iter()
+            .map(|p| OsPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                architecture: p.architecture.clone(),
+                sha256: p.sha256.hex().to_owned(),
+            })
+            .collect(),
+        charts,
+        files: index
+            .files
+            .iter()
+            .map(|f| File {
+                name: f.name.clone(),
+                sha256: f.sha256.hex().to_owned(),
+                size: f.size,
+            })
+            .collect(),
+    })
+}
+
 pub fn run(args: &SbomArgs) -> Result<ExitCode> {
     let policy = keys::signature_policy(&args.trust, &args.accept)?;
     let (bundle, _) = open(&args.bundle, &policy)?;
@@ -58,12 +112,41 @@ pub fn run(args: &SbomArgs) -> Result<ExitCode> {
                 .ok()
         })
         .unwrap_or_default();
+    let tool = format!("ferry-{}", env!("CARGO_PKG_VERSION"));
+    if args.image.is_none() {
+        let contents = bundle_contents(&bundle)?;
+        let mut written = Vec::new();
+        for (format, suffix) in [
+            (SbomFormat::SpdxJson, "spdx.json"),
+            (SbomFormat::CyclonedxJson, "cdx.json"),
+        ] {
+            if args.format.is_some_and(|wanted| wanted != format) {
+                continue;
+            }
+            let document = match format {
+                SbomFormat::SpdxJson => sbom::bundle_document::spdx(&contents, &created, &tool),
+                SbomFormat::CyclonedxJson => {
+                    sbom::bundle_document::cyclonedx(&contents, &created, &tool)
+                }
+            };
+            let target = args.output.join(format!("bundle.{suffix}"));
+            write_json(&target, &document)?;
+            written.push(target.display().to_string());
+        }
+        line(&format!(
+            "the bundle: {} OS packages, {} charts, {} files -> {}",
+            contents.os_packages.len(),
+            contents.charts.len(),
+            contents.files.len(),
+            written.join(", ")
+        ));
+    }
     for image in &sboms {
         let subject = sbom::Subject {
             name: format!("{} {}", image.reference, image.platform),
             digest: image.manifest.to_string(),
             created: created.clone(),
-            tool: format!("ferry-{}", env!("CARGO_PKG_VERSION")),
+            tool: tool.clone(),
         };
         let stem = file_stem(&image.reference, &image.platform);
         let mut written = Vec::new();
@@ -79,15 +162,7 @@ pub fn run(args: &SbomArgs) -> Result<ExitCode> {
                 SbomFormat::CyclonedxJson => sbom::cyclonedx::document(&subject, &image.inventory),
             };
             let target = args.output.join(format!("{stem}.{suffix}"));
-            let output = AtomicFile::create(&target)?;
-            let mut writer = output.writer();
-            serde_json::to_writer_pretty(&mut writer, &document)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writer.write_all(b"\n"))
-                .and_then(|()| writer.flush())
-                .with_context(|| format!("cannot write {}", target.display()))?;
-            drop(writer);
-            output.commit()?;
+            write_json(&target, &document)?;
             written.push(target.display().to_string());
         }
         let os = image.inventory.os.as_ref().map_or_else(

@@ -424,3 +424,92 @@ fn export_attaches_sboms_as_referrers_that_oras_finds_on_the_far_registry() {
             .all(|i| i.related.is_empty())
     );
 }
+
+#[test]
+fn the_bundles_own_sbom_lists_its_charts_with_their_subcharts_and_its_files() {
+    if !require_tools(&["helm", "cp"]) {
+        return;
+    }
+    let Some(python) = venv_python("sbom-validators") else {
+        return;
+    };
+    let Some(fixtures) = crate::support::require_fixtures() else {
+        return;
+    };
+    let ws = Workspace::new();
+    // The demo chart, depending on the other one, vendored as Helm keeps it.
+    let chart = ws.path("demo");
+    ok(run(Command::new("cp")
+        .arg("-r")
+        .arg(fixtures.join("charts/demo"))
+        .arg(&chart)));
+    let mut chart_yaml = std::fs::read_to_string(chart.join("Chart.yaml")).unwrap();
+    chart_yaml.push_str("dependencies:\n  - name: other\n    version: 0.1.0\n");
+    std::fs::write(chart.join("Chart.yaml"), chart_yaml).unwrap();
+    std::fs::create_dir_all(chart.join("charts")).unwrap();
+    std::fs::copy(
+        fixtures.join("charts/other-0.1.0.tgz"),
+        chart.join("charts/other-0.1.0.tgz"),
+    )
+    .unwrap();
+    let notes = ws.write("notes.txt", "read me\n");
+    let manifest = ws.write(
+        "m.yaml",
+        &format!(
+            "apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {{name: own, version: '1'}}\nspec:\n  charts:\n    - path: {}\n  files:\n    - {{name: notes.txt, path: {}}}\n",
+            chart.display(),
+            notes.display()
+        ),
+    );
+    let bundle = ws.export(&manifest, "b.tar.zst");
+    let index = crate::support::index_of(&bundle);
+    let out = ws.path("sbom");
+    let made = ok(run(ferry()
+        .arg("sbom")
+        .arg(&bundle)
+        .arg("-o")
+        .arg(&out)
+        .arg("--trusted-key")
+        .arg(ws.path("k.pub"))));
+    assert!(
+        stdout(&made).contains("the bundle: 0 OS packages, 1 charts, 1 files"),
+        "{}",
+        stdout(&made)
+    );
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("bundle.spdx.json")).unwrap()).unwrap();
+    let packages = spdx["packages"].as_array().unwrap();
+    let find = |name: &str| {
+        packages
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {spdx:#}"))
+    };
+    let demo = find("demo");
+    assert_eq!(
+        demo["checksums"][0]["checksumValue"],
+        index.charts[0].digest.hex()
+    );
+    let other = find("other");
+    assert_eq!(other["versionInfo"], "0.1.0");
+    assert!(
+        spdx["relationships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["spdxElementId"] == demo["SPDXID"]
+                && r["relationshipType"] == "DEPENDS_ON"
+                && r["relatedSpdxElement"] == other["SPDXID"]),
+        "{spdx:#}"
+    );
+    let file = find("notes.txt");
+    assert_eq!(
+        file["checksums"][0]["checksumValue"],
+        index.files[0].sha256.hex()
+    );
+    validate(
+        &python,
+        &out.join("bundle.spdx.json"),
+        &out.join("bundle.cdx.json"),
+    );
+}

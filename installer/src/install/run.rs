@@ -123,7 +123,10 @@ impl Run<'_> {
     /// project of an existing registry, `platform/docker.io`.
     pub fn mirror_prefix(&self, upstream: &str) -> String {
         let prefix = oci_remote::layout::upstream_prefix(upstream);
-        match (&self.options.registry_url, &self.options.registry_target.project) {
+        match (
+            &self.options.registry_url,
+            &self.options.registry_target.project,
+        ) {
             (Some(_), Some(project)) => format!("{project}/{prefix}"),
             _ => prefix,
         }
@@ -132,7 +135,10 @@ impl Run<'_> {
     /// The registry chart values name images under: `name:port`, with the project of an
     /// existing registry (`harbor.internal/platform`).
     pub fn registry_root(&self) -> String {
-        match (&self.options.registry_url, &self.options.registry_target.project) {
+        match (
+            &self.options.registry_url,
+            &self.options.registry_target.project,
+        ) {
             (Some(url), Some(project)) => format!("{url}/{project}"),
             _ => self.registry_address(),
         }

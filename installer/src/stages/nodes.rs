@@ -106,7 +106,8 @@ impl Stage for NodesStage {
                 });
             }
             for upstream in &upstreams {
-                let toml = HostsToml::new(upstream, &registry, &run.mirror_prefix(upstream), access);
+                let toml =
+                    HostsToml::new(upstream, &registry, &run.mirror_prefix(upstream), access);
                 actions.push(Action::File {
                     path: containerd_hosts_toml(upstream)?,
                     mode: 0o600,
