@@ -79,6 +79,58 @@ impl Connection {
             .is_ok()
     }
 
+    /// Whether this connection's account may write into `repository`: an upload is started and
+    /// at once cancelled, nothing stored. How nodes' pull-only accounts are checked.
+    pub async fn may_push(&self, repository: &str) -> Result<bool, RemoteError> {
+        let what = format!("{}/{repository}", self.registry);
+        let mut request = self.http.post(format!(
+            "{}/v2/{}/blobs/uploads/",
+            self.base_url(),
+            self.path(repository)
+        ));
+        if let oci_client::secrets::RegistryAuth::Basic(user, password) = &self.auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request
+            .header(reqwest::header::CONTENT_LENGTH, "0")
+            .send()
+            .await
+            .map_err(|e| {
+                RemoteError::new(
+                    &what,
+                    format!("the request failed: {}", crate::client::root_cause(&e)),
+                    "check that the registry is reachable",
+                )
+            })?;
+        match response.status().as_u16() {
+            202 => {
+                if let Some(location) = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    let url = if location.starts_with('/') {
+                        format!("{}{location}", self.base_url())
+                    } else {
+                        location.to_owned()
+                    };
+                    let mut cancel = self.http.delete(url);
+                    if let oci_client::secrets::RegistryAuth::Basic(user, password) = &self.auth {
+                        cancel = cancel.basic_auth(user, Some(password));
+                    }
+                    let _ = cancel.send().await;
+                }
+                Ok(true)
+            }
+            401 | 403 | 404 => Ok(false),
+            status => Err(RemoteError::new(
+                &what,
+                format!("the registry answered {status} to starting an upload"),
+                "see the registry's log",
+            )),
+        }
+    }
+
     /// Upload one blob as a single streamed PUT; the registry checks the digest on commit.
     pub async fn upload_blob<S>(
         &self,

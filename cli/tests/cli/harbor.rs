@@ -358,7 +358,7 @@ fn nodes_pull_through_the_project_with_a_pull_only_robot() {
     use crate::support::testbed::{on_host, testbed};
     use installer::install::step::StageName;
 
-    if !require_tools(&["docker-registry", "python3", "openssl"]) {
+    if !require_tools(&["docker-registry", "python3", "openssl", "skopeo"]) {
         return;
     }
     let (Some(fixtures), Some(bed)) = (require_fixtures(), testbed()) else {
@@ -398,6 +398,40 @@ spec:
         ),
     );
     let url = harbor.address.clone();
+    // An account that may push is not handed to every node.
+    let pushing = install(
+        &ws,
+        &bundle,
+        &inventory,
+        &[
+            "--registry-url",
+            &url,
+            "--registry-ca",
+            &format!("{url}={}", harbor.ca_path().display()),
+            "--registry-auth",
+            &harbor.auth_flag(ADMIN),
+            "--project",
+            "platform",
+            "--node-pull-auth",
+            &format!("{}:{}", PUSHER.0, harbor.password_file(PUSHER).display()),
+        ],
+    );
+    assert!(!pushing.status.success());
+    assert!(
+        stderr(&pushing).contains("this account may push"),
+        "{}",
+        stderr(&pushing)
+    );
+    assert!(
+        !on_host(
+            &bed,
+            &h[1].address,
+            "test -e /etc/containerd/certs.d/docker.io/hosts.toml"
+        )
+        .status
+        .success(),
+        "no node was touched"
+    );
     let installed = install(
         &ws,
         &bundle,
@@ -494,5 +528,73 @@ spec:
             .lines()
             .any(|l| l.contains(ADMIN.0) || l.contains(PUSHER.0)),
         "nodes pull as the pull-only robot only:\n{pulls}"
+    );
+
+    // The next delivery leaves quay.io/apps/app1 out; prune keeps only it and deletes the
+    // older manifests through the registry API, leaving the blobs to Harbor's own collection.
+    let v2 = ws.write(
+        "nodes-2.yaml",
+        &std::fs::read_to_string(ws.path("nodes.yaml"))
+            .unwrap()
+            .replace("version: '1'", "version: '2'")
+            .lines()
+            .filter(|l| !l.contains("quay.io/apps/app1"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let bundle2 = ws.export(&v2, "nodes-2.tar.zst");
+    let access: Vec<String> = vec![
+        "--registry-url".into(),
+        url.clone(),
+        "--registry-ca".into(),
+        format!("{url}={}", harbor.ca_path().display()),
+        "--registry-auth".into(),
+        harbor.auth_flag(ADMIN),
+        "--project".into(),
+        "platform".into(),
+    ];
+    let access: Vec<&str> = access.iter().map(String::as_str).collect();
+    let second = install(&ws, &bundle2, &inventory, &access);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let before = harbor.requests().len();
+    let pruned = ok(run(ferry()
+        .args(["prune", "--keep", "1", "--json", "-i"])
+        .arg(&inventory)
+        .arg("--state-dir")
+        .arg(ws.path("state"))
+        .args(&access)));
+    let pruned: serde_json::Value = serde_json::from_slice(&pruned.stdout).unwrap();
+    assert!(
+        pruned["note"]
+            .as_str()
+            .unwrap()
+            .contains("Harbor reclaims the blobs"),
+        "{pruned}"
+    );
+    let removed: Vec<&str> = pruned["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repository"].as_str().unwrap())
+        .collect();
+    assert!(removed.contains(&"quay.io/apps/app1"), "{pruned}");
+    assert!(
+        !removed
+            .iter()
+            .any(|r| r.starts_with("docker.io/") || r.starts_with("ferry/")),
+        "{pruned}"
+    );
+    let deletes = harbor.requests()[before..].to_owned();
+    assert!(
+        deletes.lines().any(|l| l
+            .starts_with("DELETE /v2/platform/quay.io/apps/app1/manifests/sha256:")
+            && l.ends_with(" 202")),
+        "{deletes}"
+    );
+    assert!(
+        !skopeo_inspect(&harbor, "platform/quay.io/apps/app1:1.0", ADMIN)
+            .status
+            .success(),
+        "the pruned image is gone"
     );
 }

@@ -236,9 +236,16 @@ pub fn prune(
         tags_left,
         storage: None,
         note: (!own).then(|| {
-            "only manifests and tags were deleted: reclaiming the blobs is the job of the \
-             registry's owner (its garbage collection)"
-                .to_owned()
+            // Harbor says so in its systeminfo; any other registry's owner knows its own.
+            match runtime.block_on(connection.harbor()) {
+                Ok(Some(_)) => "only manifests and tags were deleted: Harbor reclaims the blobs \
+                                with its own garbage collection (Administration > Clean Up, or \
+                                its schedule), which ferry does not run"
+                    .to_owned(),
+                _ => "only manifests and tags were deleted: reclaiming the blobs is the job of \
+                      the registry's owner (its garbage collection)"
+                    .to_owned(),
+            }
         }),
     };
     if options.plan_only {

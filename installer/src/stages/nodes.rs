@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use oci_remote::layout::upstream_of;
 
-use super::Stage;
+use super::{Changes, Stage, report};
 use crate::error::InstallError;
 use crate::host::OsFamily;
 use crate::host::files::read_file;
@@ -21,7 +21,9 @@ use crate::host::paths::{
 use crate::host::render::containerd::{ContainerdConfig, HostsToml};
 use crate::host::render::k3s::K3sRegistries;
 use crate::host::render::{HEADER, NodeAccess, WRITTEN_BY_FERRY};
+use crate::install::execute::execute;
 use crate::install::run::Run;
+use crate::install::step::StageReport;
 use crate::install::step::{Action, Content, StageName, Step};
 
 #[derive(Debug)]
@@ -36,9 +38,65 @@ pub fn upstreams(run: &Run) -> Result<BTreeSet<String>, InstallError> {
     Ok(upstreams)
 }
 
+/// Nodes get an account that can pull and nothing more: one that may start an upload into
+/// ferry's own repository on the registry is refused before any node is touched.
+fn refuse_a_pushing_account(
+    run: &Run,
+    credentials: &oci_remote::Credentials,
+) -> Result<(), InstallError> {
+    let Some(url) = &run.options.registry_url else {
+        return Ok(());
+    };
+    let mut options = run.options.registry_options.clone();
+    options.auth = oci_remote::AuthSources::default();
+    options
+        .auth
+        .explicit
+        .insert(url.clone(), credentials.clone());
+    let session = run
+        .required_session(&run.inventory.registry.host, "registry host")?
+        .clone();
+    let access = crate::registry_access::reach_registry(
+        &run.runtime,
+        session,
+        run.inventory,
+        &run.state,
+        crate::registry_access::Target::Existing {
+            url,
+            options: &options,
+            project: run.options.registry_target.project.as_deref(),
+        },
+    )?;
+    let may_push = run.runtime.block_on(
+        access
+            .connection
+            .may_push(crate::ledger::in_registry::LEDGER_REPOSITORY),
+    )?;
+    if may_push {
+        return Err(InstallError::other(
+            format!("--node-pull-auth {}", credentials.username),
+            format!("this account may push to {url}, and every node would hold it"),
+            "give nodes an account that may only pull (in Harbor: a robot account with the \
+             \"pull repository\" permission alone)",
+        ));
+    }
+    Ok(())
+}
+
 impl Stage for NodesStage {
     fn name(&self) -> StageName {
         StageName::Nodes
+    }
+
+    /// After the push (which made the registry's projects, where an account's rights can be
+    /// seen) and before any node file: an account for nodes that may push is refused.
+    fn apply(&self, run: &Run, steps: &[Step]) -> Result<StageReport, InstallError> {
+        if let Some(credentials) = &run.options.node_pull_auth {
+            refuse_a_pushing_account(run, credentials)?;
+        }
+        let mut changes = Changes::new();
+        execute(run, &steps.iter().collect::<Vec<_>>(), &mut changes)?;
+        Ok(report(self.name(), changes))
     }
 
     fn plan(&self, run: &Run) -> Result<Vec<Step>, InstallError> {
