@@ -46,20 +46,6 @@ pub struct File {
     pub size: u64,
 }
 
-fn spdx_id(kind: &str, index: usize, name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("SPDXRef-{kind}-{index}-{clean}")
-}
-
 fn deb_purl(package: &OsPackage) -> String {
     purl(
         "deb",
@@ -105,7 +91,7 @@ pub fn spdx(contents: &BundleContents, created: &str, tool: &str) -> Value {
         );
     };
     for (index, package) in contents.os_packages.iter().enumerate() {
-        let id = spdx_id("OsPackage", index, &package.name);
+        let id = crate::spdx::id("OsPackage", index, &package.name);
         let mut entry = spdx_package(&id, &package.name, &package.version, "INSTALL");
         entry["checksums"] = checksum(&package.sha256);
         entry["externalRefs"] = json!([{"referenceCategory": "PACKAGE-MANAGER",
@@ -114,13 +100,13 @@ pub fn spdx(contents: &BundleContents, created: &str, tool: &str) -> Value {
         contains(id, &mut relationships);
     }
     for (index, chart) in contents.charts.iter().enumerate() {
-        let id = spdx_id("Chart", index, &chart.name);
+        let id = crate::spdx::id("Chart", index, &chart.name);
         let mut entry = spdx_package(&id, &chart.name, &chart.version, "APPLICATION");
         entry["checksums"] = checksum(&chart.sha256);
         packages.push(entry);
         contains(id.clone(), &mut relationships);
         for (number, (name, version)) in chart.dependencies.iter().enumerate() {
-            let dependency = spdx_id(&format!("Chart-{index}-Dependency"), number, name);
+            let dependency = crate::spdx::id(&format!("Chart-{index}-Dependency"), number, name);
             packages.push(spdx_package(&dependency, name, version, "APPLICATION"));
             relationships.push(
                 json!({"spdxElementId": id, "relationshipType": "DEPENDS_ON",
@@ -129,7 +115,7 @@ pub fn spdx(contents: &BundleContents, created: &str, tool: &str) -> Value {
         }
     }
     for (index, file) in contents.files.iter().enumerate() {
-        let id = spdx_id("File", index, &file.name);
+        let id = crate::spdx::id("File", index, &file.name);
         let mut entry = spdx_package(&id, &file.name, "NOASSERTION", "FILE");
         entry.as_object_mut().map(|o| o.remove("versionInfo"));
         entry["checksums"] = checksum(&file.sha256);
@@ -152,20 +138,7 @@ pub fn spdx(contents: &BundleContents, created: &str, tool: &str) -> Value {
 /// CycloneDX 1.5: the bundle as the BOM's subject; OS packages, charts (with their subcharts as
 /// components of their own) and files as its components.
 pub fn cyclonedx(contents: &BundleContents, created: &str, tool: &str) -> Value {
-    let hash = Sha256::digest(format!("bundle\n{}", contents.id));
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&hash[..16]);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let serial = format!(
-        "urn:uuid:{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    );
+    let serial = crate::cyclonedx::serial_of(&format!("bundle\n{}", contents.id));
     let hashes = |hex: &str| json!([{"alg": "SHA-256", "content": hex}]);
     let mut components = Vec::new();
     for package in &contents.os_packages {

@@ -9,7 +9,13 @@ use crate::package::ImageInventory;
 
 /// A UUID (version 4 layout) derived from the subject, so one image gives one serial number.
 fn serial(subject: &Subject) -> String {
-    let hash = Sha256::digest(format!("{}\n{}", subject.name, subject.digest));
+    serial_of(&format!("{}\n{}", subject.name, subject.digest))
+}
+
+/// A BOM serial number (a UUID, version 4 layout) derived from `text`: the same text, the same
+/// serial.
+pub(crate) fn serial_of(text: &str) -> String {
+    let hash = Sha256::digest(text);
     let mut b = [0u8; 16];
     b.copy_from_slice(&hash[..16]);
     b[6] = (b[6] & 0x0f) | 0x40;

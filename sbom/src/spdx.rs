@@ -66,7 +66,7 @@ struct Relationship {
 }
 
 /// An SPDX id: letters, digits, `.` and `-` only.
-fn id(prefix: &str, index: usize, name: &str) -> String {
+pub(crate) fn id(prefix: &str, index: usize, name: &str) -> String {
     let clean: String = name
         .chars()
         .map(|c| {
