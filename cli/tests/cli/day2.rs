@@ -690,7 +690,14 @@ fn prune_keeps_what_the_last_bundles_reference_and_reclaims_the_rest() {
             )
         })
         .collect();
-    assert_eq!(planned.len(), 2, "{plan}");
+    // The two images the kept bundle no longer has, and each one's referrers index (the
+    // referrers tag schema's `sha256-<digest>` index of its SBOMs) with it.
+    let (referrers, images): (Vec<&String>, Vec<&String>) = planned.iter().partition(|p| {
+        p.rsplit_once(':')
+            .is_some_and(|(_, tag)| tag.starts_with("sha256-"))
+    });
+    assert_eq!(images.len(), 2, "{plan}");
+    assert_eq!(referrers.len(), images.len(), "{plan}");
     assert!(
         ok(pull_inspect(&ws, &registry, "docker.io/library/hello:1.0"))
             .status
@@ -756,7 +763,9 @@ fn prune_keeps_what_the_last_bundles_reference_and_reclaims_the_rest() {
         prunes[1]["detail"]
             .as_str()
             .unwrap()
-            .contains("removed 2 manifests"),
+            // Two images, each with its two SBOM manifests and their referrers index: 8
+            // manifests under 4 tags (the images' and the indexes').
+            .contains("removed 8 manifests (4 tags)"),
         "{events:?}"
     );
     let installs: Vec<&serde_json::Value> =

@@ -364,6 +364,7 @@ fn nodes_pull_through_the_project_with_a_pull_only_robot() {
     let (Some(fixtures), Some(bed)) = (require_fixtures(), testbed()) else {
         return;
     };
+    bed.reset();
     let ws = Workspace::new();
     let bundle = ws.export(&node_manifest(&ws, &fixtures), "nodes.tar.zst");
     let index = index_of(&bundle);

@@ -58,21 +58,6 @@ fn sha256_hex(data: &[u8]) -> String {
     bundle_format::Digest::of(data).hex()
 }
 
-/// A tag per image, chart and file, and per subject of referrers the referrers tag schema's
-/// index (the distribution registry has no referrers API): ferry's SBOMs, on each platform
-/// manifest.
-fn tags_expected(index: &bundle_format::BundleIndex) -> usize {
-    let subjects: std::collections::BTreeSet<_> = index
-        .images
-        .iter()
-        .flat_map(|image| &image.related)
-        .filter(|related| related.tag.is_none())
-        .map(|related| related.subject)
-        .collect();
-    assert!(!subjects.is_empty(), "the demo's images carry SBOMs");
-    index.images.len() + index.charts.len() + index.files.len() + subjects.len()
-}
-
 #[test]
 fn every_artifact_lands_at_its_digest_and_a_rerun_changes_nothing() {
     if !require_tools(&["skopeo", "docker-registry", "helm", "htpasswd", "openssl"]) {
@@ -84,7 +69,7 @@ fn every_artifact_lands_at_its_digest_and_a_rerun_changes_nothing() {
     let registry = Registry::start_with(&["--tls", "--user", USER]);
     let first = report(&ok(push(&ws, &registry, &bundle, &[])));
     let index = index_of(&bundle);
-    assert_eq!(first["tagsPut"], tags_expected(&index));
+    assert_eq!(first["tagsPut"], crate::support::tags_expected(&index));
     assert!(first["uploadedBlobs"].as_u64().unwrap() > 0);
 
     // Images by their original reference, under the upstream's prefix, at the exported digest;
@@ -188,7 +173,7 @@ fn a_parts_directory_pushes_in_one_pass_and_a_damaged_bundle_writes_no_tag() {
     let parts = crate::support::split_losing_a_part(&ws, &bundle, "1M", "10");
     let pushed = report(&ok(push(&ws, &registry, &parts, &[])));
     let index = index_of(&bundle);
-    assert_eq!(pushed["tagsPut"], tags_expected(&index));
+    assert_eq!(pushed["tagsPut"], crate::support::tags_expected(&index));
     let hello = &index.images[0];
     let placement = oci_remote::layout::image_placement(&hello.reference).unwrap();
     assert_eq!(

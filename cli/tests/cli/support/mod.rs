@@ -509,3 +509,18 @@ pub fn pack_entry(content: &[u8]) -> Vec<u8> {
     .unwrap();
     out.into_inner()
 }
+
+/// A tag per image, chart and file, and per subject of referrers the referrers tag schema's
+/// index (the distribution registry has no referrers API): ferry's SBOMs, on each platform
+/// manifest.
+pub fn tags_expected(index: &bundle_format::BundleIndex) -> usize {
+    let subjects: std::collections::BTreeSet<_> = index
+        .images
+        .iter()
+        .flat_map(|image| &image.related)
+        .filter(|related| related.tag.is_none())
+        .map(|related| related.subject)
+        .collect();
+    assert!(!subjects.is_empty(), "the images carry SBOMs");
+    index.images.len() + index.charts.len() + index.files.len() + subjects.len()
+}
