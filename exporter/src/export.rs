@@ -100,26 +100,25 @@ pub fn export<W: Write>(
     let mut plan = runtime.block_on(plan(manifest, &registries, &cache, options.concurrency))?;
     let readiness = Arc::new(Readiness::default());
     let stats = Arc::new(FetchStats::default());
-    // The SBOMs read every layer, those a delta leaves out too, so fetch before the cut.
-    let jobs = if options.sbom {
-        fetch_jobs(&plan)
-    } else {
-        Vec::new()
+    let start_fetching = |plan: &ExportPlan| {
+        runtime.spawn(fetch_all(
+            fetch_jobs(plan),
+            cache.clone(),
+            readiness.clone(),
+            stats.clone(),
+            options.concurrency,
+        ))
     };
-    let fetching = runtime.spawn(fetch_all(
-        jobs,
-        cache.clone(),
-        readiness.clone(),
-        stats.clone(),
-        options.concurrency,
-    ));
+    // The SBOMs read every layer, those a delta leaves out too: fetching starts before the cut.
+    let mut fetching = None;
     let sboms = if options.sbom {
+        let started = fetching.insert(start_fetching(&plan));
         let sources = plan.sources.clone();
         let open = |digest: &Digest| open_blob(&sources, digest, None, &readiness);
         match attach_sboms(&mut plan, &open) {
             Ok(made) => Some(made),
             Err(error) => {
-                fetching.abort();
+                started.abort();
                 return Err(error);
             }
         }
@@ -143,17 +142,7 @@ pub fn export<W: Write>(
     if let Some(made) = &sboms {
         warnings.extend(made.skipped.iter().map(|why| format!("no SBOM for {why}")));
     }
-    let fetching = if options.sbom {
-        fetching
-    } else {
-        runtime.spawn(fetch_all(
-            fetch_jobs(&plan),
-            cache.clone(),
-            readiness.clone(),
-            stats.clone(),
-            options.concurrency,
-        ))
-    };
+    let fetching = fetching.unwrap_or_else(|| start_fetching(&plan));
     let written = write_bundle(plan, out, signer, options.writer, &readiness);
     if written.is_err() {
         fetching.abort();

@@ -49,6 +49,15 @@ impl Connection {
         }
     }
 
+    /// `request` with the account's Basic credentials, when it has them (Harbor's API, and what
+    /// oci-client does not do: deletes, mounts and listings across repositories).
+    pub(crate) fn with_basic(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            RegistryAuth::Basic(user, password) => request.basic_auth(user, Some(password)),
+            RegistryAuth::Anonymous | RegistryAuth::Bearer(_) => request,
+        }
+    }
+
     /// This connection with every repository under `project`.
     #[must_use]
     pub fn within(mut self, project: Option<String>) -> Self {

@@ -30,13 +30,7 @@ impl Connection {
             self.registry,
             self.path(repository)
         );
-        let mut request = self.http.delete(&url);
-        match &self.auth {
-            RegistryAuth::Basic(user, password) => {
-                request = request.basic_auth(user, Some(password));
-            }
-            RegistryAuth::Anonymous | RegistryAuth::Bearer(_) => {}
-        }
+        let mut request = self.with_basic(self.http.delete(&url));
         if !matches!(self.auth, RegistryAuth::Basic(..)) {
             let reference = oci_client::Reference::with_digest(
                 self.registry.clone(),

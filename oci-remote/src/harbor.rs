@@ -4,7 +4,6 @@
 //! Credentials are the registry's (Harbor's API takes the same Basic credentials, robot
 //! accounts' `robot$NAME` included).
 
-use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
 use crate::client::Connection;
@@ -73,13 +72,6 @@ impl Connection {
         format!("{}/api/v2.0/{path}", self.base_url())
     }
 
-    fn api(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.auth {
-            RegistryAuth::Basic(user, password) => request.basic_auth(user, Some(password)),
-            _ => request,
-        }
-    }
-
     fn api_error(&self, what: &str, error: &reqwest::Error) -> RemoteError {
         RemoteError::new(
             format!("{} {what}", self.registry),
@@ -110,7 +102,7 @@ impl Connection {
     pub async fn project_exists(&self, name: &str) -> Result<bool, RemoteError> {
         let what = format!("project {name}");
         let response = self
-            .api(self.http.head(self.api_url("projects")))
+            .with_basic(self.http.head(self.api_url("projects")))
             .query(&[("project_name", name)])
             .send()
             .await
@@ -159,7 +151,7 @@ impl Connection {
             "metadata": {"public": if public { "true" } else { "false" }},
         });
         let response = self
-            .api(self.http.post(self.api_url("projects")))
+            .with_basic(self.http.post(self.api_url("projects")))
             .json(&body)
             .send()
             .await

@@ -83,15 +83,12 @@ impl Connection {
     /// at once cancelled, nothing stored. How nodes' pull-only accounts are checked.
     pub async fn may_push(&self, repository: &str) -> Result<bool, RemoteError> {
         let what = format!("{}/{repository}", self.registry);
-        let mut request = self.http.post(format!(
-            "{}/v2/{}/blobs/uploads/",
-            self.base_url(),
-            self.path(repository)
-        ));
-        if let oci_client::secrets::RegistryAuth::Basic(user, password) = &self.auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let response = request
+        let response = self
+            .with_basic(self.http.post(format!(
+                "{}/v2/{}/blobs/uploads/",
+                self.base_url(),
+                self.path(repository)
+            )))
             .header(reqwest::header::CONTENT_LENGTH, "0")
             .send()
             .await
@@ -114,11 +111,7 @@ impl Connection {
                     } else {
                         location.to_owned()
                     };
-                    let mut cancel = self.http.delete(url);
-                    if let oci_client::secrets::RegistryAuth::Basic(user, password) = &self.auth {
-                        cancel = cancel.basic_auth(user, Some(password));
-                    }
-                    let _ = cancel.send().await;
+                    let _ = self.with_basic(self.http.delete(url)).send().await;
                 }
                 Ok(true)
             }

@@ -44,6 +44,16 @@ pub fn open(path: &Path, policy: &bundle_format::SignaturePolicy) -> Result<(Bun
     Ok((BundleFile::open(file, policy)?, size))
 }
 
+/// The formats asked for (both unless `--format`), with their file suffixes.
+fn formats(args: &SbomArgs) -> impl Iterator<Item = (SbomFormat, &'static str)> + '_ {
+    [
+        (SbomFormat::SpdxJson, "spdx.json"),
+        (SbomFormat::CyclonedxJson, "cdx.json"),
+    ]
+    .into_iter()
+    .filter(|(format, _)| args.format.is_none_or(|wanted| wanted == *format))
+}
+
 fn write_json(target: &Path, document: &serde_json::Value) -> Result<()> {
     let output = AtomicFile::create(target)?;
     let mut writer = output.writer();
@@ -116,13 +126,7 @@ pub fn run(args: &SbomArgs) -> Result<ExitCode> {
     if args.image.is_none() {
         let contents = bundle_contents(&bundle)?;
         let mut written = Vec::new();
-        for (format, suffix) in [
-            (SbomFormat::SpdxJson, "spdx.json"),
-            (SbomFormat::CyclonedxJson, "cdx.json"),
-        ] {
-            if args.format.is_some_and(|wanted| wanted != format) {
-                continue;
-            }
+        for (format, suffix) in formats(args) {
             let document = match format {
                 SbomFormat::SpdxJson => sbom::bundle_document::spdx(&contents, &created, &tool),
                 SbomFormat::CyclonedxJson => {
@@ -150,13 +154,7 @@ pub fn run(args: &SbomArgs) -> Result<ExitCode> {
         };
         let stem = file_stem(&image.reference, &image.platform);
         let mut written = Vec::new();
-        for (format, suffix) in [
-            (SbomFormat::SpdxJson, "spdx.json"),
-            (SbomFormat::CyclonedxJson, "cdx.json"),
-        ] {
-            if args.format.is_some_and(|wanted| wanted != format) {
-                continue;
-            }
+        for (format, suffix) in formats(args) {
             let document = match format {
                 SbomFormat::SpdxJson => sbom::spdx::document(&subject, &image.inventory),
                 SbomFormat::CyclonedxJson => sbom::cyclonedx::document(&subject, &image.inventory),
