@@ -70,6 +70,7 @@ fn run(count: u32, out: &str, key: &str) -> Result<(), Box<dyn std::error::Error
         expires: None,
         packages: None,
         trust_roots: Vec::new(),
+        padding: None,
         lookup: Default::default(),
     };
     let file = BufWriter::with_capacity(1 << 20, File::create(out)?);

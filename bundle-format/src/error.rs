@@ -187,6 +187,13 @@ pub enum WriteProblem {
     Missing(Digest),
     #[error("the index is invalid: {0}")]
     Index(#[from] IndexError),
+    #[error(
+        "blob {0} stands in for a blob of the completed index: complete the draft index before \
+         writing it"
+    )]
+    Placeholder(Digest),
+    #[error("the draft index cannot be completed: {0}; report this as a bug")]
+    Completion(String),
 }
 
 impl Error {

@@ -24,6 +24,11 @@ pub const RELATED_FORMAT_VERSION: u32 = 5;
 /// Version 6 adds `trustRoots`: newer trust roots the far side takes before it counts the
 /// bundle's signatures.
 pub const TRUST_ROOTS_FORMAT_VERSION: u32 = 6;
+/// Version 7 adds `padding`: spaces that fill the room a writer reserved at the head of the
+/// bundle, so that it could complete the index after streaming the blobs (§4.6).
+pub const PADDED_FORMAT_VERSION: u32 = 7;
+/// The newest format version this crate reads and writes.
+pub const NEWEST_FORMAT_VERSION: u32 = PADDED_FORMAT_VERSION;
 /// The most trust roots one bundle carries.
 pub const MAX_CARRIED_ROOTS: usize = 16;
 /// Related artifacts one image may carry (signatures, attestations, SBOMs, referrers).
@@ -55,6 +60,9 @@ pub struct BundleIndex {
     /// Trust root files, each its exact text, that rotate the far side's keys (format v6).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trust_roots: Vec<String>,
+    /// Spaces only: fills the room the writer reserved for this index (format v7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub padding: Option<String>,
     /// Where each digest is in `blobs` and `base.assumed`, made on first use: a lookup per blob
     /// stays constant-time, so reading or pushing a bundle is linear in its blobs.
     #[serde(skip)]
@@ -399,7 +407,7 @@ pub enum IndexError {
     Json(#[from] serde_json::Error),
     #[error(
         "the bundle uses format version {found}, this ferry reads versions {FORMAT_VERSION} to \
-         {TRUST_ROOTS_FORMAT_VERSION}; use a ferry release that supports version {found}"
+         {NEWEST_FORMAT_VERSION}; use a ferry release that supports version {found}"
     )]
     UnsupportedVersion { found: u32 },
     #[error("the bundle index lists blob {0} twice")]
@@ -440,6 +448,7 @@ impl BundleIndex {
             PACKAGES_FORMAT_VERSION,
             RELATED_FORMAT_VERSION,
             TRUST_ROOTS_FORMAT_VERSION,
+            PADDED_FORMAT_VERSION,
         ]
         .contains(&probe.format_version)
         {
@@ -528,6 +537,9 @@ impl BundleIndex {
 
     /// The lowest format version that can express this index (§10): writers write exactly it.
     pub fn lowest_format_version(&self) -> u32 {
+        if self.padding.is_some() {
+            return PADDED_FORMAT_VERSION;
+        }
         if !self.trust_roots.is_empty() {
             return TRUST_ROOTS_FORMAT_VERSION;
         }
@@ -600,6 +612,7 @@ impl BundleIndex {
             return Err(IndexError::DeltaMismatch {
                 version: self.format_version,
                 problem: match lowest {
+                    PADDED_FORMAT_VERSION => "it has padding, which needs version 7",
                     TRUST_ROOTS_FORMAT_VERSION => "it carries trust roots, which needs version 6",
                     RELATED_FORMAT_VERSION => {
                         "its images carry signatures or other related artifacts, or a chart its \
@@ -612,6 +625,15 @@ impl BundleIndex {
                         "it has neither a delta base nor an expiry nor packages, which is version 1"
                     }
                 },
+            });
+        }
+        if let Some(padding) = &self.padding
+            && padding.bytes().any(|b| b != b' ')
+        {
+            return Err(IndexError::BadField {
+                field: "padding",
+                value: format!("{} characters", padding.chars().count()),
+                why: "padding holds spaces only",
             });
         }
         if self.trust_roots.len() > MAX_CARRIED_ROOTS {

@@ -38,8 +38,9 @@ pub use error::{Category, Corruption, Error};
 pub use index::{
     BaseKind, BlobDescriptor, BundleIndex, ChartArtifact, ContentRef, DELTA_FORMAT_VERSION,
     DeltaBase, EXPIRING_FORMAT_VERSION, FORMAT_VERSION, FileArtifact, ImageArtifact, KeyName,
-    LayerSigners, PACKAGES_FORMAT_VERSION, PackageArtifact, PackageFormat, PackageRepository,
-    PackageSet, RELATED_FORMAT_VERSION, RelatedArtifact, RelatedKind,
+    LayerSigners, NEWEST_FORMAT_VERSION, PACKAGES_FORMAT_VERSION, PADDED_FORMAT_VERSION,
+    PackageArtifact, PackageFormat, PackageRepository, PackageSet, RELATED_FORMAT_VERSION,
+    RelatedArtifact, RelatedKind,
 };
 pub use problem::Problem;
 pub use reader::{BlobStream, BundleReader, SignaturePolicy, VerifyReport};

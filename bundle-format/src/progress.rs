@@ -31,6 +31,11 @@ impl Progress {
         }
     }
 
+    /// The work turned out to be `total` bytes, not what `start` was told.
+    pub fn set_total(&mut self, total: u64) {
+        self.span.record("total", total);
+    }
+
     pub fn finish(&mut self) {
         self.span.record("done", self.done);
     }

@@ -68,6 +68,7 @@ fn index_for(blobs: &[(Vec<u8>, &str)]) -> BundleIndex {
         expires: None,
         packages: None,
         trust_roots: Vec::new(),
+        padding: None,
         lookup: Default::default(),
     }
 }

@@ -124,6 +124,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for ProgressLayer {
         };
         let mut fields = Fields::default();
         values.record(&mut fields);
+        if let Some(total) = fields.total {
+            bar.set_length(total);
+        }
         if let Some(done) = fields.done {
             bar.set_position(done);
         }

@@ -2,8 +2,8 @@
 //! while the writer streams every blob, in index order, into the bundle. The writer waits for a
 //! blob only if its fetch has not finished yet, so fetching and writing overlap.
 
-use std::collections::HashMap;
-use std::io::{BufReader, Read, Write};
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, Read, Seek, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -20,7 +20,7 @@ use crate::plan::delta::{CutSummary, cut_against};
 use crate::plan::{BlobSource, ExportPlan, plan};
 use crate::remote::registry::BlobSpec;
 use crate::remote::{BlobCache, Registries, RegistryOptions};
-use crate::sboms::{SbomSummary, attach_sboms};
+use crate::sboms::{SbomJob, SbomSummary, attach};
 
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
@@ -71,8 +71,9 @@ pub struct ExportSummary {
     pub warnings: Vec<String>,
 }
 
-/// Export `manifest` into `out`.
-pub fn export<W: Write>(
+/// Export `manifest` into `out`, which must be seekable: with SBOMs, the completed index is
+/// written over a draft at the end (docs/bundle-format.md §4.6).
+pub fn export<W: Write + Seek>(
     manifest: &LoadedManifest,
     out: W,
     signer: Option<&SigningKey>,
@@ -109,46 +110,52 @@ pub fn export<W: Write>(
             options.concurrency,
         ))
     };
-    // The SBOMs read every layer, those a delta leaves out too: fetching starts before the cut.
-    let mut fetching = None;
-    let sboms = if options.sbom {
-        let started = fetching.insert(start_fetching(&plan));
-        let sources = plan.sources.clone();
-        let open = |digest: &Digest| open_blob(&sources, digest, None, &readiness);
-        match attach_sboms(&mut plan, &open) {
-            Ok(made) => Some(made),
-            Err(error) => {
-                started.abort();
-                return Err(error);
-            }
-        }
-    } else {
-        None
-    };
-    let assumed = options
-        .base
-        .as_ref()
-        .map(|base| cut_against(&mut plan, base));
-    plan.index.expires.clone_from(&options.expires);
-    plan.index.trust_roots.clone_from(&options.trust_roots);
-    plan.index.format_version = plan.index.lowest_format_version();
     let counts = (
         plan.index.images.len(),
         plan.index.charts.len(),
         plan.index.files.len(),
     );
-
     let mut warnings = plan.warnings.clone();
+    // The SBOMs read every layer, those a delta leaves out too: fetching starts before the cut.
+    let mut fetching = options.sbom.then(|| start_fetching(&plan));
+    let job = if options.sbom {
+        let sources = &plan.sources;
+        SbomJob::prepare(&plan, &|digest| {
+            open_blob(sources, digest, None, &readiness)
+        })
+        .map(Some)
+    } else {
+        Ok(None)
+    };
+    let outcome = match job {
+        Ok(Some(job)) if !job.is_empty() => {
+            write_with_sboms(&mut plan, &job, out, signer, options, &readiness)
+        }
+        Ok(job) => {
+            let assumed = finish_index(&mut plan, options);
+            if fetching.is_none() {
+                fetching = Some(start_fetching(&plan));
+            }
+            write_bundle(plan, out, signer, options.writer, &readiness).map(|(out, write)| {
+                let sboms = job.map(|_| SbomSummary::default());
+                (out, write, sboms, assumed)
+            })
+        }
+        Err(error) => Err(error),
+    };
+    if outcome.is_err() {
+        readiness.cancel();
+        if let Some(fetching) = &fetching {
+            fetching.abort();
+        }
+    }
+    if let Some(fetching) = fetching {
+        let _ = runtime.block_on(fetching);
+    }
+    let (out, write, sboms, assumed) = outcome?;
     if let Some(made) = &sboms {
         warnings.extend(made.skipped.iter().map(|why| format!("no SBOM for {why}")));
     }
-    let fetching = fetching.unwrap_or_else(|| start_fetching(&plan));
-    let written = write_bundle(plan, out, signer, options.writer, &readiness);
-    if written.is_err() {
-        fetching.abort();
-    }
-    let _ = runtime.block_on(fetching);
-    let (out, write) = written?;
     Ok((
         out,
         ExportSummary {
@@ -163,6 +170,86 @@ pub fn export<W: Write>(
             warnings,
         },
     ))
+}
+
+type Written<W> = (W, WriteSummary, Option<SbomSummary>, Option<CutSummary>);
+
+/// The last steps of the index: the delta cut, expiry, trust roots and the format version
+/// they need.
+fn finish_index(plan: &mut ExportPlan, options: &ExportOptions) -> Option<CutSummary> {
+    let assumed = options.base.as_ref().map(|base| cut_against(plan, base));
+    plan.index.expires.clone_from(&options.expires);
+    plan.index.trust_roots.clone_from(&options.trust_roots);
+    plan.index.format_version = plan.index.lowest_format_version();
+    assumed
+}
+
+/// Write the bundle while the SBOM documents are made: a draft index with stand-ins for them
+/// first, then every other blob while a second thread reads the layers, then the documents and
+/// the completed index.
+fn write_with_sboms<W: Write + Seek>(
+    plan: &mut ExportPlan,
+    job: &SbomJob,
+    out: W,
+    signer: Option<&SigningKey>,
+    options: &ExportOptions,
+    readiness: &Readiness,
+) -> Result<Written<W>, ExportError> {
+    let stand_ins = job.stand_ins();
+    let mut draft = plan.clone();
+    attach(&mut draft, &stand_ins);
+    finish_index(&mut draft, options);
+    let known: HashSet<Digest> = plan.index.blobs.iter().map(|b| b.digest).collect();
+    let late = draft
+        .index
+        .blobs
+        .iter()
+        .filter(|b| !known.contains(&b.digest))
+        .count();
+    let early = draft.index.blobs.len() - late;
+    let plan_now: &ExportPlan = plan;
+    let (written, made) = std::thread::scope(|scope| {
+        let scan = std::thread::Builder::new()
+            .name("sbom-layers".into())
+            .spawn_scoped(scope, || {
+                let open = |digest: &Digest| open_blob(&plan_now.sources, digest, None, readiness);
+                job.make(plan_now, &open)
+            })
+            .map_err(|e| {
+                ExportError::source(
+                    "the SBOMs",
+                    format!("cannot start the thread that reads the layers: {e}"),
+                    "check the system's thread limits, or export with --no-sbom",
+                )
+            })?;
+        let written = BundleWriter::new_draft(out, draft.index, late, signer, options.writer)
+            .map_err(ExportError::from)
+            .and_then(|mut writer| {
+                write_next(&mut writer, plan_now, early, readiness)?;
+                Ok(writer)
+            });
+        if written.is_err() {
+            readiness.cancel();
+        }
+        let made = scan.join().unwrap_or_else(|_| {
+            Err(ExportError::source(
+                "the SBOMs",
+                "the thread reading the layers stopped",
+                "report this as a bug",
+            ))
+        });
+        Ok::<_, ExportError>((written, made))
+    })?;
+    let mut writer = written?;
+    let made = made?;
+    let mut sboms = made.summary;
+    sboms.documents = attach(plan, &made.documents);
+    let assumed = finish_index(plan, options);
+    writer.complete(plan.index.clone(), signer)?;
+    let remaining = plan.index.blobs.len() - early;
+    write_next(&mut writer, plan, remaining, readiness)?;
+    let (out, write) = writer.finish()?;
+    Ok((out, write, Some(sboms), assumed))
 }
 
 struct FetchJob {
@@ -199,22 +286,40 @@ struct FetchStats {
 /// Which fetched blobs are in the cache, or why one failed.
 #[derive(Debug, Default)]
 struct Readiness {
-    state: Mutex<HashMap<Digest, Result<PathBuf, String>>>,
+    state: Mutex<ReadyState>,
     changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct ReadyState {
+    outcomes: HashMap<Digest, Result<PathBuf, String>>,
+    /// The export failed: nobody waits for a blob any more.
+    cancelled: bool,
 }
 
 impl Readiness {
     fn set(&self, digest: Digest, outcome: Result<PathBuf, String>) {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        state.insert(digest, outcome);
+        state.outcomes.insert(digest, outcome);
+        self.changed.notify_all();
+    }
+
+    fn cancel(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.cancelled = true;
         self.changed.notify_all();
     }
 
     fn wait(&self, digest: &Digest) -> Result<PathBuf, String> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(outcome) = state.get(digest) {
+            if let Some(outcome) = state.outcomes.get(digest) {
                 return outcome.clone();
+            }
+            if state.cancelled {
+                return Err(format!(
+                    "{digest}: the export stopped before it was fetched"
+                ));
             }
             state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
@@ -397,29 +502,37 @@ fn write_bundle<W: Write>(
     options: WriterOptions,
     readiness: &Readiness,
 ) -> Result<(W, WriteSummary), ExportError> {
-    let ExportPlan {
-        index,
-        sources,
-        owners,
-        ..
-    } = plan;
-    let order: Vec<_> = index.blobs.iter().map(|b| b.digest).collect();
-    let mut writer = BundleWriter::new(out, index, signer, options)?;
-    for digest in order {
-        let Some(source) = sources.get(&digest) else {
+    let count = plan.index.blobs.len();
+    let mut writer = BundleWriter::new(out, plan.index.clone(), signer, options)?;
+    write_next(&mut writer, &plan, count, readiness)?;
+    Ok(writer.finish()?)
+}
+
+/// Write the next `count` blobs the writer expects, from their sources in `plan`.
+fn write_next<W: Write>(
+    writer: &mut BundleWriter<W>,
+    plan: &ExportPlan,
+    count: usize,
+    readiness: &Readiness,
+) -> Result<(), ExportError> {
+    for _ in 0..count {
+        let Some(&digest) = writer.next_expected() else {
+            break;
+        };
+        let Some(source) = plan.sources.get(&digest) else {
             return Err(ExportError::source(
                 digest.to_string(),
                 "the plan has no source for this blob",
                 "report this as a bug",
             ));
         };
-        let owner = owners.get(&digest);
-        let mut reader = open_blob(&sources, &digest, owner, readiness)?;
+        let owner = plan.owners.get(&digest);
+        let mut reader = open_blob(&plan.sources, &digest, owner, readiness)?;
         writer
             .add_blob(&digest, &mut reader)
             .map_err(|e| blame(e, owner, source))?;
     }
-    Ok(writer.finish()?)
+    Ok(())
 }
 
 /// A blob of the plan, as a stream; a registry blob once its download is in the cache.

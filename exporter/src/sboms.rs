@@ -1,19 +1,19 @@
 //! ferry's own SBOMs, made at export (issue 29): every platform manifest of every image gets an
 //! SPDX and a CycloneDX document, attached as OCI referrers of that manifest beside whatever
-//! its publishers attached. The bundle's index is signed and comes first, so the documents must
-//! exist before the first byte is written: each layer is read once, as soon as it is in the
-//! cache (while other blobs still download), summarised, and dropped when no image still
-//! waiting needs it, so memory follows the package databases, not the images.
+//! its publishers attached. The bundle starts with a draft index that lists stand-ins for the
+//! documents (docs/bundle-format.md §4.6), so writing starts at once; meanwhile each layer is
+//! read once, as soon as it is in the cache, summarised, and dropped when no image still
+//! waiting needs it, so memory follows the package databases, not the images. The documents
+//! are written last, and the completed index over the draft.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
 use bundle_format::expiry::format_instant;
-use bundle_format::vocabulary::media_types::{CYCLONEDX_JSON, SPDX_JSON};
 use bundle_format::vocabulary::oci::{Descriptor, ImageManifest};
 use bundle_format::{BlobDescriptor, Digest, RelatedArtifact, RelatedKind, limits};
-use sbom::attach::{Attachment, EMPTY_CONFIG, GENERATOR_ANNOTATION, attachments};
+use sbom::attach::{DOCUMENT_FORMATS, EMPTY_CONFIG, GENERATOR_ANNOTATION, attachments};
 use sbom::decompress::layer_stream;
 use sbom::platforms::{PlatformManifest, platform_manifests};
 use sbom::{ImageFiles, LayerError, LayerSummary, Subject};
@@ -38,10 +38,52 @@ struct Target {
     image: usize,
     manifest: PlatformManifest,
     layers: Vec<Descriptor>,
-    /// When the image was built, from its config: the documents' creation time, so that the
-    /// same sources give the same documents and the same bundle.
-    created: Option<String>,
+    /// The image's config, when the bundle carries it: its `created` time is the documents'
+    /// creation time, so that the same sources give the same documents and the same bundle.
+    config: Option<Digest>,
+    /// The formats still to make (those ferry made at an earlier export are kept).
+    formats: Vec<(&'static str, &'static str)>,
 }
+
+/// A blob of a document made here: its bytes, or none for a stand-in of a draft index.
+#[derive(Debug, Clone)]
+pub(crate) struct Content {
+    digest: Digest,
+    size: u64,
+    bytes: Option<Arc<Vec<u8>>>,
+}
+
+impl Content {
+    fn of(bytes: Vec<u8>) -> Self {
+        Self {
+            digest: Digest::of(&bytes),
+            size: bytes.len() as u64,
+            bytes: Some(Arc::new(bytes)),
+        }
+    }
+}
+
+/// One SBOM document of one platform manifest, and the artifact manifest attaching it.
+#[derive(Debug, Clone)]
+pub(crate) struct Document {
+    image: usize,
+    subject: Digest,
+    format: &'static str,
+    artifact_type: &'static str,
+    document: Content,
+    manifest: Content,
+}
+
+/// What the SBOM step read and made.
+#[derive(Debug)]
+pub(crate) struct Made {
+    pub(crate) documents: Vec<Document>,
+    pub(crate) summary: SbomSummary,
+}
+
+/// Larger than any document ferry makes, so a stand-in is never shorter in JSON than the
+/// document replacing it (docs/bundle-format.md §4.6).
+const STAND_IN_SIZE: u64 = 99_999_999_999_999;
 
 /// `SOURCE_DATE_EPOCH`, when set, is every document's creation time (reproducible builds'
 /// convention); else the image's own `created`; else the Unix epoch.
@@ -93,8 +135,12 @@ fn read_small(open: &OpenBlob<'_>, digest: &Digest, image: &str) -> Result<Vec<u
     Ok(bytes)
 }
 
-/// Every platform manifest to describe, with its layers.
-fn targets(plan: &ExportPlan, open: &OpenBlob<'_>) -> Result<Vec<Target>, ExportError> {
+/// Every platform manifest to describe, with its layers and the formats still to make.
+fn targets(
+    plan: &ExportPlan,
+    open: &OpenBlob<'_>,
+    earlier: &HashSet<(usize, Digest, String)>,
+) -> Result<Vec<Target>, ExportError> {
     let mut out = Vec::new();
     for (number, image) in plan.index.images.iter().enumerate() {
         let top = read_small(open, &image.digest, &image.reference)?;
@@ -117,19 +163,24 @@ fn targets(plan: &ExportPlan, open: &OpenBlob<'_>) -> Result<Vec<Target>, Export
             let Ok(parsed) = serde_json::from_slice::<ImageManifest>(&bytes) else {
                 continue;
             };
-            let created = if plan.sources.contains_key(&parsed.config.digest) {
-                let config = read_small(open, &parsed.config.digest, &image.reference)?;
-                serde_json::from_slice::<ConfigCreated>(&config)
-                    .ok()
-                    .and_then(|c| c.created)
-            } else {
-                None
-            };
+            let formats: Vec<_> = DOCUMENT_FORMATS
+                .into_iter()
+                .filter(|(_, artifact_type)| {
+                    !earlier.contains(&(number, manifest.digest, (*artifact_type).to_owned()))
+                })
+                .collect();
+            if formats.is_empty() {
+                continue;
+            }
             out.push(Target {
                 image: number,
+                config: plan
+                    .sources
+                    .contains_key(&parsed.config.digest)
+                    .then_some(parsed.config.digest),
                 manifest,
                 layers: parsed.layers,
-                created,
+                formats,
             });
         }
     }
@@ -177,120 +228,187 @@ fn made_earlier(
     Ok(out)
 }
 
-/// Describe every image of `plan` and attach the documents to it.
-pub(crate) fn attach_sboms(
-    plan: &mut ExportPlan,
-    open: &OpenBlob<'_>,
-) -> Result<SbomSummary, ExportError> {
-    let earlier = made_earlier(plan, open)?;
-    let targets: Vec<Target> = targets(plan, open)?
-        .into_iter()
-        .filter(|t| {
-            [SPDX_JSON, CYCLONEDX_JSON].iter().any(|artifact_type| {
-                !earlier.contains(&(t.image, t.manifest.digest, (*artifact_type).to_owned()))
-            })
+/// The SBOMs an export makes: which platform manifests, in which formats. Reading the plan's
+/// manifests is all it takes to know; the layers are read by [`SbomJob::make`].
+pub(crate) struct SbomJob {
+    targets: Vec<Target>,
+}
+
+impl SbomJob {
+    pub(crate) fn prepare(plan: &ExportPlan, open: &OpenBlob<'_>) -> Result<Self, ExportError> {
+        let earlier = made_earlier(plan, open)?;
+        Ok(Self {
+            targets: targets(plan, open, &earlier)?,
         })
-        .collect();
-    let mut uses: HashMap<Digest, usize> = HashMap::new();
-    for target in &targets {
-        for layer in &target.layers {
-            *uses.entry(layer.digest).or_default() += 1;
-        }
     }
-    let tool = format!("ferry-{}", env!("CARGO_PKG_VERSION"));
-    let mut summaries: HashMap<Digest, Result<Arc<LayerSummary>, String>> = HashMap::new();
-    let mut made: Vec<(usize, PlatformManifest, Vec<Attachment>)> = Vec::new();
-    let mut summary = SbomSummary::default();
-    for target in targets {
-        let reference = plan.index.images[target.image].reference.clone();
-        let mut files = ImageFiles::new();
-        let mut failure: Option<String> = None;
-        for (number, layer) in target.layers.iter().enumerate() {
-            let read = summaries
-                .entry(layer.digest)
-                .or_insert_with(|| summarise(open, layer, number).map(Arc::new))
-                .clone();
-            let remaining = uses.get_mut(&layer.digest).map_or(0, |n| {
-                *n = n.saturating_sub(1);
-                *n
-            });
-            if remaining == 0 {
-                summaries.remove(&layer.digest);
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// A stand-in for every document [`make`](Self::make) can make, each longer than it: what
+    /// the draft index lists until the documents exist.
+    pub(crate) fn stand_ins(&self) -> Vec<Document> {
+        let mut out = Vec::new();
+        for target in &self.targets {
+            for &(format, artifact_type) in &target.formats {
+                let number = out.len();
+                let stand_in = |what: &str| Content {
+                    digest: Digest::of(format!("stand-in {what} {number}").as_bytes()),
+                    size: STAND_IN_SIZE,
+                    bytes: None,
+                };
+                out.push(Document {
+                    image: target.image,
+                    subject: target.manifest.digest,
+                    format,
+                    artifact_type,
+                    document: stand_in("document"),
+                    manifest: stand_in("manifest"),
+                });
             }
-            if failure.is_some() {
+        }
+        out
+    }
+
+    /// Read every layer once, as soon as it is in the cache, summarise it, drop the summary
+    /// when no image still waiting needs it, and make the documents.
+    pub(crate) fn make(&self, plan: &ExportPlan, open: &OpenBlob<'_>) -> Result<Made, ExportError> {
+        let mut uses: HashMap<Digest, usize> = HashMap::new();
+        for target in &self.targets {
+            for layer in &target.layers {
+                *uses.entry(layer.digest).or_default() += 1;
+            }
+        }
+        let tool = format!("ferry-{}", env!("CARGO_PKG_VERSION"));
+        let mut summaries: HashMap<Digest, Result<Arc<LayerSummary>, String>> = HashMap::new();
+        let mut made = Made {
+            documents: Vec::new(),
+            summary: SbomSummary::default(),
+        };
+        for target in &self.targets {
+            let reference = &plan.index.images[target.image].reference;
+            let mut files = ImageFiles::new();
+            let mut failure: Option<String> = None;
+            for (number, layer) in target.layers.iter().enumerate() {
+                let read = summaries
+                    .entry(layer.digest)
+                    .or_insert_with(|| summarise(open, layer, number).map(Arc::new))
+                    .clone();
+                let remaining = uses.get_mut(&layer.digest).map_or(0, |n| {
+                    *n = n.saturating_sub(1);
+                    *n
+                });
+                if remaining == 0 {
+                    summaries.remove(&layer.digest);
+                }
+                if failure.is_some() {
+                    continue;
+                }
+                match read.and_then(|s| files.apply(&s).map_err(|e| e.to_string())) {
+                    Ok(()) => {}
+                    Err(why) => failure = Some(format!("layer {}: {why}", layer.digest)),
+                }
+            }
+            let label = format!("{reference} {}", target.manifest.platform);
+            if let Some(why) = failure {
+                made.summary.skipped.push(format!("{label}: {why}"));
                 continue;
             }
-            match read.and_then(|s| files.apply(&s).map_err(|e| e.to_string())) {
-                Ok(()) => {}
-                Err(why) => failure = Some(format!("layer {}: {why}", layer.digest)),
+            let created = match target.config {
+                Some(config) => {
+                    serde_json::from_slice::<ConfigCreated>(&read_small(open, &config, reference)?)
+                        .ok()
+                        .and_then(|c| c.created)
+                }
+                None => None,
+            };
+            let subject = Subject {
+                name: label.clone(),
+                digest: target.manifest.digest.to_string(),
+                created: creation_time(created.as_deref()),
+                tool: tool.clone(),
+            };
+            let attachments =
+                attachments(&subject, &target.manifest, &files.inventory()).map_err(|e| {
+                    ExportError::source(
+                        &label,
+                        format!("cannot serialise its SBOM: {e}"),
+                        "report this as a bug",
+                    )
+                })?;
+            made.summary.described += 1;
+            for attachment in attachments {
+                if !target
+                    .formats
+                    .iter()
+                    .any(|(format, _)| *format == attachment.format)
+                {
+                    continue;
+                }
+                made.documents.push(Document {
+                    image: target.image,
+                    subject: target.manifest.digest,
+                    format: attachment.format,
+                    artifact_type: attachment.artifact_type,
+                    document: Content::of(attachment.document),
+                    manifest: Content::of(attachment.manifest),
+                });
             }
         }
-        let label = format!("{reference} {}", target.manifest.platform);
-        if let Some(why) = failure {
-            summary.skipped.push(format!("{label}: {why}"));
+        Ok(made)
+    }
+}
+
+/// Attach `documents` to their images in `plan`: each a referrer of its platform manifest, its
+/// blobs appended to the plan's. Returns how many were attached (one already there is not).
+pub(crate) fn attach(plan: &mut ExportPlan, documents: &[Document]) -> usize {
+    let mut attached = 0;
+    for document in documents {
+        let image = &plan.index.images[document.image];
+        if image
+            .related
+            .iter()
+            .any(|r| r.digest == document.manifest.digest)
+        {
             continue;
         }
-        let subject = Subject {
-            name: label.clone(),
-            digest: target.manifest.digest.to_string(),
-            created: creation_time(target.created.as_deref()),
-            tool: tool.clone(),
-        };
-        let documents =
-            attachments(&subject, &target.manifest, &files.inventory()).map_err(|e| {
-                ExportError::source(
-                    &label,
-                    format!("cannot serialise its SBOM: {e}"),
-                    "report this as a bug",
-                )
-            })?;
-        summary.described += 1;
-        made.push((target.image, target.manifest, documents));
-    }
-    for (image, manifest, documents) in made {
-        let owner = format!("the SBOMs of {}", plan.index.images[image].reference);
-        for document in documents {
-            let digest = document.manifest_digest();
-            let again = (image, manifest.digest, document.artifact_type.to_owned());
-            if earlier.contains(&again)
-                || plan.index.images[image]
-                    .related
-                    .iter()
-                    .any(|r| r.digest == digest)
+        let owner = format!("the SBOMs of {}", image.reference);
+        let mut add = |content: &Content, media_type: &str| -> Digest {
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                plan.sources.entry(content.digest)
             {
-                continue;
-            }
-            let mut add = |bytes: &[u8], media_type: &str| -> Digest {
-                let digest = Digest::of(bytes);
-                if let std::collections::hash_map::Entry::Vacant(entry) = plan.sources.entry(digest)
-                {
-                    entry.insert(BlobSource::Metadata(Arc::new(bytes.to_vec())));
-                    plan.owners.insert(digest, owner.clone());
-                    plan.index.blobs.push(BlobDescriptor {
-                        digest,
-                        size: bytes.len() as u64,
-                        media_type: media_type.to_owned(),
-                    });
+                if let Some(bytes) = &content.bytes {
+                    entry.insert(BlobSource::Metadata(bytes.clone()));
                 }
-                digest
-            };
-            summary.documents += 1;
-            let blobs = vec![
-                add(&document.document, document.artifact_type),
-                add(
-                    EMPTY_CONFIG,
-                    bundle_format::vocabulary::media_types::OCI_EMPTY,
-                ),
-                add(
-                    &document.manifest,
-                    bundle_format::vocabulary::media_types::OCI_MANIFEST,
-                ),
-            ];
-            plan.index.images[image].related.push(RelatedArtifact {
+                plan.owners.insert(content.digest, owner.clone());
+                plan.index.blobs.push(BlobDescriptor {
+                    digest: content.digest,
+                    size: content.size,
+                    media_type: media_type.to_owned(),
+                });
+            }
+            content.digest
+        };
+        let blobs = vec![
+            add(&document.document, document.artifact_type),
+            add(
+                &Content::of(EMPTY_CONFIG.to_vec()),
+                bundle_format::vocabulary::media_types::OCI_EMPTY,
+            ),
+            add(
+                &document.manifest,
+                bundle_format::vocabulary::media_types::OCI_MANIFEST,
+            ),
+        ];
+        attached += 1;
+        plan.index.images[document.image]
+            .related
+            .push(RelatedArtifact {
                 kind: RelatedKind::Sbom,
-                subject: manifest.digest,
+                subject: document.subject,
                 tag: None,
-                digest: document.manifest_digest(),
+                digest: document.manifest.digest,
                 media_type: bundle_format::vocabulary::media_types::OCI_MANIFEST.to_owned(),
                 artifact_type: Some(document.artifact_type.to_owned()),
                 blobs,
@@ -298,7 +416,6 @@ pub(crate) fn attach_sboms(
                 predicate_types: Vec::new(),
                 sbom_formats: vec![document.format.to_owned()],
             });
-        }
     }
-    Ok(summary)
+    attached
 }

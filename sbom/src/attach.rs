@@ -19,6 +19,10 @@ pub const GENERATOR_ANNOTATION: &str = "dev.ferry.sbom.generator";
 /// The empty JSON object every artifact manifest here has as its config.
 pub const EMPTY_CONFIG: &[u8] = b"{}";
 
+/// The documents made for every image: (format name, artifact type).
+pub const DOCUMENT_FORMATS: [(&str, &str); 2] =
+    [("spdx-json", SPDX_JSON), ("cyclonedx-json", CYCLONEDX_JSON)];
+
 /// One SBOM document and the artifact manifest that attaches it.
 #[derive(Debug, Clone)]
 pub struct Attachment {
@@ -53,16 +57,17 @@ pub fn attachments(
     manifest: &PlatformManifest,
     inventory: &ImageInventory,
 ) -> Result<Vec<Attachment>, serde_json::Error> {
+    let [(spdx_format, spdx_type), (cyclonedx_format, cyclonedx_type)] = DOCUMENT_FORMATS;
     let documents = [
         (
-            "spdx-json",
-            SPDX_JSON,
+            spdx_format,
+            spdx_type,
             spdx::document(subject, inventory),
             "sbom.spdx.json",
         ),
         (
-            "cyclonedx-json",
-            CYCLONEDX_JSON,
+            cyclonedx_format,
+            cyclonedx_type,
             cyclonedx::document(subject, inventory),
             "sbom.cdx.json",
         ),

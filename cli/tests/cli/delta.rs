@@ -99,10 +99,11 @@ fn a_delta_carries_only_new_blobs_crosses_as_parts_and_applies_onto_the_base() {
     let v1_index = index_of(&v1);
     let full_index = index_of(&full);
     let delta_index = index_of(&delta);
-    // The images' SBOMs are related artifacts, which need format 5 (a delta alone needs 2).
+    // The images' SBOMs are completed after the blobs, in a padded index: format 7 (a delta
+    // alone needs 2).
     assert_eq!(
         delta_index.format_version,
-        bundle_format::RELATED_FORMAT_VERSION
+        bundle_format::PADDED_FORMAT_VERSION
     );
     let base = delta_index.base.as_ref().unwrap();
     assert_eq!(base.id, v1_index.bundle_id());

@@ -41,7 +41,7 @@ pub enum BlobSource {
     },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ExportPlan {
     pub index: BundleIndex,
     pub sources: HashMap<Digest, BlobSource>,
@@ -265,6 +265,7 @@ pub async fn plan(
         expires: None,
         packages,
         trust_roots: Vec::new(),
+        padding: None,
         lookup: Default::default(),
     };
     Ok(ExportPlan {

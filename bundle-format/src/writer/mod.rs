@@ -1,5 +1,7 @@
 //! Streaming bundle writer. Constant memory: blobs pass through in chunks, hashed as they go.
 
+mod draft;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 
@@ -36,6 +38,8 @@ pub struct BundleWriter<W: Write> {
     table: Vec<TableEntry>,
     options: WriterOptions,
     progress: Progress,
+    /// Set when the index at the head is a draft to complete before the end (`new_draft`).
+    draft: Option<draft::Draft<W>>,
 }
 
 /// What a finished writer produced.
@@ -59,31 +63,55 @@ impl<W: Write> BundleWriter<W> {
         index
             .validate()
             .map_err(|e| Error::Write(WriteProblem::Index(e)))?;
+        Self::start(out, index, &index_json, signer, options, None)
+    }
+
+    fn start(
+        out: W,
+        index: BundleIndex,
+        index_json: &[u8],
+        signer: Option<&SigningKey>,
+        options: WriterOptions,
+        draft: Option<draft::Draft<W>>,
+    ) -> Result<Self, Error> {
         let index_bytes = index.to_json();
-        let signature = match signer {
-            Some(key) => key.sign(&index_bytes, &trusted_comment(&index))?,
-            None => Vec::new(),
+        let signature = sign(&index, &index_bytes, signer)?;
+        let written_blob_bytes = match &draft {
+            Some(draft) => index.blobs[..draft.late_from].iter().map(|b| b.size).sum(),
+            None => index.total_blob_bytes(),
         };
-        let position = index
-            .blobs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (b.digest, i))
-            .collect();
-        let progress = Progress::start("write", index.total_blob_bytes());
         let mut writer = Self {
             out: CountingWriter::new(out),
+            position: positions(&index),
             index,
-            position,
             next: 0,
             table: Vec::new(),
             options,
-            progress,
+            progress: Progress::start("write", written_blob_bytes),
+            draft,
         };
-        writer.put_small(INDEX_ENTRY, &index_bytes)?;
-        writer.put_small(SIGNATURE_ENTRY, &signature)?;
-        writer.put_small(OCI_LAYOUT_ENTRY, layout::OCI_LAYOUT_CONTENT)?;
-        writer.put_small(OCI_INDEX_ENTRY, &index_json)?;
+        let index_packing = match writer.draft {
+            // Stored, so that the completed index, as long as the draft, fills the same frame.
+            Some(_) => Packing::Stored,
+            None => packing_for_small(INDEX_ENTRY, options.level),
+        };
+        writer.put_small(INDEX_ENTRY, &index_bytes, index_packing)?;
+        writer.put_small(
+            SIGNATURE_ENTRY,
+            &signature,
+            packing_for_small(SIGNATURE_ENTRY, options.level),
+        )?;
+        let level = options.level;
+        writer.put_small(
+            OCI_LAYOUT_ENTRY,
+            layout::OCI_LAYOUT_CONTENT,
+            packing_for_small(OCI_LAYOUT_ENTRY, level),
+        )?;
+        writer.put_small(
+            OCI_INDEX_ENTRY,
+            index_json,
+            packing_for_small(OCI_INDEX_ENTRY, level),
+        )?;
         Ok(writer)
     }
 
@@ -91,9 +119,8 @@ impl<W: Write> BundleWriter<W> {
         &self.index
     }
 
-    fn put_small(&mut self, name: &str, data: &[u8]) -> Result<(), Error> {
+    fn put_small(&mut self, name: &str, data: &[u8], packing: Packing) -> Result<(), Error> {
         let mut hasher = Hasher::default();
-        let packing = packing_for_small(name, self.options.level);
         let span = frame::write_entry(
             &mut self.out,
             name,
@@ -136,6 +163,13 @@ impl<W: Write> BundleWriter<W> {
                 got: *digest,
             }));
         }
+        if self
+            .draft
+            .as_ref()
+            .is_some_and(|d| d.head.is_none() && position >= d.late_from)
+        {
+            return Err(Error::Write(WriteProblem::Placeholder(*digest)));
+        }
         let descriptor = &self.index.blobs[position];
         let size = descriptor.size;
         let name = digest.blob_path();
@@ -172,11 +206,16 @@ impl<W: Write> BundleWriter<W> {
         Ok(true)
     }
 
-    /// Close the archive: end-of-archive frame and offset table. Every blob must be written.
+    /// Close the archive: end-of-archive frame and offset table. Every blob must be written,
+    /// and a draft index completed, which is then written over the draft.
     pub fn finish(mut self) -> Result<(W, WriteSummary), Error> {
         if let Some(missing) = self.index.blobs.get(self.next) {
             return Err(Error::Write(WriteProblem::Missing(missing.digest)));
         }
+        let head = match self.draft.take() {
+            Some(draft) => Some(draft.into_head()?),
+            None => None,
+        };
         let end = frame::write_end_of_archive(&mut self.out)
             .map_err(|e| Error::io("writing the end of the bundle", e))?;
         let table = OffsetTable {
@@ -193,7 +232,32 @@ impl<W: Write> BundleWriter<W> {
             bytes_written: self.out.written(),
             blob_bytes: self.index.total_blob_bytes(),
         };
-        Ok((self.out.into_inner(), summary))
+        let mut out = self.out.into_inner();
+        if let Some((rewrite, bytes)) = head {
+            rewrite(&mut out, &bytes)
+                .map_err(|e| Error::io("writing the completed index over its draft", e))?;
+        }
+        Ok((out, summary))
+    }
+}
+
+fn positions(index: &BundleIndex) -> HashMap<Digest, usize> {
+    index
+        .blobs
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.digest, i))
+        .collect()
+}
+
+fn sign(
+    index: &BundleIndex,
+    index_bytes: &[u8],
+    signer: Option<&SigningKey>,
+) -> Result<Vec<u8>, Error> {
+    match signer {
+        Some(key) => Ok(key.sign(index_bytes, &trusted_comment(index))?),
+        None => Ok(Vec::new()),
     }
 }
 
