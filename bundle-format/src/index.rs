@@ -403,7 +403,7 @@ pub struct BlobDescriptor {
 /// Why an index is not acceptable, found after its signature was checked.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
-    #[error("the bundle index is not valid JSON for format v{FORMAT_VERSION}: {0}")]
+    #[error("the bundle index is not valid JSON of a format this ferry reads: {0}")]
     Json(#[from] serde_json::Error),
     #[error(
         "the bundle uses format version {found}, this ferry reads versions {FORMAT_VERSION} to \

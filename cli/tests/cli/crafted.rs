@@ -342,8 +342,16 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
     // refused, since its bytes and its id would differ.
     let mut spaced = vec![b' '];
     spaced.extend_from_slice(&index);
+    let signed = signed_with_minisign(&ws, &spaced);
+    let (code, err) = verify("spaced.tar.zst", with_head(&good, &spaced, &signed));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("canonical form"), "{err}");
+}
+
+/// `index` signed by the workspace's trusted key with the minisign CLI, as ferry would sign it.
+fn signed_with_minisign(ws: &crate::support::Workspace, index: &[u8]) -> Vec<u8> {
     let message = ws.write("index.json", "");
-    std::fs::write(&message, &spaced).unwrap();
+    std::fs::write(&message, index).unwrap();
     crate::support::ok(crate::support::run(
         std::process::Command::new("minisign")
             .arg("-S")
@@ -356,10 +364,43 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
             .arg(bundle_format::signing::UNTRUSTED_COMMENT)
             .stdin(std::process::Stdio::null()),
     ));
-    let signed = std::fs::read(ws.path("index.json.minisig")).unwrap();
-    let (code, err) = verify("spaced.tar.zst", with_head(&good, &spaced, &signed));
+    std::fs::read(ws.path("index.json.minisig")).unwrap()
+}
+
+#[test]
+fn padding_holds_signed_spaces_only_and_needs_format_7() {
+    let Some((ws, good)) = crate::support::demo_bundle() else {
+        return;
+    };
+    if !crate::support::require_tools(&["minisign"]) {
+        return;
+    }
+    // The demo's images carry SBOMs, completed after the blobs: its index is padded.
+    let index = String::from_utf8(entry(&good, 0)).unwrap();
+    let at = index
+        .find("\"padding\": \"")
+        .expect("the demo's index has padding")
+        + 12;
+    assert!(index[at..].starts_with(' '), "{}", &index[at..]);
+    assert!(index.contains("\"formatVersion\": 7,"));
+    let verify = |name: &str, bytes: Vec<u8>| {
+        let path = ws.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        let output = ws.verify(&path);
+        (output.status.code(), stderr(&output))
+    };
+    // An escaped tab for a space, validly signed by the trusted key: refused as corrupt.
+    let tabbed = format!("{}\\t{}", &index[..at], &index[at + 1..]).into_bytes();
+    let signed = signed_with_minisign(&ws, &tabbed);
+    let (code, err) = verify("tabbed.tar.zst", with_head(&good, &tabbed, &signed));
     assert_eq!(code, Some(3), "{err}");
-    assert!(err.contains("canonical form"), "{err}");
+    assert!(err.contains("padding holds spaces only"), "{err}");
+    // Padding in an index that claims an older version: refused, naming version 7.
+    let older = index.replacen("\"formatVersion\": 7,", "\"formatVersion\": 6,", 1);
+    let signed = signed_with_minisign(&ws, older.as_bytes());
+    let (code, err) = verify("older.tar.zst", with_head(&good, older.as_bytes(), &signed));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("needs version 7"), "{err}");
 }
 
 #[test]
