@@ -192,6 +192,11 @@ pub enum WriteProblem {
          writing it"
     )]
     Placeholder(Digest),
+    #[error(
+        "the bundle index would be {bytes} bytes, more than the {limit} readers accept: split \
+         the manifest into several bundles"
+    )]
+    IndexTooLarge { bytes: u64, limit: u64 },
     #[error("the draft index cannot be completed: {0}; report this as a bug")]
     Completion(String),
 }

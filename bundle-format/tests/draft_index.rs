@@ -250,3 +250,18 @@ fn padding_holds_spaces_only() {
     index.padding = Some("   ".into());
     index.validate().unwrap();
 }
+
+#[test]
+fn an_index_larger_than_readers_accept_is_not_written() {
+    let mut index = index_with(&[]);
+    index.images[0].source = " ".repeat(65 << 20);
+    let refused = BundleWriter::new(Vec::new(), index, None, WriterOptions::default());
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Write(WriteProblem::IndexTooLarge { limit, .. }))
+                if limit == bundle_format::limits::MAX_INDEX_BYTES
+        ),
+        "{refused:?}"
+    );
+}

@@ -75,6 +75,12 @@ impl<W: Write> BundleWriter<W> {
         draft: Option<draft::Draft<W>>,
     ) -> Result<Self, Error> {
         let index_bytes = index.to_json();
+        if index_bytes.len() as u64 > crate::limits::MAX_INDEX_BYTES {
+            return Err(Error::Write(WriteProblem::IndexTooLarge {
+                bytes: index_bytes.len() as u64,
+                limit: crate::limits::MAX_INDEX_BYTES,
+            }));
+        }
         let signature = sign(&index, &index_bytes, signer)?;
         let written_blob_bytes = match &draft {
             Some(draft) => index.blobs[..draft.late_from].iter().map(|b| b.size).sum(),
