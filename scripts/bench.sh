@@ -201,7 +201,9 @@ section_export() {
     "$ss s" "$(mib "$(med 2 "${s[@]}")") MiB" "**$(ratio "$fs" "$ss")**"
   row "export (cold cache)" "$fs s" "$(mib "$(med 2 "${f[@]}")") MiB" "floor: cat + sha256sum of the same blobs" \
     "$zs s" "$(mib "$(med 2 "${z[@]}")") MiB" "**$(ratio "$fs" "$zs")**"
-  echo "runs (s): export $(printf '%s\n' "${f[@]}" | awk '{printf "%s ", $1}')| --no-sbom $(printf '%s\n' "${n[@]}" | awk '{printf "%s ", $1}')" | tee -a "$results"
+  local pairs=() k
+  for k in "${!f[@]}"; do pairs+=("$(ratio "${f[k]%% *}" "${n[k]%% *}")"); done
+  echo "runs (s): export $(printf '%s\n' "${f[@]}" | awk '{printf "%s ", $1}')| --no-sbom $(printf '%s\n' "${n[@]}" | awk '{printf "%s ", $1}')| each pair's ratio ${pairs[*]} (median $(printf '%s\n' "${pairs[@]}" | median))" | tee -a "$results"
   echo "bundle: $(stat -c %s "$bundle") bytes; the skopeo pipeline's tar: $(stat -c %s "$work/skopeo.tar.zst") bytes" | tee -a "$results"
 }
 
