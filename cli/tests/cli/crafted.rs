@@ -314,12 +314,7 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
         return;
     }
     let (index, signature) = (entry(&good, 0), entry(&good, 1));
-    let verify = |name: &str, bytes: Vec<u8>| {
-        let path = ws.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        let output = ws.verify(&path);
-        (output.status.code(), stderr(&output))
-    };
+    let verify = |name: &str, bytes: Vec<u8>| verify_written(&ws, name, bytes);
     // The same signature with a line appended: refused as a bad signature (an entry holds
     // whole four-line signatures only).
     let mut appended = signature.clone();
@@ -346,6 +341,18 @@ fn one_bundle_id_a_non_canonical_index_or_signature_is_refused() {
     let (code, err) = verify("spaced.tar.zst", with_head(&good, &spaced, &signed));
     assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("canonical form"), "{err}");
+}
+
+/// `bytes` written to `name` and verified: the exit code and what ferry said.
+fn verify_written(
+    ws: &crate::support::Workspace,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (Option<i32>, String) {
+    let path = ws.path(name);
+    std::fs::write(&path, bytes).unwrap();
+    let output = ws.verify(&path);
+    (output.status.code(), stderr(&output))
 }
 
 /// `index` signed by the workspace's trusted key with the minisign CLI, as ferry would sign it.
@@ -383,12 +390,7 @@ fn padding_holds_signed_spaces_only_and_needs_format_7() {
         + 12;
     assert!(index[at..].starts_with(' '), "{}", &index[at..]);
     assert!(index.contains("\"formatVersion\": 7,"));
-    let verify = |name: &str, bytes: Vec<u8>| {
-        let path = ws.path(name);
-        std::fs::write(&path, bytes).unwrap();
-        let output = ws.verify(&path);
-        (output.status.code(), stderr(&output))
-    };
+    let verify = |name: &str, bytes: Vec<u8>| verify_written(&ws, name, bytes);
     // An escaped tab for a space, validly signed by the trusted key: refused as corrupt.
     let tabbed = format!("{}\\t{}", &index[..at], &index[at + 1..]).into_bytes();
     let signed = signed_with_minisign(&ws, &tabbed);
