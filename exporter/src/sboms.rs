@@ -363,6 +363,7 @@ impl SbomJob {
 /// Attach `documents` to their images in `plan`: each a referrer of its platform manifest, its
 /// blobs appended to the plan's. Returns how many were attached (one already there is not).
 pub(crate) fn attach(plan: &mut ExportPlan, documents: &[Document]) -> usize {
+    let empty_config = Content::of(EMPTY_CONFIG.to_vec());
     let mut attached = 0;
     for document in documents {
         let image = &plan.index.images[document.image];
@@ -393,7 +394,7 @@ pub(crate) fn attach(plan: &mut ExportPlan, documents: &[Document]) -> usize {
         let blobs = vec![
             add(&document.document, document.artifact_type),
             add(
-                &Content::of(EMPTY_CONFIG.to_vec()),
+                &empty_config,
                 bundle_format::vocabulary::media_types::OCI_EMPTY,
             ),
             add(
